@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every setting ctloop reads from the environment, in one place, so the
+ * README, docker-compose.yml and the processes agree (a test checks the
+ * compose file against `configVariables`).
+ */
+export const configVariables = {
+  TEMPORAL_ADDRESS: 'Temporal frontend host:port (default localhost:7233)',
+  TEMPORAL_NAMESPACE: 'Temporal namespace (default "default")',
+  TEMPORAL_UI_PORT: 'Port of the dev server Web UI started by `npm run dev` (default 8233)',
+  TEMPORAL_CLI_PATH: 'Path of a Temporal CLI binary to use instead of the project-local one',
+  DATABASE_URL: 'Postgres connection string; unset means embedded PGlite under CTLOOP_DATA_DIR',
+  CTLOOP_DATA_DIR: 'Folder for PGlite, the Temporal dev server state and artifacts (default .data)',
+  CTLOOP_ARTIFACTS_DIR: 'Shared artifact store for checkpoints and models (default $CTLOOP_DATA_DIR/artifacts)',
+  CTLOOP_TASK_QUEUE: 'Control task queue (default ct)',
+  CTLOOP_TRAIN_TASK_QUEUE: 'Training task queue (default ct-train)',
+  PORT: 'HTTP port of the API and serving gateway (default 3000)',
+  LOG_LEVEL: 'pino log level (default info)',
+} as const;
+
+export type ConfigVariable = keyof typeof configVariables;
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  DATABASE_URL: z.string().min(1).optional(),
+  CTLOOP_DATA_DIR: z.string().min(1).default('.data'),
+  CTLOOP_ARTIFACTS_DIR: z.string().min(1).optional(),
+  CTLOOP_TASK_QUEUE: z.string().min(1).default('ct'),
+  CTLOOP_TRAIN_TASK_QUEUE: z.string().min(1).default('ct-train'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  temporal: { address: string; namespace: string; uiPort: number };
+  databaseUrl: string | undefined;
+  dataDir: string;
+  artifactsDir: string;
+  taskQueues: { control: string; train: string };
+  port: number;
+  logLevel: string;
+}
+
+/** Reads the configuration; a bad value stops the process with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`ctloop: invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.CTLOOP_DATA_DIR);
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, uiPort: e.TEMPORAL_UI_PORT },
+    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    artifactsDir: path.resolve(e.CTLOOP_ARTIFACTS_DIR ?? path.join(dataDir, 'artifacts')),
+    taskQueues: { control: e.CTLOOP_TASK_QUEUE, train: e.CTLOOP_TRAIN_TASK_QUEUE },
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * A model's policy: what its data must look like and how each stage of the
+ * CT loop treats it. Durations are in seconds so that tests can run a whole
+ * loop in seconds on the real server; production policies use hours.
+ * Every field has a default, so `policySchema.parse({ schema })` is a
+ * complete, conservative policy.
+ */
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, underscore)');
+
+export const featureSchema = z
+  .object({
+    name: identifier,
+    min: z.number().optional(),
+    max: z.number().optional(),
+    /** Share of empty cells allowed in this column (0 = none). */
+    maxNullRate: z.number().min(0).max(1).default(0),
+  })
+  .refine((f) => f.min === undefined || f.max === undefined || f.min <= f.max, {
+    message: 'min must not exceed max',
+  });
+
+export const dataSchemaSchema = z.object({
+  features: z.array(featureSchema).min(1),
+  /** Binary label column, values 0 or 1. */
+  label: identifier,
+});
+
+export const validationPolicySchema = z.object({
+  minRows: z.number().int().positive().default(100),
+});
+
+export const trainingPolicySchema = z.object({
+  trainer: z.enum(['builtin-logreg']).default('builtin-logreg'),
+  params: z
+    .object({
+      epochs: z.number().int().min(1).max(100_000).default(200),
+      learningRate: z.number().positive().max(10).default(0.5),
+      l2: z.number().min(0).max(10).default(0.001),
+      seed: z.number().int().default(42),
+    })
+    .default({ epochs: 200, learningRate: 0.5, l2: 0.001, seed: 42 }),
+  /** A checkpoint is written (and heartbeated) every this many epochs. */
+  checkpointEvery: z.number().int().min(1).default(20),
+  /** The last share of the rows is the hold-out set that evaluation scores both models on. */
+  holdoutFraction: z.number().gt(0).lt(1).default(0.2),
+  resources: z.object({ gpu: z.boolean().default(false) }).default({ gpu: false }),
+});
+
+export const evaluationPolicySchema = z.object({
+  metric: z.enum(['accuracy']).default('accuracy'),
+  /** The candidate must beat the champion by at least this much (absolute). */
+  minImprovement: z.number().min(0).max(1).default(0.01),
+  /** With no champion yet, the candidate must reach this absolute accuracy. */
+  minAccuracy: z.number().min(0).max(1).default(0.6),
+});
+
+export const approvalPolicySchema = z.object({
+  required: z.boolean().default(true),
+  /** Deadline for a human decision; on expiry the run ends `rejected_approval`. */
+  timeoutSeconds: z.number().positive().default(86_400),
+});
+
+export const canaryPolicySchema = z
+  .object({
+    /** Traffic shares (percent) for the candidate; the last step must be 100 (promotion). */
+    steps: z.array(z.number().gt(0).max(100)).min(1).default([10, 50, 100]),
+    /** Candidate requests needed at a step before it can pass. */
+    minRequests: z.number().int().min(1).default(50),
+    /** Labelled candidate predictions needed before quality is judged. */
+    minLabelled: z.number().int().min(1).default(30),
+    stepMinSeconds: z.number().min(0).default(0),
+    stepMaxSeconds: z.number().positive().default(600),
+    /** How often the run looks at the gateway's records during a step. */
+    pollSeconds: z.number().positive().default(5),
+    /** Roll back when candidate error rate exceeds the champion's by more than this. */
+    maxErrorRateIncrease: z.number().min(0).max(1).default(0.02),
+    /** Roll back when candidate accuracy on labelled feedback is lower by more than this. */
+    maxAccuracyDrop: z.number().min(0).max(1).default(0.05),
+    /** What a step that reaches stepMaxSeconds without enough traffic does. */
+    onInconclusive: z.enum(['rollback', 'proceed']).default('rollback'),
+  })
+  .refine((c) => c.steps.every((s, i) => i === 0 || s > c.steps[i - 1]!), {
+    message: 'canary steps must increase',
+    path: ['steps'],
+  })
+  .refine((c) => c.steps[c.steps.length - 1] === 100, {
+    message: 'the last canary step must be 100',
+    path: ['steps'],
+  })
+  .refine((c) => c.stepMinSeconds <= c.stepMaxSeconds, {
+    message: 'stepMinSeconds must not exceed stepMaxSeconds',
+    path: ['stepMinSeconds'],
+  });
+
+export const bakePolicySchema = z.object({
+  /** After promotion the previous champion stays restorable for this long. */
+  seconds: z.number().min(0).default(3600),
+});
+
+export const policySchema = z.object({
+  schema: dataSchemaSchema,
+  validation: validationPolicySchema.default({ minRows: 100 }),
+  training: trainingPolicySchema.default(() => trainingPolicySchema.parse({})),
+  evaluation: evaluationPolicySchema.default(() => evaluationPolicySchema.parse({})),
+  approval: approvalPolicySchema.default(() => approvalPolicySchema.parse({})),
+  canary: canaryPolicySchema.default(() => canaryPolicySchema.parse({})),
+  bake: bakePolicySchema.default({ seconds: 3600 }),
+});
+
+export type PolicyInput = z.input<typeof policySchema>;
+export type Policy = z.output<typeof policySchema>;
+export type DataSchema = Policy['schema'];
+export type FeatureSpec = DataSchema['features'][number];
+export type ValidationPolicy = Policy['validation'];
+export type TrainingPolicy = Policy['training'];
+export type TrainingParams = TrainingPolicy['params'];
+export type EvaluationPolicy = Policy['evaluation'];
+export type ApprovalPolicy = Policy['approval'];
+export type CanaryPolicy = Policy['canary'];
+export type BakePolicy = Policy['bake'];
+
+/** Parses a policy, filling every default; throws a ZodError naming the bad fields. */
+export function parsePolicy(input: unknown): Policy {
+  return policySchema.parse(input);
+}
