@@ -13,7 +13,8 @@ export const configVariables = {
   TEMPORAL_CLI_PATH: 'Path of a Temporal CLI binary to use instead of the project-local one',
   DATABASE_URL: 'Postgres connection string; unset means embedded PGlite under CTLOOP_DATA_DIR',
   CTLOOP_DATA_DIR: 'Folder for PGlite, the Temporal dev server state and artifacts (default .data)',
-  CTLOOP_ARTIFACTS_DIR: 'Shared artifact store for checkpoints and models (default $CTLOOP_DATA_DIR/artifacts)',
+  CTLOOP_ARTIFACTS_DIR:
+    'Shared artifact store for checkpoints and models (default $CTLOOP_DATA_DIR/artifacts)',
   CTLOOP_TASK_QUEUE: 'Control task queue (default ct)',
   CTLOOP_TRAIN_TASK_QUEUE: 'Training task queue (default ct-train)',
   PORT: 'HTTP port of the API and serving gateway (default 3000)',

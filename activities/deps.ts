@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client';
+import type { Gateway } from '../serving/gateway';
+import type { ArtifactStore } from '../storage/artifact-store';
+import type { TrainerRegistry } from '../trainers/trainer';
+
+/** What activities need from the outside world; workers build the real ones, tests too. */
+export interface ActivityDeps {
+  readonly db: Db;
+  readonly artifacts: ArtifactStore;
+  readonly trainers: TrainerRegistry;
+  readonly gateway: Gateway;
+  /** Recorded with every model version (lineage): the code that produced it. */
+  readonly codeVersion: string;
+  readonly log: Logger;
+}

@@ -1,0 +1,23 @@
+import { createCanaryActivities } from './canary';
+import type { ActivityDeps } from './deps';
+import { createEvaluationActivities } from './evaluation';
+import { createRegistryActivities } from './registry';
+import { createRunActivities } from './runs';
+import { createTrainingActivities } from './training';
+import { createValidationActivities } from './validation';
+
+export type { ActivityDeps } from './deps';
+
+/** Every activity, built from its dependencies; workers register the whole object. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createRunActivities(deps),
+    ...createValidationActivities(deps),
+    ...createTrainingActivities(deps),
+    ...createRegistryActivities(deps),
+    ...createEvaluationActivities(deps),
+    ...createCanaryActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

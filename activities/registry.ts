@@ -1,0 +1,149 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { CHAMPION, championVersion } from '../db/registry';
+import { aliases, aliasHistory, auditEvents, modelVersions, routes } from '../db/schema';
+import type { ActivityDeps } from './deps';
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/**
+ * Points the champion alias and the serving route at `to` together, in one
+ * transaction, with the audit event that says who and why (and an alias
+ * history row when the alias moves). Routing is always reset to the champion
+ * alone, which also ends a canary. Idempotent for a retried activity: the
+ * alias is already there and the event key is already recorded.
+ */
+async function setChampion(
+  tx: Tx,
+  change: { model: string; to: number | null; runId: string; actor: string; reason: string; kind: string },
+): Promise<{ from: number | null; changed: boolean }> {
+  const [current] = await tx
+    .select({ version: aliases.version })
+    .from(aliases)
+    .where(and(eq(aliases.model, change.model), eq(aliases.alias, CHAMPION)))
+    .for('update');
+  const from = current?.version ?? null;
+  const route = {
+    model: change.model,
+    championVersion: change.to,
+    candidateVersion: null,
+    candidateWeight: 0,
+    updatedAt: sql`now()`,
+  };
+  await tx.insert(routes).values(route).onConflictDoUpdate({ target: routes.model, set: route });
+  await tx
+    .insert(auditEvents)
+    .values({
+      model: change.model,
+      runId: change.runId,
+      kind: change.kind,
+      actor: change.actor,
+      reason: change.reason,
+      details: { fromVersion: from, toVersion: change.to },
+      eventKey: `${change.runId}:${change.kind}`,
+    })
+    .onConflictDoNothing();
+  if (from === change.to) return { from, changed: false };
+  if (change.to === null) {
+    await tx.delete(aliases).where(and(eq(aliases.model, change.model), eq(aliases.alias, CHAMPION)));
+  } else {
+    const values = { model: change.model, alias: CHAMPION, version: change.to, updatedAt: sql`now()` };
+    await tx
+      .insert(aliases)
+      .values(values)
+      .onConflictDoUpdate({ target: [aliases.model, aliases.alias], set: values });
+  }
+  await tx.insert(aliasHistory).values({
+    model: change.model,
+    alias: CHAMPION,
+    fromVersion: from,
+    toVersion: change.to,
+    runId: change.runId,
+    actor: change.actor,
+    reason: change.reason,
+  });
+  return { from, changed: true };
+}
+
+export function createRegistryActivities({ db, codeVersion }: ActivityDeps) {
+  return {
+    /** Registers the trained candidate as the model's next version; at most one version per run. */
+    async registerCandidate(input: {
+      model: string;
+      runId: string;
+      artifactUri: string;
+      metrics: Record<string, unknown>;
+      dataUri: string;
+      dataHash: string;
+      params: Record<string, unknown>;
+    }): Promise<{ version: number }> {
+      return db.transaction(async (tx) => {
+        const [existing] = await tx
+          .select({ version: modelVersions.version })
+          .from(modelVersions)
+          .where(eq(modelVersions.runId, input.runId));
+        if (existing) return existing;
+        // Serialise version numbering per model (the unique index would also catch a race).
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${input.model}))`);
+        const [next] = await tx
+          .select({ n: sql<number>`coalesce(max(${modelVersions.version}), 0)::int + 1` })
+          .from(modelVersions)
+          .where(eq(modelVersions.model, input.model));
+        const version = Number(next!.n);
+        await tx.insert(modelVersions).values({ ...input, version, codeVersion });
+        return { version };
+      });
+    },
+
+    /** Makes `version` the champion: alias and routing move together. */
+    async promoteCandidate(input: {
+      model: string;
+      runId: string;
+      version: number;
+      actor: string;
+      reason: string;
+    }): Promise<{ previousChampion: number | null }> {
+      const result = await db.transaction((tx) =>
+        setChampion(tx, { ...input, to: input.version, kind: 'promotion' }),
+      );
+      return { previousChampion: result.changed ? result.from : await previousOf(db, input) };
+    },
+
+    /**
+     * Puts `version` (the champion before this run) back in charge of all
+     * traffic: a canary rollback, a bake rollback, or the clean-up of a run
+     * that failed mid-canary (`kind` tells them apart in the audit).
+     */
+    async restoreChampion(input: {
+      model: string;
+      runId: string;
+      version: number | null;
+      actor: string;
+      reason: string;
+      kind?: 'rollback' | 'routing_restored';
+    }): Promise<void> {
+      await db.transaction((tx) =>
+        setChampion(tx, { ...input, to: input.version, kind: input.kind ?? 'rollback' }),
+      );
+    },
+
+    async currentChampion(input: { model: string }): Promise<number | null> {
+      return championVersion(db, input.model);
+    },
+  };
+}
+
+/** For a retried promotion: the version the run's own promotion replaced. */
+async function previousOf(db: Db, input: { model: string; runId: string; version: number }) {
+  const [row] = await db
+    .select({ from: aliasHistory.fromVersion })
+    .from(aliasHistory)
+    .where(
+      and(
+        eq(aliasHistory.model, input.model),
+        eq(aliasHistory.runId, input.runId),
+        eq(aliasHistory.toVersion, input.version),
+      ),
+    );
+  return row?.from ?? null;
+}

@@ -1,0 +1,116 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { championVersion, findModel } from '../db/registry';
+import { auditEvents, runs, triggers } from '../db/schema';
+import { type Policy, parsePolicy } from '../domain/policy';
+import type { Outcome, Stage, TriggerCause } from '../workflows/messages';
+import type { ActivityDeps } from './deps';
+
+export interface BeganRun {
+  /** The policy as it was when the run began; the run follows it even if it is edited meanwhile. */
+  readonly policy: Policy;
+  readonly dataUri: string;
+  readonly championVersion: number | null;
+}
+
+/** Run bookkeeping: the runs table mirrors the workflow so the API can list and read runs. */
+export function createRunActivities({ db }: ActivityDeps) {
+  return {
+    async beginRun(input: {
+      model: string;
+      runId: string;
+      workflowId: string;
+      causes: TriggerCause[];
+    }): Promise<BeganRun> {
+      const model = await findModel(db, input.model);
+      if (!model) {
+        throw ApplicationFailure.nonRetryable(`model ${input.model} is not registered`, 'UnknownModel');
+      }
+      // A trigger may name the data to train on; the newest such trigger wins.
+      const override = [...input.causes]
+        .reverse()
+        .map((c) => c.details.dataUri)
+        .find((u): u is string => typeof u === 'string' && u.length > 0);
+      const dataUri = override ?? model.dataUri;
+      // Idempotent: a retried activity (worker lost after the insert) finds the row.
+      await db
+        .insert(runs)
+        .values({
+          id: input.runId,
+          model: input.model,
+          workflowId: input.workflowId,
+          causes: input.causes,
+          stage: 'validate',
+          dataUri,
+        })
+        .onConflictDoNothing();
+      const triggerIds = input.causes.map((c) => c.triggerId);
+      if (triggerIds.length > 0) {
+        await db
+          .update(triggers)
+          .set({ runId: input.runId })
+          .where(and(eq(triggers.model, input.model), inArray(triggers.id, triggerIds)));
+      }
+      return {
+        policy: parsePolicy(model.policy),
+        dataUri,
+        championVersion: await championVersion(db, input.model),
+      };
+    },
+
+    async setRunStage(input: { runId: string; stage: Stage }): Promise<void> {
+      await db.update(runs).set({ stage: input.stage }).where(eq(runs.id, input.runId));
+    },
+
+    /** Merges one stage's report into the run's record (validation, training, evaluation, canary…). */
+    async saveRunReport(input: { runId: string; name: string; report: unknown }): Promise<void> {
+      await db
+        .update(runs)
+        .set({ reports: sql`${runs.reports} || ${JSON.stringify({ [input.name]: input.report })}::jsonb` })
+        .where(eq(runs.id, input.runId));
+    },
+
+    async finishRun(input: {
+      runId: string;
+      outcome: Outcome;
+      reason: string;
+      candidateVersion: number | null;
+    }): Promise<void> {
+      await db
+        .update(runs)
+        .set({
+          stage: 'done',
+          // The first recorded outcome stands (the model workflow's fallback never overwrites the run's own).
+          outcome: sql`coalesce(${runs.outcome}, ${input.outcome})`,
+          outcomeReason: sql`coalesce(${runs.outcomeReason}, ${input.reason})`,
+          candidateVersion: input.candidateVersion ?? sql`${runs.candidateVersion}`,
+          endedAt: sql`coalesce(${runs.endedAt}, now())`,
+        })
+        .where(eq(runs.id, input.runId));
+    },
+
+    /** Appends to the audit trail: approvals, rejections, expiries, operator rollbacks. */
+    async recordAudit(input: {
+      model: string;
+      runId: string | null;
+      kind: string;
+      actor: string;
+      reason: string | null;
+      details?: Record<string, unknown>;
+      eventKey?: string;
+    }): Promise<void> {
+      await db
+        .insert(auditEvents)
+        .values({
+          model: input.model,
+          runId: input.runId,
+          kind: input.kind,
+          actor: input.actor,
+          reason: input.reason,
+          details: input.details ?? {},
+          eventKey: input.eventKey ?? null,
+        })
+        .onConflictDoNothing();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import type { ApiDeps } from './deps';
+import { createErrorHandler, errorBody, validationHook } from './errors';
+import { modelRoutes } from './routes/models';
+import { runRoutes } from './routes/runs';
+import { servingRoutes } from './routes/serving';
+import { triggerRoutes } from './routes/triggers';
+
+/** The HTTP API and serving gateway. Dependencies come in; nothing is built here. */
+export function createApp(deps: ApiDeps) {
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.onError(createErrorHandler(deps.log));
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.get('/healthz', async (c) => {
+    const checks: Record<string, string> = {};
+    try {
+      await deps.db.execute(sql`select 1`);
+      checks.database = 'ok';
+    } catch (err) {
+      checks.database = `error: ${(err as Error).message}`;
+    }
+    try {
+      await deps.temporal.connection.workflowService.getSystemInfo({});
+      checks.temporal = 'ok';
+    } catch (err) {
+      checks.temporal = `error: ${(err as Error).message}`;
+    }
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    return c.json({ status: ok ? 'ok' : 'degraded', checks }, ok ? 200 : 503);
+  });
+
+  app.route('/v1', modelRoutes(deps));
+  app.route('/v1', triggerRoutes(deps));
+  app.route('/v1', runRoutes(deps));
+  app.route('/v1', servingRoutes(deps));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'ctloop',
+      version: '0.1.0',
+      description: 'Continuous training: triggers, runs, approvals, rollbacks and the serving gateway.',
+    },
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

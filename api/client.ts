@@ -1,0 +1,37 @@
+/**
+ * A small client for ctloop's HTTP API, used by the demo (over the network)
+ * and by the tests (in-process through `app.request`, no server started).
+ */
+export interface ApiResponse<T = any> {
+  readonly status: number;
+  readonly body: T;
+}
+
+export type ApiCall = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;
+
+const init = (method: string, body: unknown): RequestInit => ({
+  method,
+  headers: body === undefined ? {} : { 'content-type': 'application/json' },
+  body: body === undefined ? undefined : JSON.stringify(body),
+});
+
+async function read(res: Response): Promise<ApiResponse> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text so the caller can show it
+  }
+  return { status: res.status, body };
+}
+
+export function httpApi(baseUrl: string): ApiCall {
+  return async (method, path, body) => read(await fetch(new URL(path, baseUrl), init(method, body)));
+}
+
+export function inProcessApi(app: {
+  request(path: string, init: RequestInit): Response | Promise<Response>;
+}): ApiCall {
+  return async (method, path, body) => read(await app.request(path, init(method, body)));
+}

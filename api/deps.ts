@@ -1,0 +1,13 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Config } from '../config/env';
+import type { Db } from '../db/client';
+import type { Gateway } from '../serving/gateway';
+
+export interface ApiDeps {
+  readonly db: Db;
+  readonly temporal: Client;
+  readonly gateway: Gateway;
+  readonly taskQueues: Config['taskQueues'];
+  readonly log: Logger;
+}

@@ -1,0 +1,173 @@
+import { createRoute } from '@hono/zod-openapi';
+import { and, asc, eq, or } from 'drizzle-orm';
+import { auditFor, championVersion, findModel, findRun, findVersion, listVersions } from '../../db/registry';
+import { aliasHistory, auditEvents, models, triggers } from '../../db/schema';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { createRouter } from '../router';
+import {
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  ModelParam,
+  RegisterModelBody,
+  UpdateModelBody,
+  VersionParams,
+} from '../schemas';
+
+export async function requireModel(deps: Pick<ApiDeps, 'db'>, name: string) {
+  const model = await findModel(deps.db, name);
+  if (!model) throw notFound(`model ${name}`, { model: name });
+  return model;
+}
+
+/** Models, their policies and versions, with lineage. */
+export function modelRoutes(deps: ApiDeps) {
+  const { db } = deps;
+  const describe = async (name: string) => {
+    const model = await requireModel(deps, name);
+    return { ...model, champion: await championVersion(db, name) };
+  };
+
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models',
+        summary: 'Register a model with its data source and policy',
+        request: jsonBody(RegisterModelBody),
+        responses: { 201: jsonResponse('The registered model'), ...errorResponses },
+      }),
+      async (c) => {
+        const body = c.req.valid('json');
+        const [created] = await db
+          .insert(models)
+          .values({ name: body.name, dataUri: body.dataUri, policy: body.policy, createdBy: body.createdBy })
+          .onConflictDoNothing()
+          .returning();
+        if (!created) {
+          throw new ApiError(
+            409,
+            'model_exists',
+            `model ${body.name} is already registered; use PUT to change it`,
+          );
+        }
+        await db.insert(auditEvents).values({
+          model: body.name,
+          kind: 'model_registered',
+          actor: body.createdBy,
+          reason: null,
+          details: { dataUri: body.dataUri },
+        });
+        return c.json(await describe(body.name), 201);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models',
+        summary: 'List models',
+        responses: { 200: jsonResponse('Models') },
+      }),
+      async (c) => c.json({ models: await db.select().from(models).orderBy(asc(models.name)) }, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}',
+        summary: 'A model, its policy and its champion version',
+        request: { params: ModelParam },
+        responses: { 200: jsonResponse('The model'), ...errorResponses },
+      }),
+      async (c) => c.json(await describe(c.req.valid('param').model), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'put',
+        path: '/models/{model}',
+        summary: "Change a model's policy or data source (runs in progress keep the policy they began with)",
+        request: { params: ModelParam, ...jsonBody(UpdateModelBody) },
+        responses: { 200: jsonResponse('The updated model'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        const body = c.req.valid('json');
+        await requireModel(deps, model);
+        if (!body.policy && !body.dataUri) {
+          throw new ApiError(400, 'invalid_request', 'nothing to change: give policy and/or dataUri');
+        }
+        await db
+          .update(models)
+          .set({
+            ...(body.policy ? { policy: body.policy } : {}),
+            ...(body.dataUri ? { dataUri: body.dataUri } : {}),
+            updatedAt: new Date(),
+          })
+          .where(eq(models.name, model));
+        await db.insert(auditEvents).values({
+          model,
+          kind: 'model_updated',
+          actor: body.updatedBy,
+          reason: null,
+          details: { policy: body.policy !== undefined, dataUri: body.dataUri ?? null },
+        });
+        return c.json(await describe(model), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/versions',
+        summary: "A model's versions, newest first",
+        request: { params: ModelParam },
+        responses: { 200: jsonResponse('Versions'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        await requireModel(deps, model);
+        return c.json(
+          { champion: await championVersion(db, model), versions: await listVersions(db, model) },
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/versions/{version}',
+        summary: 'A version with its lineage: the run and its causes, data, code, parameters, decisions',
+        request: { params: VersionParams },
+        responses: { 200: jsonResponse('The version and its lineage'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, version } = c.req.valid('param');
+        await requireModel(deps, model);
+        const row = await findVersion(db, model, version);
+        if (!row) throw notFound(`version ${version} of model ${model}`);
+        const run = await findRun(db, model, row.runId);
+        const runTriggers = await db.select().from(triggers).where(eq(triggers.runId, row.runId));
+        const aliasChanges = await db
+          .select()
+          .from(aliasHistory)
+          .where(
+            and(
+              eq(aliasHistory.model, model),
+              or(eq(aliasHistory.toVersion, version), eq(aliasHistory.fromVersion, version)),
+            ),
+          )
+          .orderBy(asc(aliasHistory.at));
+        return c.json(
+          {
+            ...row,
+            lineage: {
+              run,
+              triggers: runTriggers,
+              audit: await auditFor(db, model, row.runId),
+              aliasChanges,
+            },
+          },
+          200,
+        );
+      },
+    );
+}

@@ -1,0 +1,151 @@
+import { createRoute } from '@hono/zod-openapi';
+import { auditFor, findRun, listRuns } from '../../db/registry';
+import {
+  decideUpdate,
+  modelStateQuery,
+  modelWorkflowId,
+  rollbackUpdate,
+  runStateQuery,
+  runWorkflowId,
+} from '../../workflows/messages';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { createRouter } from '../router';
+import {
+  DecisionBody,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+  ModelParam,
+  RollbackBody,
+  RunParams,
+} from '../schemas';
+import { temporalCallError } from '../temporal-errors';
+import { requireModel } from './models';
+
+/** Runs: their record, their live state, and the human decisions they wait for. */
+export function runRoutes(deps: ApiDeps) {
+  const { db, temporal } = deps;
+
+  const requireRun = async (model: string, runId: string) => {
+    await requireModel(deps, model);
+    const run = await findRun(db, model, runId);
+    if (!run) throw notFound(`run ${runId} of model ${model}`);
+    return run;
+  };
+
+  /** The registry's record, plus the workflow's live state while it runs. */
+  const describeRun = async (model: string, runId: string) => {
+    const run = await requireRun(model, runId);
+    let live = null;
+    if (run.outcome === null) {
+      try {
+        live = await temporal.workflow.getHandle(runWorkflowId(model, runId)).query(runStateQuery);
+      } catch {
+        live = null; // between workflow tasks or just finished: the record is still right
+      }
+    }
+    return { ...run, live, audit: await auditFor(db, model, runId) };
+  };
+
+  const decide = (decision: 'approve' | 'reject') =>
+    createRoute({
+      method: 'post',
+      path: `/models/{model}/runs/{runId}/${decision}`,
+      summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a run waiting for approval (who, and why)`,
+      request: { params: RunParams, ...jsonBody(DecisionBody) },
+      responses: { 200: jsonResponse('The decision as recorded by the run'), ...errorResponses },
+    });
+
+  const decisionHandler =
+    (decision: 'approve' | 'reject') =>
+    async (model: string, runId: string, body: { by: string; reason?: string }) => {
+      const run = await requireRun(model, runId);
+      if (run.outcome !== null) {
+        throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+      }
+      try {
+        return await temporal.workflow
+          .getHandle(runWorkflowId(model, runId))
+          .executeUpdate(decideUpdate, { args: [{ decision, ...body }] });
+      } catch (err) {
+        throw temporalCallError(err, decision);
+      }
+    };
+  const approve = decisionHandler('approve');
+  const reject = decisionHandler('reject');
+
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/runs',
+        summary: "A model's runs, newest first, and what its workflow is doing",
+        request: { params: ModelParam },
+        responses: { 200: jsonResponse('Runs'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        await requireModel(deps, model);
+        let state = null;
+        try {
+          state = await temporal.workflow.getHandle(modelWorkflowId(model)).query(modelStateQuery);
+        } catch {
+          state = null; // never triggered yet
+        }
+        return c.json({ runs: await listRuns(db, model), workflow: state }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/runs/{runId}',
+        summary: 'A run: stage, progress, causes, reports, outcome, audit',
+        request: { params: RunParams },
+        responses: { 200: jsonResponse('The run'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, runId } = c.req.valid('param');
+        return c.json(await describeRun(model, runId), 200);
+      },
+    )
+    .openapi(decide('approve'), async (c) => {
+      const { model, runId } = c.req.valid('param');
+      return c.json({ approval: await approve(model, runId, c.req.valid('json')) }, 200);
+    })
+    .openapi(decide('reject'), async (c) => {
+      const { model, runId } = c.req.valid('param');
+      return c.json({ approval: await reject(model, runId, c.req.valid('json')) }, 200);
+    })
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/rollback',
+        summary: "Roll back the model's run in canary or bake: the previous champion takes all traffic again",
+        request: { params: ModelParam, ...jsonBody(RollbackBody) },
+        responses: { 202: jsonResponse('Rollback accepted by the run'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        const body = c.req.valid('json');
+        await requireModel(deps, model);
+        let current: string | null = null;
+        try {
+          const state = await temporal.workflow.getHandle(modelWorkflowId(model)).query(modelStateQuery);
+          current = state.current?.runId ?? null;
+        } catch {
+          current = null;
+        }
+        if (!current)
+          throw new ApiError(409, 'nothing_to_roll_back', `model ${model} has no run in canary or bake`);
+        try {
+          await temporal.workflow
+            .getHandle(runWorkflowId(model, current))
+            .executeUpdate(rollbackUpdate, { args: [body] });
+        } catch (err) {
+          throw temporalCallError(err, 'rollback');
+        }
+        return c.json({ runId: current, accepted: true }, 202);
+      },
+    );
+}

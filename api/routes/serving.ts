@@ -1,0 +1,100 @@
+import { createRoute } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import { auditEvents, modelVersions } from '../../db/schema';
+import { GatewayError } from '../../serving/gateway';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { createRouter } from '../router';
+import {
+  errorResponses,
+  FaultBody,
+  FeedbackBody,
+  jsonBody,
+  jsonResponse,
+  ModelParam,
+  PredictBody,
+  VersionParams,
+} from '../schemas';
+import { requireModel } from './models';
+
+const gatewayStatus = {
+  no_model_served: 409,
+  bad_features: 400,
+  unknown_prediction: 404,
+  model_error: 502,
+} as const;
+
+function fromGateway(err: unknown): never {
+  if (err instanceof GatewayError)
+    throw new ApiError(gatewayStatus[err.code], err.code, err.message, err.details);
+  throw err;
+}
+
+/** The serving gateway: predictions, ground-truth feedback, and fault injection for drills. */
+export function servingRoutes(deps: ApiDeps) {
+  const { db, gateway } = deps;
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/predict',
+        summary: 'Predict with the champion, or the canary candidate for its share of keys',
+        request: { params: ModelParam, ...jsonBody(PredictBody) },
+        responses: {
+          200: jsonResponse('The prediction, with the version that served it'),
+          502: jsonResponse('The model version failed to answer'),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        await requireModel(deps, model);
+        const result = await gateway.predict(model, c.req.valid('json')).catch(fromGateway);
+        return c.json(result, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/feedback',
+        summary: 'Ground truth for an earlier prediction (labels may arrive late)',
+        request: { params: ModelParam, ...jsonBody(FeedbackBody) },
+        responses: { 200: jsonResponse('Recorded'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        const { predictionId, label } = c.req.valid('json');
+        await requireModel(deps, model);
+        await gateway.feedback(model, predictionId, label).catch(fromGateway);
+        return c.json({ predictionId, label }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'put',
+        path: '/models/{model}/versions/{version}/fault',
+        summary: "Inject failures into a version's answers (rollback drills)",
+        request: { params: VersionParams, ...jsonBody(FaultBody) },
+        responses: { 200: jsonResponse('The version now fails this share of requests'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, version } = c.req.valid('param');
+        const { errorRate, by } = c.req.valid('json');
+        await requireModel(deps, model);
+        const updated = await db
+          .update(modelVersions)
+          .set({ faultErrorRate: errorRate })
+          .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)))
+          .returning({ version: modelVersions.version });
+        if (updated.length === 0) throw notFound(`version ${version} of model ${model}`);
+        await db.insert(auditEvents).values({
+          model,
+          kind: 'fault_injection',
+          actor: by,
+          reason: null,
+          details: { version, errorRate },
+        });
+        return c.json({ model, version, errorRate }, 200);
+      },
+    );
+}

@@ -1,0 +1,24 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApiError } from './errors';
+
+/**
+ * Maps what Temporal says about an update or signal to an API error: a
+ * validator's refusal is the caller's conflict (409), a missing or finished
+ * workflow too; anything else is Temporal being unreachable (503).
+ */
+export function temporalCallError(err: unknown, what: string): ApiError {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause as { message?: string; type?: string } | undefined;
+    return new ApiError(409, 'refused', `${what} refused: ${cause?.message ?? err.message}`, {
+      type: cause?.type ?? null,
+    });
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    return new ApiError(409, 'not_running', `${what}: the workflow is not running`);
+  }
+  const message = (err as Error)?.message ?? String(err);
+  if (/already completed|not found|workflow execution already/i.test(message)) {
+    return new ApiError(409, 'not_running', `${what}: the workflow is not running (${message})`);
+  }
+  return new ApiError(503, 'temporal_unavailable', `${what}: Temporal did not answer: ${message}`);
+}

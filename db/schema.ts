@@ -1,0 +1,193 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * ctloop's registry and lineage. SQL names are snake_case, TypeScript names
+ * camelCase. Row types come from `$inferSelect`/`$inferInsert`.
+ */
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const models = pgTable('models', {
+  name: text('name').primaryKey(),
+  /** The parsed policy (every default filled), as stored by the API. */
+  policy: jsonb('policy').notNull(),
+  /** Where new training data for this model is read from (a CSV path in the artifact store or on disk). */
+  dataUri: text('data_uri').notNull(),
+  frozen: boolean('frozen').notNull().default(false),
+  frozenReason: text('frozen_reason'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    workflowId: text('workflow_id').notNull(),
+    /** Every trigger that this run answers (coalesced triggers included). */
+    causes: jsonb('causes').notNull(),
+    stage: text('stage').notNull(),
+    outcome: text('outcome'),
+    outcomeReason: text('outcome_reason'),
+    dataUri: text('data_uri'),
+    /** Stage reports: validation, training progress, evaluation, canary steps. */
+    reports: jsonb('reports').notNull().default(sql`'{}'::jsonb`),
+    candidateVersion: integer('candidate_version'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [index('runs_model_started_idx').on(t.model, t.startedAt)],
+);
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    id: serial('id').primaryKey(),
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    version: integer('version').notNull(),
+    artifactUri: text('artifact_uri').notNull(),
+    metrics: jsonb('metrics').notNull(),
+    dataUri: text('data_uri').notNull(),
+    dataHash: text('data_hash').notNull(),
+    codeVersion: text('code_version').notNull(),
+    params: jsonb('params').notNull(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id),
+    evaluation: jsonb('evaluation'),
+    /** Gateway fault injection for chaos tests: share of this version's requests that fail. */
+    faultErrorRate: doublePrecision('fault_error_rate').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('model_versions_model_version_uq').on(t.model, t.version),
+    // One version per run: a retried registration after a worker crash finds the first one.
+    uniqueIndex('model_versions_run_uq').on(t.runId),
+  ],
+);
+
+export const aliases = pgTable(
+  'aliases',
+  {
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    alias: text('alias').notNull(),
+    version: integer('version').notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.alias] })],
+);
+
+export const aliasHistory = pgTable(
+  'alias_history',
+  {
+    id: serial('id').primaryKey(),
+    model: text('model').notNull(),
+    alias: text('alias').notNull(),
+    fromVersion: integer('from_version'),
+    toVersion: integer('to_version'),
+    runId: text('run_id'),
+    actor: text('actor').notNull(),
+    reason: text('reason').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('alias_history_model_idx').on(t.model, t.at)],
+);
+
+export const triggers = pgTable(
+  'triggers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    reason: text('reason').notNull(),
+    details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
+    dedupKey: text('dedup_key'),
+    requestedBy: text('requested_by').notNull(),
+    /** What ctloop did with it: started, queued (follow-up run), rejected_frozen, … */
+    fate: text('fate').notNull(),
+    runId: text('run_id'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('triggers_model_dedup_uq').on(t.model, t.dedupKey)],
+);
+
+/** Decisions and operator actions: who, when, why. Append-only. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: serial('id').primaryKey(),
+    model: text('model').notNull(),
+    runId: text('run_id'),
+    kind: text('kind').notNull(),
+    actor: text('actor').notNull(),
+    reason: text('reason'),
+    details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
+    /** Set by workflows so that a retried activity does not record the same event twice. */
+    eventKey: text('event_key'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('audit_events_model_idx').on(t.model, t.at),
+    uniqueIndex('audit_events_event_key_uq').on(t.eventKey),
+  ],
+);
+
+/** The serving gateway's routing for a model: champion plus an optional canary candidate. */
+export const routes = pgTable('routes', {
+  model: text('model')
+    .primaryKey()
+    .references(() => models.name),
+  championVersion: integer('champion_version'),
+  candidateVersion: integer('candidate_version'),
+  candidateWeight: doublePrecision('candidate_weight').notNull().default(0),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every prediction the gateway served (or failed to), joined later with ground truth. */
+export const predictions = pgTable(
+  'predictions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    model: text('model').notNull(),
+    version: integer('version').notNull(),
+    role: text('role').notNull(),
+    requestKey: text('request_key'),
+    prediction: doublePrecision('prediction'),
+    error: boolean('error').notNull().default(false),
+    latencyMs: doublePrecision('latency_ms').notNull(),
+    label: integer('label'),
+    createdAt: createdAt(),
+    labelledAt: timestamp('labelled_at', { withTimezone: true }),
+  },
+  (t) => [index('predictions_model_version_time_idx').on(t.model, t.version, t.createdAt)],
+);
+
+export type ModelRow = typeof models.$inferSelect;
+export type RunRow = typeof runs.$inferSelect;
+export type ModelVersionRow = typeof modelVersions.$inferSelect;
+export type TriggerRow = typeof triggers.$inferSelect;
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+export type RouteRow = typeof routes.$inferSelect;

@@ -1,0 +1,187 @@
+import { and, eq, gte, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { modelVersions, predictions, routes } from '../db/schema';
+import type { VersionTraffic } from '../domain/canary-analysis';
+import { isLogRegModel, type LogRegModel, predictRow } from '../domain/logistic-regression';
+import { chooseVersion } from '../domain/routing';
+import type { ArtifactStore } from '../storage/artifact-store';
+
+/**
+ * The builtin serving gateway: routes each request to the champion or the
+ * canary candidate by weight (sticky by request key), runs the real model
+ * artifact, and records every prediction per version so that the canary
+ * analysis and later feedback can use it.
+ */
+export interface PredictRequest {
+  readonly features: Readonly<Record<string, number | null>>;
+  /** Sticky routing key (e.g. a user id); a random key when absent. */
+  readonly key?: string;
+}
+
+export interface PredictResponse {
+  readonly predictionId: string;
+  readonly version: number;
+  readonly role: 'champion' | 'candidate';
+  readonly probability: number;
+  readonly label: 0 | 1;
+}
+
+export class GatewayError extends Error {
+  constructor(
+    readonly code: 'no_model_served' | 'bad_features' | 'model_error' | 'unknown_prediction',
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface Gateway {
+  predict(model: string, request: PredictRequest): Promise<PredictResponse>;
+  feedback(model: string, predictionId: string, label: 0 | 1): Promise<void>;
+  /** Changes the routing and returns when (database clock) the change took effect. */
+  setRoute(
+    model: string,
+    route: { championVersion: number | null; candidateVersion: number | null; candidateWeight: number },
+  ): Promise<{ since: Date }>;
+  /** Per-version traffic since a time, for the canary analysis. */
+  traffic(model: string, versions: readonly number[], since: Date): Promise<Map<number, VersionTraffic>>;
+}
+
+export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?: () => number }): Gateway {
+  const { db, artifacts } = deps;
+  const random = deps.random ?? Math.random;
+  // Artifacts are immutable once registered, so a loaded model is cached by URI.
+  const loaded = new Map<string, Promise<LogRegModel>>();
+
+  const loadModel = (uri: string): Promise<LogRegModel> => {
+    let model = loaded.get(uri);
+    if (!model) {
+      model = artifacts.get(uri).then((buf) => {
+        const parsed: unknown = JSON.parse(buf.toString('utf8'));
+        if (!isLogRegModel(parsed)) throw new Error(`artifact ${uri} is not a model this gateway can serve`);
+        return parsed;
+      });
+      model.catch(() => loaded.delete(uri));
+      loaded.set(uri, model);
+    }
+    return model;
+  };
+
+  const versionRow = async (model: string, version: number) => {
+    const [row] = await db
+      .select({ artifactUri: modelVersions.artifactUri, faultErrorRate: modelVersions.faultErrorRate })
+      .from(modelVersions)
+      .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)));
+    if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
+    return row;
+  };
+
+  return {
+    async predict(model, request) {
+      const [route] = await db.select().from(routes).where(eq(routes.model, model));
+      const key = request.key ?? random().toString(36).slice(2);
+      const chosen = route
+        ? chooseVersion(
+            {
+              champion: route.championVersion,
+              candidate: route.candidateVersion,
+              candidateWeight: route.candidateWeight,
+            },
+            key,
+          )
+        : null;
+      if (!chosen)
+        throw new GatewayError('no_model_served', `model ${model} has no version in production yet`);
+      const started = performance.now();
+      const version = await versionRow(model, chosen.version);
+      const artifact = await loadModel(version.artifactUri);
+      let probability: number;
+      try {
+        probability = predictRow(artifact, request.features);
+      } catch (err) {
+        throw new GatewayError('bad_features', (err as Error).message, { expected: artifact.features });
+      }
+      const failed = version.faultErrorRate > 0 && random() < version.faultErrorRate;
+      const latencyMs = performance.now() - started;
+      const [row] = await db
+        .insert(predictions)
+        .values({
+          model,
+          version: chosen.version,
+          role: chosen.role,
+          requestKey: request.key ?? null,
+          prediction: failed ? null : probability,
+          error: failed,
+          latencyMs,
+        })
+        .returning({ id: predictions.id });
+      if (failed) {
+        throw new GatewayError('model_error', `version ${chosen.version} failed to answer (injected fault)`, {
+          version: chosen.version,
+          predictionId: row!.id,
+        });
+      }
+      return {
+        predictionId: row!.id,
+        version: chosen.version,
+        role: chosen.role,
+        probability,
+        label: probability >= 0.5 ? 1 : 0,
+      };
+    },
+
+    async feedback(model, predictionId, label) {
+      const updated = await db
+        .update(predictions)
+        .set({ label, labelledAt: new Date() })
+        .where(and(eq(predictions.model, model), eq(predictions.id, predictionId)))
+        .returning({ id: predictions.id });
+      if (updated.length === 0) {
+        throw new GatewayError('unknown_prediction', `no prediction ${predictionId} for model ${model}`);
+      }
+    },
+
+    async setRoute(model, route) {
+      // The database's clock stamps the change, so that `traffic(since)` compares like with like.
+      const values = { model, ...route, updatedAt: sql`now()` };
+      const [row] = await db
+        .insert(routes)
+        .values(values)
+        .onConflictDoUpdate({ target: routes.model, set: values })
+        .returning({ updatedAt: routes.updatedAt });
+      return { since: row!.updatedAt };
+    },
+
+    async traffic(model, versions, since) {
+      const result = new Map<number, VersionTraffic>();
+      for (const version of versions) {
+        const where = and(
+          eq(predictions.model, model),
+          eq(predictions.version, version),
+          gte(predictions.createdAt, since),
+        );
+        const [counts] = await db
+          .select({
+            requests: sql<number>`count(*)::int`,
+            errors: sql<number>`count(*) filter (where ${predictions.error})::int`,
+            labelled: sql<number>`count(${predictions.label})::int`,
+            correct: sql<number>`count(*) filter (where ${predictions.label} is not null and (${predictions.prediction} >= 0.5) = (${predictions.label} = 1))::int`,
+            latencyMsP50: sql<
+              number | null
+            >`percentile_cont(0.5) within group (order by ${predictions.latencyMs})`,
+          })
+          .from(predictions)
+          .where(where);
+        result.set(version, {
+          requests: Number(counts?.requests ?? 0),
+          errors: Number(counts?.errors ?? 0),
+          labelled: Number(counts?.labelled ?? 0),
+          correct: Number(counts?.correct ?? 0),
+          latencyMsP50: counts?.latencyMsP50 == null ? null : Number(counts.latencyMsP50),
+        });
+      }
+      return result;
+    },
+  };
+}

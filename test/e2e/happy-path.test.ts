@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inProcessApi } from '../../api/client';
+import {
+  bootstrapChampion,
+  decide,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  sendTraffic,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
+import { type Stack, startStack } from '../helpers/stack';
+
+describe('a drift alert retrains, an approver signs off, the canary passes and the new model is promoted', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('runs every stage through the HTTP API and records lineage and the approval', async () => {
+    const api = inProcessApi(stack.app);
+    const model = 'churn-happy';
+    const before = await writeDataset(stack.dataDir, 'before', { rows: 1500, seed: 1 });
+    const after = await writeDataset(stack.dataDir, 'after', { rows: 1500, seed: 2, shift: 1.5 });
+    const first = await bootstrapChampion(api, model, before, fastPolicy());
+    expect(first.candidateVersion).toBe(1);
+
+    const triggered = await trigger(api, model, {
+      reason: 'drift',
+      details: { dataUri: after, psi: 0.31, feature: 'x1' },
+      requestedBy: 'drift-monitor',
+    });
+    expect(triggered.fate).toBe('started');
+    const runId = triggered.runId;
+
+    const waiting = await waitForRun(api, model, runId, inStage('approve'));
+    expect(waiting.reports.validation.ok).toBe(true);
+    expect(waiting.reports.evaluation.verdict.decision).toBe('pass');
+    expect(waiting.reports.evaluation.candidate.accuracy).toBeGreaterThan(
+      waiting.reports.evaluation.champion.accuracy,
+    );
+    expect(waiting.live.approval.deadline).toBeTruthy();
+
+    const approved = await decide(api, model, runId, 'approve', 'approver-alice', 'better on drifted data');
+    expect(approved.status).toBe(200);
+    expect(approved.body.approval).toMatchObject({ decision: 'approve', by: 'approver-alice' });
+
+    let done = false;
+    const traffic = sendTraffic(api, model, await readFile(after, 'utf8'), () => done);
+    const run = await waitForRun(api, model, runId, hasEnded);
+    done = true;
+    const sent = await traffic;
+
+    expect(run.outcome).toBe('promoted');
+    expect(run.reports.canary.map((s: { weight: number }) => s.weight)).toEqual([10, 50]);
+    expect(run.reports.canary.every((s: { verdict: string }) => s.verdict === 'pass')).toBe(true);
+    // Both versions really served traffic during the canary.
+    expect(sent.byVersion['1']).toBeGreaterThan(0);
+    expect(sent.byVersion['2']).toBeGreaterThan(0);
+
+    const registered = await api('GET', `/v1/models/${model}`);
+    expect(registered.body.champion).toBe(2);
+    const served = await api('POST', `/v1/models/${model}/predict`, {
+      features: { x1: 1, x2: 0, x3: 0, x4: 0 },
+    });
+    expect(served.body.version).toBe(2);
+
+    const lineage = (await api('GET', `/v1/models/${model}/versions/2`)).body;
+    expect(lineage.runId).toBe(runId);
+    expect(lineage.dataUri).toBe(after);
+    expect(lineage.dataHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(lineage.codeVersion).toBe('test');
+    expect(lineage.params).toMatchObject({ trainer: 'builtin-logreg', epochs: 150 });
+    expect(lineage.lineage.triggers).toEqual([
+      expect.objectContaining({ reason: 'drift', requestedBy: 'drift-monitor', fate: 'started' }),
+    ]);
+    expect(lineage.lineage.aliasChanges).toEqual([expect.objectContaining({ fromVersion: 1, toVersion: 2 })]);
+    const approval = lineage.lineage.audit.find((e: { kind: string }) => e.kind === 'approval');
+    expect(approval).toMatchObject({ actor: 'approver-alice', reason: 'better on drifted data' });
+  });
+});

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { inject } from 'vitest';
+import type { ActivityDeps } from '../../activities';
+import { createApp } from '../../api/app';
+import { type Database, openDatabase } from '../../db/client';
+import { createGateway } from '../../serving/gateway';
+import { createLocalArtifactStore } from '../../storage/artifact-store';
+import { createBuiltinLogRegTrainer } from '../../trainers/builtin-logreg';
+import { createCtWorkers } from '../../workers/runtime';
+
+let runtimeInstalled = false;
+
+/**
+ * Everything a test file needs, real: its own database (a fresh Postgres
+ * database, or in-memory PGlite), its own artifact folder, the API, and
+ * control + training workers on task queues of its own, against the shared
+ * Temporal dev server.
+ */
+export interface Stack {
+  readonly app: ReturnType<typeof createApp>;
+  readonly client: Client;
+  readonly database: Database;
+  readonly deps: ActivityDeps;
+  readonly artifactsDir: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly taskQueues: { control: string; train: string };
+  readonly temporalAddress: string;
+  /** Starts the in-process workers (tests of worker loss run their own worker process instead). */
+  startWorkers(): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStack(opts: { workers?: boolean } = {}): Promise<Stack> {
+  if (!runtimeInstalled) {
+    // Keep the SDK's core logs out of the test output except for real problems.
+    Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const temporalAddress = inject('temporalAddress');
+  const postgresUrl = inject('postgresUrl');
+  const suffix = randomUUID().slice(0, 8);
+  let dropDatabase: (() => Promise<void>) | null = null;
+  let databaseUrl: string | undefined;
+  if (postgresUrl) {
+    const { createTestDatabase } = await import('./postgres');
+    const created = await createTestDatabase(postgresUrl, `ctloop_test_${suffix}`);
+    databaseUrl = created.url;
+    dropDatabase = created.drop;
+  }
+  const database = await openDatabase({ url: databaseUrl });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ctloop-test-'));
+  const artifactsDir = path.join(dataDir, 'artifacts');
+  const artifacts = createLocalArtifactStore(artifactsDir);
+  const log = pino({ level: process.env.CTLOOP_TEST_LOG ?? 'warn' });
+  const gateway = createGateway({ db: database.db, artifacts });
+  const deps: ActivityDeps = {
+    db: database.db,
+    artifacts,
+    trainers: { 'builtin-logreg': createBuiltinLogRegTrainer() },
+    gateway,
+    codeVersion: 'test',
+    log,
+  };
+  const taskQueues = { control: `ct-${suffix}`, train: `ct-train-${suffix}` };
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection });
+  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log });
+
+  let workerConnection: NativeConnection | null = null;
+  let workers: Worker[] = [];
+  let running: Promise<unknown> | null = null;
+
+  const stack: Stack = {
+    app,
+    client,
+    database,
+    deps,
+    artifactsDir,
+    dataDir,
+    databaseUrl,
+    taskQueues,
+    temporalAddress,
+    async startWorkers() {
+      workerConnection ??= await NativeConnection.connect({ address: temporalAddress });
+      workers = await createCtWorkers({
+        connection: workerConnection,
+        namespace: 'default',
+        taskQueues,
+        deps,
+        roles: ['control', 'train'],
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      running = Promise.all(workers.map((w) => w.run()));
+    },
+    async stopWorkers() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      workers = [];
+      running = null;
+    },
+    async close() {
+      await stack.stopWorkers();
+      // Terminate this file's workflows so they do not outlive it on the shared server.
+      await terminateAll(client, taskQueues.control);
+      await workerConnection?.close();
+      await connection.close();
+      await database.close();
+      await dropDatabase?.();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (opts.workers !== false) await stack.startWorkers();
+  return stack;
+}
+
+async function terminateAll(client: Client, taskQueue: string) {
+  try {
+    for await (const wf of client.workflow.list({
+      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+    })) {
+      await client.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .terminate('test file finished')
+        .catch(() => {});
+    }
+  } catch {
+    // listing needs visibility; nothing to clean up if it is unavailable
+  }
+}

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      {
+        // Pure domain code: no services.
+        test: { name: 'unit', include: ['test/domain/**/*.test.ts', 'test/*.test.ts'] },
+      },
+      {
+        // End to end against a real Temporal dev server and a real database, started once in globalSetup.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          // Files share one Temporal dev server and a 2-core machine: one file at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,7 @@
+import { loadConfig } from '../config/env';
+import { runWorkerProcess } from './runtime';
+
+runWorkerProcess(loadConfig(), ['control']).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

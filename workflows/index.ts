@@ -1,0 +1,2 @@
+export { modelWorkflow } from './model-workflow';
+export { runWorkflow } from './run-workflow';

@@ -1,0 +1,178 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * Every message, payload type, id and search attribute shared by the
+ * workflows and their clients (the API, the demo, the tests). It imports only
+ * the SDK, so the API can import it without pulling workflow code along.
+ */
+
+export const TRIGGER_REASONS = ['drift', 'schedule', 'performance', 'manual'] as const;
+export type TriggerReason = (typeof TRIGGER_REASONS)[number];
+
+export const STAGES = [
+  'queued',
+  'validate',
+  'train',
+  'evaluate',
+  'approve',
+  'canary',
+  'bake',
+  'done',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const OUTCOMES = [
+  'promoted',
+  'rejected_data',
+  'rejected_eval',
+  'rejected_approval',
+  'rolled_back',
+  'failed',
+  'cancelled',
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const modelWorkflowId = (model: string) => `ct-model/${model}`;
+export const runWorkflowId = (model: string, runId: string) => `ct-run/${model}/${runId}`;
+
+export const ctModelKey = defineSearchAttributeKey('CtModel', SearchAttributeType.KEYWORD);
+export const ctStageKey = defineSearchAttributeKey('CtStage', SearchAttributeType.KEYWORD);
+export const ctOutcomeKey = defineSearchAttributeKey('CtOutcome', SearchAttributeType.KEYWORD);
+export const ctTriggerKey = defineSearchAttributeKey('CtTrigger', SearchAttributeType.KEYWORD);
+
+/** One reason to retrain, as received by the API (already stored in the triggers table). */
+export interface TriggerCause {
+  readonly triggerId: string;
+  readonly reason: TriggerReason;
+  readonly requestedBy: string;
+  readonly details: Record<string, unknown>;
+  readonly receivedAt: string;
+}
+
+// ---- per-model workflow -------------------------------------------------------------
+
+export interface ModelWorkflowInput {
+  readonly model: string;
+  readonly trainTaskQueue: string;
+  /** Carried across continue-as-new. */
+  readonly carried?: ModelWorkflowCarry;
+}
+
+export interface ModelWorkflowCarry {
+  readonly pending: PendingRun | null;
+  readonly completedRuns: number;
+  readonly lastOutcome: RunOutcomeSummary | null;
+}
+
+export interface PendingRun {
+  readonly runId: string;
+  readonly causes: TriggerCause[];
+}
+
+export interface RunOutcomeSummary {
+  readonly runId: string;
+  readonly outcome: Outcome;
+  readonly reason: string;
+}
+
+/**
+ * `started`: a run began for this trigger; `queued`: a run is in progress, so
+ * this trigger opened the follow-up run; `coalesced`: it joined the follow-up
+ * that another trigger already opened.
+ */
+export type TriggerFate = 'started' | 'queued' | 'coalesced';
+
+export interface TriggerAccepted {
+  readonly fate: TriggerFate;
+  readonly runId: string;
+}
+
+export interface ModelState {
+  readonly model: string;
+  readonly current: PendingRun | null;
+  readonly pending: PendingRun | null;
+  readonly completedRuns: number;
+  readonly lastOutcome: RunOutcomeSummary | null;
+}
+
+/** An update, not a signal: the API must answer the caller with the run it started or joined. */
+export const triggerUpdate = defineUpdate<TriggerAccepted, [TriggerCause]>('trigger');
+export const modelStateQuery = defineQuery<ModelState>('modelState');
+
+// ---- run workflow ---------------------------------------------------------------------
+
+export interface RunWorkflowInput {
+  readonly model: string;
+  readonly runId: string;
+  readonly causes: TriggerCause[];
+  readonly trainTaskQueue: string;
+}
+
+export interface RunResult {
+  readonly runId: string;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly candidateVersion: number | null;
+}
+
+export interface ApprovalDecisionInput {
+  readonly by: string;
+  readonly reason?: string;
+}
+
+export interface DecisionInput extends ApprovalDecisionInput {
+  readonly decision: 'approve' | 'reject';
+}
+
+export interface RollbackInput {
+  readonly by: string;
+  readonly reason: string;
+}
+
+export interface ApprovalState {
+  readonly required: boolean;
+  readonly deadline: string | null;
+  readonly decision: 'approve' | 'reject' | 'expired' | null;
+  readonly by: string | null;
+  readonly reason: string | null;
+}
+
+export interface CanaryStepState {
+  readonly weight: number;
+  readonly verdict: string;
+  readonly reasons: readonly string[];
+  readonly championRequests: number;
+  readonly candidateRequests: number;
+}
+
+export interface TrainingProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly loss: number | null;
+  readonly checkpoint: string | null;
+}
+
+export interface RunState {
+  readonly model: string;
+  readonly runId: string;
+  readonly stage: Stage;
+  readonly causes: TriggerCause[];
+  readonly candidateVersion: number | null;
+  readonly championVersion: number | null;
+  readonly approval: ApprovalState;
+  readonly canary: { readonly weight: number; readonly steps: readonly CanaryStepState[] };
+  readonly bakeEndsAt: string | null;
+  readonly outcome: Outcome | null;
+  readonly reason: string | null;
+}
+
+/** For operators in the Temporal UI: payload `{"by": "alice", "reason": "looks good"}`. */
+export const approveSignal = defineSignal<[ApprovalDecisionInput]>('approve');
+export const rejectSignal = defineSignal<[ApprovalDecisionInput]>('reject');
+/** For API callers: accepted or refused at once (wrong stage, already decided). */
+export const decideUpdate = defineUpdate<ApprovalState, [DecisionInput]>('decide');
+/** Restores the previous champion; valid during canary and bake. */
+export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');
+export const rollbackUpdate = defineUpdate<{ accepted: true }, [RollbackInput]>('requestRollback');
+export const runStateQuery = defineQuery<RunState>('runState');

@@ -1,0 +1,434 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { canaryStepVerdict } from '../domain/canary-analysis';
+import type { Policy } from '../domain/policy';
+import {
+  type ApprovalState,
+  approveSignal,
+  type CanaryStepState,
+  ctOutcomeKey,
+  ctStageKey,
+  type DecisionInput,
+  decideUpdate,
+  type Outcome,
+  type RollbackInput,
+  type RunResult,
+  type RunState,
+  type RunWorkflowInput,
+  rejectSignal,
+  rollbackSignal,
+  rollbackUpdate,
+  runStateQuery,
+  runWorkflowId,
+  type Stage,
+} from './messages';
+
+// Two timeout profiles: quick control calls, and long training that heartbeats.
+const control = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+const trainingOn = (taskQueue: string) =>
+  proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '6 hours',
+    // A lost worker is noticed within this; the retry resumes from the last checkpoint.
+    heartbeatTimeout: '15 seconds',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+  });
+
+type Ending = { outcome: Outcome; reason: string };
+
+/** The run's state, held in one place so handlers and the query read the same thing. */
+class RunTracker {
+  stage: Stage = 'queued';
+  candidateVersion: number | null = null;
+  championVersion: number | null = null;
+  approval: ApprovalState = { required: false, deadline: null, decision: null, by: null, reason: null };
+  canaryWeight = 0;
+  canarySteps: CanaryStepState[] = [];
+  bakeEndsAt: string | null = null;
+  rollback: RollbackInput | null = null;
+  ending: Ending | null = null;
+  /** Routing was changed by this run and must be restored if it does not promote. */
+  routingTouched = false;
+
+  constructor(readonly input: RunWorkflowInput) {}
+
+  snapshot(): RunState {
+    return {
+      model: this.input.model,
+      runId: this.input.runId,
+      stage: this.stage,
+      causes: this.input.causes,
+      candidateVersion: this.candidateVersion,
+      championVersion: this.championVersion,
+      approval: this.approval,
+      canary: { weight: this.canaryWeight, steps: this.canarySteps },
+      bakeEndsAt: this.bakeEndsAt,
+      outcome: this.ending?.outcome ?? null,
+      reason: this.ending?.reason ?? null,
+    };
+  }
+
+  /** Why a decision cannot be taken now, or null when it can. */
+  decisionRefusal(d: DecisionInput | { by: string }): string | null {
+    if (!d.by || typeof d.by !== 'string' || d.by.trim() === '') return 'a decision needs `by`, who decides';
+    if (this.stage !== 'approve') return `run is not waiting for approval (stage: ${this.stage})`;
+    if (this.approval.decision !== null) return `run was already decided: ${this.approval.decision}`;
+    return null;
+  }
+
+  decide(decision: 'approve' | 'reject', d: { by: string; reason?: string }): void {
+    this.approval = { ...this.approval, decision, by: d.by, reason: d.reason ?? null };
+  }
+
+  rollbackRefusal(r: RollbackInput): string | null {
+    if (!r.by || typeof r.by !== 'string') return 'a rollback needs `by`, who asks for it';
+    if (this.stage !== 'canary' && this.stage !== 'bake') {
+      return `nothing to roll back: run is in stage ${this.stage}`;
+    }
+    return null;
+  }
+}
+
+/**
+ * One CT run, read top to bottom as the stages of the loop: validate → train
+ * → evaluate → approve → canary → bake. It always ends in exactly one
+ * outcome, recorded in the registry and in the CtOutcome search attribute.
+ */
+export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
+  const run = new RunTracker(input);
+
+  setHandler(runStateQuery, () => run.snapshot());
+  setHandler(approveSignal, (d) => applySignalDecision(run, 'approve', d));
+  setHandler(rejectSignal, (d) => applySignalDecision(run, 'reject', d));
+  setHandler(
+    decideUpdate,
+    (d) => {
+      run.decide(d.decision, d);
+      return run.approval;
+    },
+    {
+      validator: (d) => {
+        if (d.decision !== 'approve' && d.decision !== 'reject') {
+          throw ApplicationFailure.nonRetryable('decision must be approve or reject', 'InvalidDecision');
+        }
+        const refusal = run.decisionRefusal(d);
+        // An ApplicationFailure rejects the update cleanly; a plain Error would fail the workflow task.
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'DecisionRefused');
+      },
+    },
+  );
+  setHandler(rollbackSignal, (r) => {
+    if (run.rollbackRefusal(r) === null && run.rollback === null) run.rollback = r;
+  });
+  setHandler(
+    rollbackUpdate,
+    (r) => {
+      run.rollback ??= r;
+      return { accepted: true as const };
+    },
+    {
+      validator: (r) => {
+        const refusal = run.rollbackRefusal(r);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'RollbackRefused');
+      },
+    },
+  );
+
+  try {
+    run.ending = await runStages(run);
+  } catch (err) {
+    if (isCancellation(err)) {
+      run.ending = { outcome: 'cancelled', reason: 'run was cancelled' };
+      await CancellationScope.nonCancellable(() => finish(run));
+      throw err;
+    }
+    run.ending = { outcome: 'failed', reason: describeFailure(err) };
+    log.error('run failed', { runId: input.runId, error: run.ending.reason });
+  }
+  await finish(run);
+  return {
+    runId: input.runId,
+    outcome: run.ending.outcome,
+    reason: run.ending.reason,
+    candidateVersion: run.candidateVersion,
+  };
+}
+
+async function runStages(run: RunTracker): Promise<Ending> {
+  const { model, runId } = run.input;
+  const began = await control.beginRun({
+    model,
+    runId,
+    workflowId: runWorkflowId(model, runId),
+    causes: run.input.causes,
+  });
+  const { policy, dataUri } = began;
+  run.championVersion = began.championVersion;
+
+  await enterStage(run, 'validate');
+  const validation = await control.validateData({
+    dataUri,
+    schema: policy.schema,
+    rules: policy.validation,
+  });
+  await control.saveRunReport({ runId, name: 'validation', report: validation });
+  if (!validation.ok) return { outcome: 'rejected_data', reason: validation.summary };
+
+  await enterStage(run, 'train');
+  const trained = await trainingOn(run.input.trainTaskQueue).trainCandidate({
+    model,
+    runId,
+    dataUri,
+    schema: policy.schema,
+    training: policy.training,
+  });
+  const { version } = await control.registerCandidate({
+    model,
+    runId,
+    artifactUri: trained.artifactUri,
+    metrics: { train: trained.trainMetrics, loss: trained.loss, epochs: trained.epochs },
+    dataUri,
+    dataHash: validation.dataHash,
+    params: { trainer: policy.training.trainer, ...policy.training.params },
+  });
+  run.candidateVersion = version;
+
+  await enterStage(run, 'evaluate');
+  const evaluation = await control.evaluateCandidate({
+    model,
+    candidateVersion: version,
+    championVersion: run.championVersion,
+    dataUri,
+    schema: policy.schema,
+    holdoutFraction: policy.training.holdoutFraction,
+    policy: policy.evaluation,
+  });
+  await control.saveRunReport({ runId, name: 'evaluation', report: evaluation });
+  if (evaluation.verdict.decision !== 'pass') {
+    return { outcome: 'rejected_eval', reason: evaluation.verdict.reasons.join('; ') };
+  }
+
+  if (policy.approval.required) {
+    const refusal = await awaitApproval(run, policy);
+    if (refusal) return refusal;
+  }
+
+  const previousChampion = run.championVersion;
+  if (previousChampion !== null) {
+    const canaryEnding = await canary(run, policy, previousChampion, version);
+    if (canaryEnding) return canaryEnding;
+  }
+
+  await control.promoteCandidate({
+    model,
+    runId,
+    version,
+    actor: 'ctloop',
+    reason:
+      previousChampion === null
+        ? 'first model passed evaluation'
+        : `canary passed ${policy.canary.steps.join(' → ')} %`,
+  });
+  run.routingTouched = false;
+  // The first model has nothing to roll back to, so it needs no bake window.
+  if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
+  return bake(run, policy, previousChampion);
+}
+
+async function awaitApproval(run: RunTracker, policy: Policy): Promise<Ending | null> {
+  const timeoutMs = policy.approval.timeoutSeconds * 1000;
+  run.approval = {
+    ...run.approval,
+    required: true,
+    deadline: new Date(Date.now() + timeoutMs).toISOString(),
+  };
+  await enterStage(run, 'approve');
+  const decided = await condition(() => run.approval.decision !== null, timeoutMs);
+  const { model, runId } = run.input;
+  if (!decided) {
+    run.approval = { ...run.approval, decision: 'expired', by: 'ctloop', reason: 'approval deadline passed' };
+  }
+  const approval = run.approval;
+  await control.recordAudit({
+    model,
+    runId,
+    kind: approval.decision === 'approve' ? 'approval' : 'rejection',
+    actor: approval.by ?? 'unknown',
+    reason: approval.reason,
+    details: { decision: approval.decision, deadline: approval.deadline },
+    eventKey: `${runId}:approval`,
+  });
+  if (approval.decision === 'approve') return null;
+  return {
+    outcome: 'rejected_approval',
+    reason:
+      approval.decision === 'expired'
+        ? `no decision before the deadline ${approval.deadline}`
+        : `rejected by ${approval.by}${approval.reason ? `: ${approval.reason}` : ''}`,
+  };
+}
+
+/** Steps the candidate's traffic share up; each step must pass the analysis before the next. */
+async function canary(
+  run: RunTracker,
+  policy: Policy,
+  champion: number,
+  candidate: number,
+): Promise<Ending | null> {
+  const { model, runId } = run.input;
+  const rules = policy.canary;
+  await enterStage(run, 'canary');
+  for (const weight of rules.steps.filter((w) => w < 100)) {
+    run.routingTouched = true;
+    run.canaryWeight = weight;
+    const { since } = await control.setCanaryWeight({
+      model,
+      championVersion: champion,
+      candidateVersion: candidate,
+      weight,
+    });
+    const stepStarted = Date.now();
+    for (;;) {
+      if (await condition(() => run.rollback !== null, rules.pollSeconds * 1000)) {
+        return restore(
+          run,
+          champion,
+          run.rollback!.by,
+          `operator rollback during canary: ${run.rollback!.reason}`,
+        );
+      }
+      const traffic = await control.canaryTraffic({
+        model,
+        championVersion: champion,
+        candidateVersion: candidate,
+        since,
+      });
+      const result = canaryStepVerdict({
+        ...traffic,
+        elapsedSeconds: (Date.now() - stepStarted) / 1000,
+        policy: rules,
+      });
+      if (result.verdict === 'wait') continue;
+      run.canarySteps = [
+        ...run.canarySteps,
+        {
+          weight,
+          verdict: result.verdict,
+          reasons: result.reasons,
+          championRequests: traffic.champion.requests,
+          candidateRequests: traffic.candidate.requests,
+        },
+      ];
+      await control.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
+      if (result.verdict === 'pass') break;
+      if (result.verdict === 'inconclusive' && rules.onInconclusive === 'proceed') break;
+      return restore(
+        run,
+        champion,
+        'ctloop',
+        `canary ${result.verdict} at ${weight} %: ${result.reasons.join('; ')}`,
+      );
+    }
+  }
+  run.canaryWeight = 100;
+  return null;
+}
+
+/** After promotion, the previous champion stays restorable for the bake window. */
+async function bake(run: RunTracker, policy: Policy, previousChampion: number): Promise<Ending> {
+  await enterStage(run, 'bake');
+  run.bakeEndsAt = new Date(Date.now() + policy.bake.seconds * 1000).toISOString();
+  const rolledBack = await condition(() => run.rollback !== null, policy.bake.seconds * 1000);
+  if (!rolledBack) return { outcome: 'promoted', reason: `bake window of ${policy.bake.seconds} s passed` };
+  const request = run.rollback!;
+  return restore(run, previousChampion, request.by, `rollback during bake: ${request.reason}`);
+}
+
+async function restore(run: RunTracker, champion: number, actor: string, reason: string): Promise<Ending> {
+  await control.restoreChampion({
+    model: run.input.model,
+    runId: run.input.runId,
+    version: champion,
+    actor,
+    reason,
+  });
+  run.routingTouched = false;
+  run.canaryWeight = 0;
+  return { outcome: 'rolled_back', reason };
+}
+
+async function enterStage(run: RunTracker, stage: Stage): Promise<void> {
+  run.stage = stage;
+  upsertSearchAttributes([{ key: ctStageKey, value: stage }]);
+  await control.setRunStage({ runId: run.input.runId, stage });
+}
+
+/** Records the outcome; if the run changed routing and did not promote, routing goes back to the champion. */
+async function finish(run: RunTracker): Promise<void> {
+  const ending = run.ending!;
+  if (run.routingTouched && run.championVersion !== null) {
+    await control.restoreChampion({
+      model: run.input.model,
+      runId: run.input.runId,
+      version: run.championVersion,
+      actor: 'ctloop',
+      reason: `run ended ${ending.outcome} during canary`,
+      kind: 'routing_restored',
+    });
+    run.routingTouched = false;
+  }
+  run.stage = 'done';
+  upsertSearchAttributes([
+    { key: ctStageKey, value: 'done' },
+    { key: ctOutcomeKey, value: ending.outcome },
+  ]);
+  await control.finishRun({
+    runId: run.input.runId,
+    outcome: ending.outcome,
+    reason: ending.reason,
+    candidateVersion: run.candidateVersion,
+  });
+  log.info('run finished', {
+    runId: run.input.runId,
+    outcome: ending.outcome,
+    attempt: workflowInfo().attempt,
+  });
+}
+
+function applySignalDecision(
+  run: RunTracker,
+  decision: 'approve' | 'reject',
+  d: { by: string; reason?: string },
+) {
+  const refusal = run.decisionRefusal(d);
+  // Signals cannot answer the sender, so a refused one is logged (visible in the UI's history) and ignored.
+  if (refusal) {
+    log.warn('decision signal refused', { decision, refusal });
+    return;
+  }
+  run.decide(decision, d);
+}
+
+function describeFailure(err: unknown): string {
+  let e: unknown = err;
+  const parts: string[] = [];
+  while (e instanceof Error) {
+    parts.push(e.message);
+    e = (e as Error & { cause?: unknown }).cause;
+  }
+  return parts.join(': ') || String(err);
+}
