@@ -196,6 +196,17 @@ async function runStages(run: RunTracker): Promise<Ending> {
     schema: policy.schema,
     training: policy.training,
   });
+  await control.saveRunReport({
+    runId,
+    name: 'training',
+    report: {
+      epoch: trained.epochs,
+      epochs: policy.training.params.epochs,
+      loss: trained.loss,
+      artifactUri: trained.artifactUri,
+      resumedFromEpoch: trained.resumedFromEpoch,
+    },
+  });
   const { version } = await control.registerCandidate({
     model,
     runId,

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inProcessApi } from '../../api/client';
+import { fastPolicy, registerModel, writeDataset } from '../../scripts/lib/scenario';
+import { type Stack, startStack } from '../helpers/stack';
+
+describe('the API answers bad input with a 4xx JSON error, never a crash', () => {
+  let stack: Stack;
+  let api: ReturnType<typeof inProcessApi>;
+  beforeAll(async () => {
+    stack = await startStack({ workers: false });
+    api = inProcessApi(stack.app);
+    await registerModel(api, 'known', await writeDataset(stack.dataDir, 'd', { rows: 300, seed: 1 }), fastPolicy());
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const raw = (path: string, init: RequestInit) => stack.app.request(path, init);
+
+  it.each([
+    ['GET', '/v1/models/nope', undefined, 404, 'not_found'],
+    ['GET', '/v1/models/nope/runs', undefined, 404, 'not_found'],
+    ['GET', '/v1/models/known/runs/no-such-run', undefined, 404, 'not_found'],
+    ['GET', '/v1/models/known/versions/7', undefined, 404, 'not_found'],
+    ['GET', '/v1/models/known/versions/abc', undefined, 400, 'invalid_request'],
+    ['GET', '/v1/nothing-here', undefined, 404, 'not_found'],
+    ['POST', '/v1/models/nope/triggers', { reason: 'drift' }, 404, 'not_found'],
+    ['POST', '/v1/models/known/triggers', { reason: 'because' }, 400, 'invalid_request'],
+    ['POST', '/v1/models/known/triggers', { reason: 'drift', dedupKey: '' }, 400, 'invalid_request'],
+    ['POST', '/v1/models', { name: 'Bad Name!', dataUri: 'x', policy: fastPolicy() }, 400, 'invalid_request'],
+    ['POST', '/v1/models', { name: 'known', dataUri: 'x', policy: fastPolicy() }, 409, 'model_exists'],
+    ['POST', '/v1/models', { name: 'nopolicy', dataUri: 'x' }, 400, 'invalid_request'],
+    [
+      'POST',
+      '/v1/models',
+      { name: 'badsteps', dataUri: 'x', policy: fastPolicy({ canary: { steps: [50, 10] } }) },
+      400,
+      'invalid_request',
+    ],
+    ['PUT', '/v1/models/known', { updatedBy: 'x' }, 400, 'invalid_request'],
+    ['POST', '/v1/models/known/runs/r1/approve', {}, 400, 'invalid_request'],
+    ['POST', '/v1/models/known/runs/r1/approve', { by: 'alice' }, 404, 'not_found'],
+    ['POST', '/v1/models/known/rollback', { by: 'alice', reason: 'x' }, 409, 'nothing_to_roll_back'],
+    ['POST', '/v1/models/known/predict', { features: { x1: 1 } }, 409, 'no_model_served'],
+    ['POST', '/v1/models/known/predict', { features: 'x1=1' }, 400, 'invalid_request'],
+    ['POST', '/v1/models/known/feedback', { predictionId: 'not-a-uuid', label: 1 }, 400, 'invalid_request'],
+    [
+      'POST',
+      '/v1/models/known/feedback',
+      { predictionId: '00000000-0000-4000-8000-000000000000', label: 1 },
+      404,
+      'unknown_prediction',
+    ],
+    ['PUT', '/v1/models/known/versions/3/fault', { errorRate: 2, by: 'x' }, 400, 'invalid_request'],
+  ] as const)('%s %s %j → %i %s', async (method, path, body, status, code) => {
+    const res = await api(method, path, body);
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(typeof res.body.error.message).toBe('string');
+    expect(res.body.error.message.length).toBeGreaterThan(0);
+  });
+
+  it('says which field is wrong', async () => {
+    const res = await api('POST', '/v1/models', {
+      name: 'm2',
+      dataUri: 'x',
+      policy: fastPolicy({ evaluation: { minImprovement: 3 } }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues).toEqual([
+      expect.objectContaining({ path: 'policy.evaluation.minImprovement' }),
+    ]);
+  });
+
+  it('rejects malformed JSON and a missing body with 400 JSON errors', async () => {
+    const malformed = await raw('/v1/models/known/triggers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"reason": "drift"',
+    });
+    expect(malformed.status).toBe(400);
+    expect((await malformed.json()).error.code).toBe('invalid_request');
+
+    const missing = await raw('/v1/models/known/triggers', { method: 'POST' });
+    expect(missing.status).toBeGreaterThanOrEqual(400);
+    expect(missing.status).toBeLessThan(500);
+    expect((await missing.json()).error).toBeDefined();
+  });
+
+  it('serves its OpenAPI description and a health check', async () => {
+    const spec = await api('GET', '/openapi.json');
+    expect(spec.status).toBe(200);
+    expect(Object.keys(spec.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/models',
+        '/v1/models/{model}/triggers',
+        '/v1/models/{model}/runs/{runId}/approve',
+        '/v1/models/{model}/rollback',
+        '/v1/models/{model}/predict',
+      ]),
+    );
+    const health = await api('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.body).toEqual({ status: 'ok', checks: { database: 'ok', temporal: 'ok' } });
+  });
+});

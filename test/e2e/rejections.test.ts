@@ -1,0 +1,114 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inProcessApi } from '../../api/client';
+import {
+  bootstrapChampion,
+  decide,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
+import { type Stack, startStack } from '../helpers/stack';
+
+describe('runs that must not promote end in the right rejection, and the champion stays', () => {
+  let stack: Stack;
+  let api: ReturnType<typeof inProcessApi>;
+  let baseline: string;
+  beforeAll(async () => {
+    stack = await startStack();
+    api = inProcessApi(stack.app);
+    baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 11 });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const champion = async (model: string) => (await api('GET', `/v1/models/${model}`)).body.champion;
+
+  it('rejects data that breaks the declared schema (rejected_data), with a report naming the problem', async () => {
+    const model = 'reject-data';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    const good = await readFile(baseline, 'utf8');
+    // A producer renamed a column and started sending text in another.
+    const broken = good.replace('x4', 'x4_renamed').replace(/\n(-?[0-9.]+),/, '\nnot-a-number,');
+    const file = path.join(stack.dataDir, 'broken.csv');
+    await writeFile(file, broken);
+
+    const { runId } = await trigger(api, model, { reason: 'schedule', details: { dataUri: file } });
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_data');
+    expect(run.outcomeReason).toMatch(/x4/);
+    expect(run.outcomeReason).toMatch(/x1/);
+    const failed = run.reports.validation.report.checks.filter((c: { ok: boolean }) => !c.ok);
+    expect(failed.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['schema', 'type:x1']));
+    expect(await champion(model)).toBe(1);
+    expect((await api('GET', `/v1/models/${model}/versions`)).body.versions).toHaveLength(1);
+  });
+
+  it('rejects a candidate worse than the champion (rejected_eval) without touching the champion', async () => {
+    const model = 'reject-eval';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    // Someone cut training to two tiny steps: the candidate cannot be better.
+    const weak = fastPolicy({ training: { params: { epochs: 2, learningRate: 0.001, l2: 0, seed: 7 } } });
+    expect((await api('PUT', `/v1/models/${model}`, { policy: weak, updatedBy: 'ml-engineer' })).status).toBe(200);
+
+    const { runId } = await trigger(api, model, { reason: 'performance', details: { accuracy: 0.71 } });
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_eval');
+    const evaluation = run.reports.evaluation;
+    expect(evaluation.candidate.accuracy).toBeLessThan(evaluation.champion.accuracy);
+    expect(run.outcomeReason).toMatch(/candidate accuracy/);
+    expect(await champion(model)).toBe(1);
+    // The candidate is registered (lineage) with its evaluation, but never served.
+    const v2 = (await api('GET', `/v1/models/${model}/versions/2`)).body;
+    expect(v2.evaluation.verdict.decision).toBe('fail');
+  });
+
+  it('ends rejected_approval when an approver rejects, recording who and why', async () => {
+    const model = 'reject-approval';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    const drifted = await writeDataset(stack.dataDir, 'drifted-a', { rows: 1500, seed: 12, shift: 1.5 });
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
+    await waitForRun(api, model, runId, inStage('approve'));
+
+    const res = await decide(api, model, runId, 'reject', 'approver-carol', 'wait for the quarter close');
+    expect(res.status).toBe(200);
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_approval');
+    expect(run.outcomeReason).toBe('rejected by approver-carol: wait for the quarter close');
+    expect(run.audit).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'rejection', actor: 'approver-carol', reason: 'wait for the quarter close' }),
+      ]),
+    );
+    expect(await champion(model)).toBe(1);
+    // A second decision on an ended run is refused, not lost or applied.
+    const late = await decide(api, model, runId, 'approve', 'approver-dave');
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('run_ended');
+  });
+
+  it('ends rejected_approval when nobody decides before the deadline', async () => {
+    const model = 'reject-expired';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await api('PUT', `/v1/models/${model}`, { policy: fastPolicy({ approval: { required: true, timeoutSeconds: 2 } }) });
+    const drifted = await writeDataset(stack.dataDir, 'drifted-b', { rows: 1500, seed: 13, shift: 1.5 });
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
+
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_approval');
+    expect(run.outcomeReason).toMatch(/no decision before the deadline/);
+    expect(run.audit).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'rejection', actor: 'ctloop' })]),
+    );
+    expect(await champion(model)).toBe(1);
+  });
+});

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inProcessApi } from '../../api/client';
+import {
+  decide,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  registerModel,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
+import { type Stack, startStack } from '../helpers/stack';
+
+describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts', () => {
+  let stack: Stack;
+  let api: ReturnType<typeof inProcessApi>;
+  let data: string;
+  beforeAll(async () => {
+    stack = await startStack();
+    api = inProcessApi(stack.app);
+    data = await writeDataset(stack.dataDir, 'data', { rows: 1000, seed: 31 });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('turns three triggers during a run into exactly one follow-up run carrying all their causes', async () => {
+    const model = 'coalesce';
+    await registerModel(api, model, data, fastPolicy());
+    const first = await trigger(api, model, { reason: 'manual', requestedBy: 'ml-engineer' });
+    expect(first.fate).toBe('started');
+    await waitForRun(api, model, first.runId, inStage('approve'));
+
+    const during = [];
+    for (const [reason, requestedBy] of [
+      ['drift', 'drift-monitor'],
+      ['performance', 'alertmanager'],
+      ['schedule', 'nightly'],
+    ] as const) {
+      during.push(await trigger(api, model, { reason, requestedBy }));
+    }
+    expect(during.map((t) => t.fate)).toEqual(['queued', 'coalesced', 'coalesced']);
+    const followUp = during[0]!.runId;
+    expect(new Set(during.map((t) => t.runId))).toEqual(new Set([followUp]));
+    expect(followUp).not.toBe(first.runId);
+
+    expect((await decide(api, model, first.runId, 'reject', 'approver-bob', 'not now')).status).toBe(200);
+    await waitForRun(api, model, first.runId, hasEnded);
+
+    const next = await waitForRun(api, model, followUp, inStage('approve'));
+    expect(next.causes.map((c: { reason: string }) => c.reason)).toEqual(['drift', 'performance', 'schedule']);
+    expect(next.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual(during.map((t) => t.triggerId));
+    await decide(api, model, followUp, 'reject', 'approver-bob', 'still not now');
+    await waitForRun(api, model, followUp, hasEnded);
+
+    // Exactly two runs: the first and one follow-up.
+    const runs = (await api('GET', `/v1/models/${model}/runs`)).body.runs;
+    expect(runs.map((r: { id: string }) => r.id).sort()).toEqual([first.runId, followUp].sort());
+    expect((await api('GET', `/v1/models/${model}/runs`)).body.workflow).toMatchObject({
+      current: null,
+      pending: null,
+      completedRuns: 2,
+    });
+  });
+
+  it('answers a re-delivered alert (same dedupKey) with the first trigger and starts nothing new', async () => {
+    const model = 'dedup';
+    await registerModel(api, model, data, fastPolicy());
+    const alert = { reason: 'drift', dedupKey: 'monitor-42/2026-11-23T10:00', requestedBy: 'drift-monitor' };
+    const first = await api('POST', `/v1/models/${model}/triggers`, alert);
+    const again = await api('POST', `/v1/models/${model}/triggers`, alert);
+
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ fate: 'deduplicated', triggerId: first.body.triggerId, runId: first.body.runId });
+    const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
+    expect(state.pending).toBeNull();
+    expect(state.current.causes).toHaveLength(1);
+    await waitForRun(api, model, first.body.runId, inStage('approve'));
+    await decide(api, model, first.body.runId, 'reject', 'approver-bob');
+    expect((await waitForRun(api, model, first.body.runId, hasEnded)).causes).toHaveLength(1);
+  });
+});
