@@ -46,7 +46,6 @@ export function devServerArgs(o: DevServerArgsOptions): string[] {
   const args = ['server', 'start-dev', '--ip', o.ip ?? '127.0.0.1', '--port', String(o.port)];
   if (o.headless) args.push('--headless');
   else if (o.uiPort !== undefined) args.push('--ui-port', String(o.uiPort));
-  if (!o.headless) args.push('--ui-disable-news-fetch');
   if (o.dbFilename) args.push('--db-filename', o.dbFilename);
   for (const ns of o.namespaces ?? []) if (ns !== 'default') args.push('--namespace', ns);
   args.push('--log-level', o.logLevel ?? 'warn');

@@ -97,6 +97,11 @@ export async function createCtWorkers(opts: {
         activities: { trainCandidate },
         // Training is CPU-heavy; one at a time per worker keeps heartbeats timely.
         maxConcurrentActivityTaskExecutions: 1,
+        // The SDK buffers heartbeats (by default up to 80 % of the heartbeat timeout). A checkpoint
+        // only counts once the server has its heartbeat, so flush at least every second: the work
+        // lost with a worker is then at most one checkpoint interval plus about a second.
+        maxHeartbeatThrottleInterval: '1 second',
+        defaultHeartbeatThrottleInterval: '1 second',
       }),
     );
   }

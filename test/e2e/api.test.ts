@@ -9,7 +9,12 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
   beforeAll(async () => {
     stack = await startStack({ workers: false });
     api = inProcessApi(stack.app);
-    await registerModel(api, 'known', await writeDataset(stack.dataDir, 'd', { rows: 300, seed: 1 }), fastPolicy());
+    await registerModel(
+      api,
+      'known',
+      await writeDataset(stack.dataDir, 'd', { rows: 300, seed: 1 }),
+      fastPolicy(),
+    );
   });
   afterAll(async () => {
     await stack?.close();

@@ -45,7 +45,9 @@ describe('runs that must not promote end in the right rejection, and the champio
     expect(run.outcomeReason).toMatch(/x4/);
     expect(run.outcomeReason).toMatch(/x1/);
     const failed = run.reports.validation.report.checks.filter((c: { ok: boolean }) => !c.ok);
-    expect(failed.map((c: { name: string }) => c.name)).toEqual(expect.arrayContaining(['schema', 'type:x1']));
+    expect(failed.map((c: { name: string }) => c.name)).toEqual(
+      expect.arrayContaining(['schema', 'type:x1']),
+    );
     expect(await champion(model)).toBe(1);
     expect((await api('GET', `/v1/models/${model}/versions`)).body.versions).toHaveLength(1);
   });
@@ -55,7 +57,9 @@ describe('runs that must not promote end in the right rejection, and the champio
     await bootstrapChampion(api, model, baseline, fastPolicy());
     // Someone cut training to two tiny steps: the candidate cannot be better.
     const weak = fastPolicy({ training: { params: { epochs: 2, learningRate: 0.001, l2: 0, seed: 7 } } });
-    expect((await api('PUT', `/v1/models/${model}`, { policy: weak, updatedBy: 'ml-engineer' })).status).toBe(200);
+    expect((await api('PUT', `/v1/models/${model}`, { policy: weak, updatedBy: 'ml-engineer' })).status).toBe(
+      200,
+    );
 
     const { runId } = await trigger(api, model, { reason: 'performance', details: { accuracy: 0.71 } });
     const run = await waitForRun(api, model, runId, hasEnded);
@@ -85,7 +89,11 @@ describe('runs that must not promote end in the right rejection, and the champio
     expect(run.outcomeReason).toBe('rejected by approver-carol: wait for the quarter close');
     expect(run.audit).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ kind: 'rejection', actor: 'approver-carol', reason: 'wait for the quarter close' }),
+        expect.objectContaining({
+          kind: 'rejection',
+          actor: 'approver-carol',
+          reason: 'wait for the quarter close',
+        }),
       ]),
     );
     expect(await champion(model)).toBe(1);
@@ -98,7 +106,9 @@ describe('runs that must not promote end in the right rejection, and the champio
   it('ends rejected_approval when nobody decides before the deadline', async () => {
     const model = 'reject-expired';
     await bootstrapChampion(api, model, baseline, fastPolicy());
-    await api('PUT', `/v1/models/${model}`, { policy: fastPolicy({ approval: { required: true, timeoutSeconds: 2 } }) });
+    await api('PUT', `/v1/models/${model}`, {
+      policy: fastPolicy({ approval: { required: true, timeoutSeconds: 2 } }),
+    });
     const drifted = await writeDataset(stack.dataDir, 'drifted-b', { rows: 1500, seed: 13, shift: 1.5 });
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
 

@@ -50,7 +50,10 @@ describe('a bad model does not stay in production', () => {
     const candidate = waiting.live.candidateVersion;
     expect(candidate).toBe(2);
     // The candidate will fail 40 % of its requests once it serves traffic.
-    const fault = await api('PUT', `/v1/models/${model}/versions/${candidate}/fault`, { errorRate: 0.4, by: 'sre-erin' });
+    const fault = await api('PUT', `/v1/models/${model}/versions/${candidate}/fault`, {
+      errorRate: 0.4,
+      by: 'sre-erin',
+    });
     expect(fault.status).toBe(200);
     expect((await decide(api, model, runId, 'approve', 'approver-alice')).status).toBe(200);
 
@@ -100,7 +103,9 @@ describe('a bad model does not stay in production', () => {
     expect((await api('GET', `/v1/models/${model}`)).body.champion).toBe(1);
     expect(await servedVersions(model, 20)).toEqual([1]);
     const history = (await api('GET', `/v1/models/${model}/versions/2`)).body.lineage.aliasChanges;
-    expect(history.map((h: { fromVersion: number; toVersion: number }) => [h.fromVersion, h.toVersion])).toEqual([
+    expect(
+      history.map((h: { fromVersion: number; toVersion: number }) => [h.fromVersion, h.toVersion]),
+    ).toEqual([
       [1, 2],
       [2, 1],
     ]);

@@ -49,8 +49,14 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     await waitForRun(api, model, first.runId, hasEnded);
 
     const next = await waitForRun(api, model, followUp, inStage('approve'));
-    expect(next.causes.map((c: { reason: string }) => c.reason)).toEqual(['drift', 'performance', 'schedule']);
-    expect(next.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual(during.map((t) => t.triggerId));
+    expect(next.causes.map((c: { reason: string }) => c.reason)).toEqual([
+      'drift',
+      'performance',
+      'schedule',
+    ]);
+    expect(next.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual(
+      during.map((t) => t.triggerId),
+    );
     await decide(api, model, followUp, 'reject', 'approver-bob', 'still not now');
     await waitForRun(api, model, followUp, hasEnded);
 
@@ -73,7 +79,11 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
 
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ fate: 'deduplicated', triggerId: first.body.triggerId, runId: first.body.runId });
+    expect(again.body).toMatchObject({
+      fate: 'deduplicated',
+      triggerId: first.body.triggerId,
+      runId: first.body.runId,
+    });
     const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
     expect(state.pending).toBeNull();
     expect(state.current.causes).toHaveLength(1);

@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inProcessApi } from '../../api/client';
+import {
+  bootstrapChampion,
+  decide,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  sendTraffic,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
+import { type Stack, startStack } from '../helpers/stack';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+
+describe('a run survives the loss of its worker process', () => {
+  let stack: Stack;
+  let worker: WorkerProcess | null = null;
+  beforeAll(async () => {
+    stack = await startStack({ workers: false });
+  });
+  afterAll(async () => {
+    await worker?.kill('SIGKILL');
+    await stack?.close();
+  });
+
+  it('resumes training from the last checkpoint on a new worker, keeps waiting for approval across another loss, and promotes once', async () => {
+    const api = inProcessApi(stack.app);
+    const model = 'durable';
+    worker = await startWorkerProcess(stack);
+    const baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 41 });
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+
+    // Long enough training (about 10 s here) that the worker can die in the middle of it.
+    const slow = fastPolicy({
+      training: { params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7 }, checkpointEvery: 100 },
+    });
+    expect((await api('PUT', `/v1/models/${model}`, { policy: slow })).status).toBe(200);
+    const drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 20_000, seed: 42, shift: 1.5 });
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
+
+    const training = await waitForRun(api, model, runId, (r) => (r.reports.training?.epoch ?? 0) >= 300, {
+      timeoutMs: 60_000,
+    });
+    expect(training.stage).toBe('train');
+    // Heartbeats reach the server at most a second after the checkpoint they announce.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await worker.kill('SIGKILL');
+    const killedAt = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body.reports.training.epoch;
+
+    worker = await startWorkerProcess(stack);
+    const waiting = await waitForRun(api, model, runId, inStage('approve'), { timeoutMs: 90_000 });
+    // Resumed from a checkpoint taken before the kill, not from the start.
+    expect(waiting.reports.training.resumedFromEpoch).toBeGreaterThanOrEqual(300);
+    expect(waiting.reports.training.resumedFromEpoch).toBeLessThanOrEqual(killedAt);
+    expect(waiting.reports.training.epoch).toBe(1200);
+    expect(worker.output()).toMatch(/resuming training from checkpoint/);
+
+    // The run waits on a durable timer in Temporal, not in the worker: lose the worker again.
+    await worker.kill('SIGKILL');
+    worker = await startWorkerProcess(stack);
+    expect((await decide(api, model, runId, 'approve', 'approver-alice', 'after two crashes')).status).toBe(
+      200,
+    );
+
+    let done = false;
+    const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
+    const run = await waitForRun(api, model, runId, hasEnded, { timeoutMs: 90_000 });
+    done = true;
+    await traffic;
+
+    expect(run.outcome).toBe('promoted');
+    // Nothing registered or promoted twice.
+    const versions = (await api('GET', `/v1/models/${model}/versions`)).body;
+    expect(versions.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(versions.champion).toBe(2);
+    const lineage = (await api('GET', `/v1/models/${model}/versions/2`)).body.lineage;
+    expect(lineage.aliasChanges).toHaveLength(1);
+    expect(lineage.audit.filter((e: { kind: string }) => e.kind === 'approval')).toHaveLength(1);
+    expect(lineage.audit.filter((e: { kind: string }) => e.kind === 'promotion')).toHaveLength(1);
+  });
+});
