@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  type LogLevel,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { type ActivityDeps, createActivities } from '../activities';
 import type { Config } from '../config/env';
@@ -24,6 +31,21 @@ export const workflowsPath = path.join(
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   return pino({ name, level: config.logLevel });
+}
+
+const sdkLevels: Record<string, LogLevel> = {
+  trace: 'TRACE',
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+  fatal: 'ERROR',
+  silent: 'ERROR',
+};
+
+/** The Temporal SDK (workers, workflow `log`) logs at the same level as ctloop. Call once, before any worker. */
+export function installSdkLogging(config: Pick<Config, 'logLevel'>): void {
+  Runtime.install({ logger: new DefaultLogger(sdkLevels[config.logLevel] ?? 'INFO') });
 }
 
 /** The git commit of this checkout, recorded in every model version's lineage. */
@@ -110,6 +132,7 @@ export async function createCtWorkers(opts: {
 
 /** Entry point body shared by workers/control.ts, workers/train.ts and workers/all.ts. */
 export async function runWorkerProcess(config: Config, roles: readonly WorkerRole[]): Promise<void> {
+  installSdkLogging(config);
   const log = createLogger(config, `ctloop-worker-${roles.join('+')}`);
   const { database, deps } = await openRuntime(config, log);
   const connection = await NativeConnection.connect({ address: config.temporal.address });

@@ -84,12 +84,12 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
       body: '{"reason": "drift"',
     });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).error.code).toBe('invalid_request');
+    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
 
     const missing = await raw('/v1/models/known/triggers', { method: 'POST' });
     expect(missing.status).toBeGreaterThanOrEqual(400);
     expect(missing.status).toBeLessThan(500);
-    expect((await missing.json()).error).toBeDefined();
+    expect(((await missing.json()) as { error: unknown }).error).toBeDefined();
   });
 
   it('serves its OpenAPI description and a health check', async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { inject } from 'vitest';
 import type { ActivityDeps } from '../../activities';
@@ -12,7 +12,7 @@ import { type Database, openDatabase } from '../../db/client';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createBuiltinLogRegTrainer } from '../../trainers/builtin-logreg';
-import { createCtWorkers } from '../../workers/runtime';
+import { createCtWorkers, installSdkLogging } from '../../workers/runtime';
 
 let runtimeInstalled = false;
 
@@ -41,7 +41,7 @@ export interface Stack {
 export async function startStack(opts: { workers?: boolean } = {}): Promise<Stack> {
   if (!runtimeInstalled) {
     // Keep the SDK's core logs out of the test output except for real problems.
-    Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('WARN') });
+    installSdkLogging({ logLevel: 'warn' });
     runtimeInstalled = true;
   }
   const temporalAddress = inject('temporalAddress');

@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type ApiCall, httpApi } from '../api/client';
+import {
+  decide,
+  expectStatus,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  registerModel,
+  sendTraffic,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from './lib/scenario';
+
+/**
+ * `npm run demo [-- --scenario good|bad]`: plays a user's story against a
+ * running ctloop (CTLOOP_API_URL, default http://localhost:3000), or starts
+ * its own stack when none answers. The last line printed is JSON with the
+ * outcome.
+ *   good: a model goes live; a drift monitor reports drift; ctloop retrains,
+ *         evaluates, waits for a named approver, canaries and promotes.
+ *   bad:  the same, but the new version fails a share of its requests in the
+ *         canary, so ctloop rolls back to the champion.
+ */
+const scenario = process.argv.includes('--scenario')
+  ? process.argv[process.argv.indexOf('--scenario') + 1]
+  : (process.env.CTLOOP_DEMO_SCENARIO ?? 'good');
+if (scenario !== 'good' && scenario !== 'bad') {
+  console.error(`demo: unknown scenario "${scenario}" (use good or bad)`);
+  process.exit(2);
+}
+
+const started = Date.now();
+const say = (msg: string) =>
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
+
+async function reachable(baseUrl: string): Promise<boolean> {
+  try {
+    return (await fetch(new URL('/healthz', baseUrl))).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `npm run dev` on its own ports and data folder, for a demo with nothing running. */
+async function startOwnStack(): Promise<{ baseUrl: string; child: ChildProcess }> {
+  const port = 3300 + Math.floor(Math.random() * 500);
+  const temporalPort = 7300 + Math.floor(Math.random() * 500);
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    TEMPORAL_ADDRESS: `localhost:${temporalPort}`,
+    TEMPORAL_UI_PORT: String(temporalPort + 1000),
+    CTLOOP_DATA_DIR: path.resolve('.data/demo-stack'),
+    LOG_LEVEL: 'warn',
+  };
+  say('no ctloop answering; starting one (npm run dev on its own ports)…');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://localhost:${port}`;
+  const deadline = Date.now() + 180_000;
+  while (!(await reachable(baseUrl))) {
+    if (child.exitCode !== null) throw new Error('the demo stack exited during start-up');
+    if (Date.now() > deadline) throw new Error('the demo stack did not become healthy in 180 s');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { baseUrl, child };
+}
+
+function followStages(label: string) {
+  return (run: { stage: string; outcome: string | null; outcomeReason: string | null }) =>
+    say(`${label}: ${run.outcome ? `ended ${run.outcome} — ${run.outcomeReason}` : `stage ${run.stage}`}`);
+}
+
+async function play(api: ApiCall) {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:T.Z]/g, '')
+    .slice(0, 14);
+  const model = `demo-churn-${scenario}-${stamp}`;
+  const dir = path.resolve('.data/demo', model);
+  mkdirSync(dir, { recursive: true });
+  const baseline = await writeDataset(dir, 'baseline', { rows: 2000, seed: 101 });
+  const drifted = await writeDataset(dir, 'drifted', { rows: 2000, seed: 202, shift: 1.5 });
+  say(`generated data in ${dir}`);
+
+  await registerModel(api, model, baseline, fastPolicy());
+  say(`registered model ${model}`);
+
+  const first = await trigger(api, model, { reason: 'manual', requestedBy: 'ml-engineer' });
+  await waitForRun(api, model, first.runId, inStage('approve'), { onChange: followStages('first model') });
+  expectStatus(await decide(api, model, first.runId, 'approve', 'approver-alice', 'first version'), 200);
+  await waitForRun(api, model, first.runId, hasEnded, { onChange: followStages('first model') });
+  say('version 1 is the champion and serves traffic');
+
+  const loopStarted = Date.now();
+  const alert = await trigger(api, model, {
+    reason: 'drift',
+    details: { dataUri: drifted, psi: { x1: 0.42, x2: 0.37 }, monitor: 'demo-drift-monitor' },
+    dedupKey: `drift/${model}/${stamp}`,
+    requestedBy: 'drift-monitor',
+  });
+  say(`drift monitor triggered a retrain: run ${alert.runId} (${alert.fate})`);
+  const follow = followStages('retrain');
+  const waiting = await waitForRun(api, model, alert.runId, inStage('approve'), { onChange: follow });
+  const evaluation = waiting.reports.evaluation;
+  say(
+    `evaluation: candidate accuracy ${evaluation.candidate.accuracy.toFixed(3)} vs champion ${evaluation.champion.accuracy.toFixed(3)} → ${evaluation.verdict.decision}`,
+  );
+  if (scenario === 'bad') {
+    const version = waiting.live.candidateVersion;
+    expectStatus(
+      await api('PUT', `/v1/models/${model}/versions/${version}/fault`, { errorRate: 0.5, by: 'demo' }),
+      200,
+    );
+    say(`injected a fault: version ${version} will fail half of its requests`);
+  }
+  expectStatus(
+    await decide(api, model, alert.runId, 'approve', 'approver-alice', 'better on this week’s data'),
+    200,
+  );
+  say('approver-alice approved');
+
+  let done = false;
+  const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
+  let reported = 0;
+  const run = await waitForRun(api, model, alert.runId, hasEnded, {
+    timeoutMs: 300_000,
+    onChange: (r) => {
+      follow(r);
+      for (const step of (r.live?.canary.steps ?? []).slice(reported)) {
+        say(`canary ${step.weight} %: ${step.verdict} — ${step.reasons.join('; ')}`);
+        reported += 1;
+      }
+    },
+  });
+  done = true;
+  const sent = await traffic;
+  for (const step of (run.reports.canary ?? []).slice(reported)) {
+    say(`canary ${step.weight} %: ${step.verdict} — ${step.reasons.join('; ')}`);
+  }
+  say(
+    `sent ${sent.sent} prediction requests (${JSON.stringify(sent.byVersion)} by version, ${sent.failed} failed)`,
+  );
+  const { champion } = expectStatus(await api('GET', `/v1/models/${model}`), 200);
+  return {
+    scenario,
+    model,
+    runId: alert.runId,
+    champion,
+    loopSeconds: Number(((Date.now() - loopStarted) / 1000).toFixed(1)),
+    totalSeconds: Number(((Date.now() - started) / 1000).toFixed(1)),
+    outcome: run.outcome as string,
+  };
+}
+
+async function main() {
+  let baseUrl = process.env.CTLOOP_API_URL ?? 'http://localhost:3000';
+  let own: ChildProcess | null = null;
+  if (!(await reachable(baseUrl))) {
+    const stack = await startOwnStack();
+    baseUrl = stack.baseUrl;
+    own = stack.child;
+  }
+  say(`using ctloop at ${baseUrl}`);
+  try {
+    const result = await play(httpApi(baseUrl));
+    console.log(JSON.stringify(result));
+    process.exitCode = result.outcome === (scenario === 'good' ? 'promoted' : 'rolled_back') ? 0 : 1;
+  } finally {
+    if (own) {
+      own.kill('SIGTERM');
+      await new Promise((r) => own!.once('exit', r));
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(`demo failed: ${(err as Error).message}`);
+  process.exit(1);
+});
