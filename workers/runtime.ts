@@ -43,9 +43,13 @@ const sdkLevels: Record<string, LogLevel> = {
   silent: 'ERROR',
 };
 
-/** The Temporal SDK (workers, workflow `log`) logs at the same level as ctloop. Call once, before any worker. */
+let sdkLoggingInstalled = false;
+
+/** The Temporal SDK (workers, workflow `log`) logs at the same level as ctloop; before any worker, once per process. */
 export function installSdkLogging(config: Pick<Config, 'logLevel'>): void {
+  if (sdkLoggingInstalled) return;
   Runtime.install({ logger: new DefaultLogger(sdkLevels[config.logLevel] ?? 'INFO') });
+  sdkLoggingInstalled = true;
 }
 
 /** The git commit of this checkout, recorded in every model version's lineage. */

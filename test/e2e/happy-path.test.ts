@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inProcessApi } from '../../api/client';
 import {
@@ -12,6 +14,8 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { ensureTemporalCli } from '../../scripts/temporal-dev-server';
+import { modelWorkflowId, runWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('a drift alert retrains, an approver signs off, the canary passes and the new model is promoted', () => {
@@ -83,5 +87,28 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
     expect(lineage.lineage.aliasChanges).toEqual([expect.objectContaining({ fromVersion: 1, toVersion: 2 })]);
     const approval = lineage.lineage.audit.find((e: { kind: string }) => e.kind === 'approval');
     expect(approval).toMatchObject({ actor: 'approver-alice', reason: 'better on drifted data' });
+
+    // CTLOOP_RECORD_HISTORIES=1 refreshes the histories that test/e2e/replay.test.ts replays.
+    if (process.env.CTLOOP_RECORD_HISTORIES === '1') {
+      const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
+      await mkdir(dir, { recursive: true });
+      for (const [name, id] of [
+        ['run-promoted', runWorkflowId(model, runId)],
+        ['model-two-runs', modelWorkflowId(model)],
+      ] as const) {
+        // The CLI's JSON is the format `historyFromJSON` reads.
+        const json = execFileSync(await ensureTemporalCli(), [
+          'workflow',
+          'show',
+          '--workflow-id',
+          id,
+          '--address',
+          stack.temporalAddress,
+          '--output',
+          'json',
+        ]);
+        await writeFile(path.join(dir, `${name}.json`), json);
+      }
+    }
   });
 });

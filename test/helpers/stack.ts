@@ -14,8 +14,6 @@ import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createBuiltinLogRegTrainer } from '../../trainers/builtin-logreg';
 import { createCtWorkers, installSdkLogging } from '../../workers/runtime';
 
-let runtimeInstalled = false;
-
 /**
  * Everything a test file needs, real: its own database (a fresh Postgres
  * database, or in-memory PGlite), its own artifact folder, the API, and
@@ -39,11 +37,8 @@ export interface Stack {
 }
 
 export async function startStack(opts: { workers?: boolean } = {}): Promise<Stack> {
-  if (!runtimeInstalled) {
-    // Keep the SDK's core logs out of the test output except for real problems.
-    installSdkLogging({ logLevel: 'warn' });
-    runtimeInstalled = true;
-  }
+  // Keep the SDK's core logs out of the test output except for real problems.
+  installSdkLogging({ logLevel: 'warn' });
   const temporalAddress = inject('temporalAddress');
   const postgresUrl = inject('postgresUrl');
   const suffix = randomUUID().slice(0, 8);
