@@ -55,6 +55,8 @@ export interface TriggerCause {
 export interface ModelWorkflowInput {
   readonly model: string;
   readonly trainTaskQueue: string;
+  /** Continue-as-new after this many runs (default 100; history size also triggers it). */
+  readonly maxRunsPerExecution?: number;
   /** Carried across continue-as-new. */
   readonly carried?: ModelWorkflowCarry;
 }

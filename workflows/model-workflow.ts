@@ -109,13 +109,12 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
     if (
       info.continueAsNewSuggested ||
       info.historyLength > MAX_HISTORY_EVENTS ||
-      entity.completedRuns % MAX_RUNS_PER_EXECUTION === 0
+      entity.completedRuns % (input.maxRunsPerExecution ?? MAX_RUNS_PER_EXECUTION) === 0
     ) {
       // Let in-flight trigger updates finish so none is lost across the boundary.
       await condition(allHandlersFinished);
       await continueAsNew<typeof modelWorkflow>({
-        model: input.model,
-        trainTaskQueue: input.trainTaskQueue,
+        ...input,
         carried: {
           pending: entity.pending,
           completedRuns: entity.completedRuns,

@@ -10,6 +10,7 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts', () => {
@@ -90,5 +91,32 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     await waitForRun(api, model, first.body.runId, inStage('approve'));
     await decide(api, model, first.body.runId, 'reject', 'approver-bob');
     expect((await waitForRun(api, model, first.body.runId, hasEnded)).causes).toHaveLength(1);
+  });
+
+  it('continues as new between runs without losing the queued follow-up', async () => {
+    const model = 'long-lived';
+    await registerModel(api, model, data, fastPolicy());
+    // Start the model's workflow as the API would, but make it continue as new after every run.
+    const handle = await stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxRunsPerExecution: 1 }],
+    });
+    const first = await trigger(api, model, { reason: 'manual' });
+    await waitForRun(api, model, first.runId, inStage('approve'));
+    const second = await trigger(api, model, { reason: 'drift' });
+    expect(second.fate).toBe('queued');
+    const executionBefore = (await handle.describe()).runId;
+
+    await decide(api, model, first.runId, 'reject', 'approver-bob');
+    await waitForRun(api, model, second.runId, inStage('approve'));
+
+    const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
+    expect((await latest.describe()).runId).not.toBe(executionBefore);
+    const state = await latest.query(modelStateQuery);
+    expect(state.completedRuns).toBe(1);
+    expect(state.current?.runId).toBe(second.runId);
+    await decide(api, model, second.runId, 'reject', 'approver-bob');
+    expect((await waitForRun(api, model, second.runId, hasEnded)).outcome).toBe('rejected_approval');
   });
 });
