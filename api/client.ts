@@ -2,11 +2,13 @@
  * A small client for ctloop's HTTP API, used by the demo (over the network)
  * and by the tests (in-process through `app.request`, no server started).
  */
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of documented shapes; callers assert on them
 export interface ApiResponse<T = any> {
   readonly status: number;
   readonly body: T;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: as above
 export type ApiCall = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;
 
 const init = (method: string, body: unknown): RequestInit => ({

@@ -48,6 +48,21 @@ export function expectStatus<T>(res: { status: number; body: T }, ...ok: number[
   return res.body;
 }
 
+/** A run as `GET /v1/models/:model/runs/:runId` returns it (the fields stories look at). */
+export interface RunView {
+  readonly id: string;
+  readonly stage: string;
+  readonly outcome: string | null;
+  readonly outcomeReason: string | null;
+  readonly candidateVersion: number | null;
+  readonly causes: { reason: string; triggerId: string }[];
+  // biome-ignore lint/suspicious/noExplicitAny: stage reports and live state are free-form JSON
+  readonly reports: Record<string, any>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  readonly live: any;
+  readonly audit: { kind: string; actor: string; reason: string | null }[];
+}
+
 export async function registerModel(api: ApiCall, name: string, dataUri: string, policy: PolicyInput) {
   return expectStatus(
     await api('POST', '/v1/models', { name, dataUri, policy, createdBy: 'ml-engineer' }),
@@ -72,13 +87,13 @@ export async function waitForRun(
   api: ApiCall,
   model: string,
   runId: string,
-  predicate: (run: any) => boolean,
-  opts: { timeoutMs?: number; onChange?: (run: any) => void } = {},
-): Promise<any> {
+  predicate: (run: RunView) => boolean,
+  opts: { timeoutMs?: number; onChange?: (run: RunView) => void } = {},
+): Promise<RunView> {
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   let lastStage = '';
   for (;;) {
-    const res = await api('GET', `/v1/models/${model}/runs/${runId}`);
+    const res = await api<RunView>('GET', `/v1/models/${model}/runs/${runId}`);
     if (res.status === 200) {
       const run = res.body;
       const stage = `${run.stage}/${run.outcome ?? ''}`;
@@ -95,8 +110,8 @@ export async function waitForRun(
   }
 }
 
-export const hasEnded = (run: any) => run.outcome !== null;
-export const inStage = (stage: string) => (run: any) => run.stage === stage;
+export const hasEnded = (run: RunView) => run.outcome !== null;
+export const inStage = (stage: string) => (run: RunView) => run.stage === stage;
 
 /**
  * Sends prediction requests built from a dataset's rows, each with a sticky key,

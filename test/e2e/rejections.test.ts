@@ -12,6 +12,7 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { rejectSignal, runWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('runs that must not promote end in the right rejection, and the champion stays', () => {
@@ -120,5 +121,34 @@ describe('runs that must not promote end in the right rejection, and the champio
       expect.arrayContaining([expect.objectContaining({ kind: 'rejection', actor: 'ctloop' })]),
     );
     expect(await champion(model)).toBe(1);
+  });
+
+  it('takes a decision signalled from the Temporal UI, ignores a malformed one, and is findable by CtOutcome', async () => {
+    const model = 'reject-signal';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    const drifted = await writeDataset(stack.dataDir, 'drifted-c', { rows: 1500, seed: 14, shift: 1.5 });
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
+    await waitForRun(api, model, runId, inStage('approve'));
+    const handle = stack.client.workflow.getHandle(runWorkflowId(model, runId));
+
+    // What an operator types in the UI's "Send a Signal" form; the first one forgot `by`.
+    await handle.signal(rejectSignal, { by: '', reason: 'oops' });
+    await handle.signal(rejectSignal, { by: 'oncall-gina', reason: 'incident freeze' });
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_approval');
+    expect(run.outcomeReason).toBe('rejected by oncall-gina: incident freeze');
+    expect(run.audit.filter((e: { kind: string }) => e.kind === 'rejection')).toEqual([
+      expect.objectContaining({ actor: 'oncall-gina' }),
+    ]);
+    // Operators filter runs in the UI by the search attributes the run upserts.
+    const query = `CtModel = '${model}' AND CtOutcome = 'rejected_approval' AND CtStage = 'done' AND CtTrigger = 'drift'`;
+    let found: string[] = [];
+    for (let i = 0; i < 50 && found.length === 0; i++) {
+      found = [];
+      for await (const wf of stack.client.workflow.list({ query })) found.push(wf.workflowId);
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found).toEqual([runWorkflowId(model, runId)]);
   });
 });
