@@ -12,5 +12,7 @@ export interface ActivityDeps {
   readonly gateway: Gateway;
   /** Recorded with every model version (lineage): the code that produced it. */
   readonly codeVersion: string;
+  /** What trainers on this worker may use: 'cuda' only on GPU workers that checked their GPU. */
+  readonly device: 'cpu' | 'cuda';
   readonly log: Logger;
 }

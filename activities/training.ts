@@ -1,58 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { runs } from '../db/schema';
-import { parseCsv } from '../domain/csv';
-import { splitHoldout, toMatrix } from '../domain/data-validation';
-import { predictProba } from '../domain/logistic-regression';
-import { classificationMetrics } from '../domain/metrics';
+import { parseCsv, toCsv } from '../domain/csv';
+import { splitHoldout } from '../domain/data-validation';
 import type { DataSchema, TrainingPolicy } from '../domain/policy';
 import { readDataText, sha256 } from '../storage/artifact-store';
-import type { TrainerCheckpoint } from '../trainers/trainer';
+import { TrainerError } from '../trainers/trainer';
 import type { ActivityDeps } from './deps';
 
-/** What the training activity heartbeats; a retry on another worker resumes from it. */
+/** A checkpoint in the shared artifact store. */
+export interface CheckpointRef {
+  readonly uri: string;
+  readonly step: number;
+  readonly checksum: string;
+}
+
+/**
+ * What the training activity heartbeats, and what its failures carry: enough
+ * for the next attempt, on any worker, to resume from the newest checkpoint
+ * that still verifies.
+ */
 export interface TrainHeartbeat {
-  readonly epoch: number;
-  readonly epochs: number;
-  readonly loss: number | null;
-  readonly checkpoint: string | null;
-  readonly checksum: string | null;
-  readonly checkpointEpoch: number | null;
+  readonly step: number;
+  readonly total: number | null;
+  readonly checkpoints: readonly CheckpointRef[];
+  readonly metrics: Readonly<Record<string, number>>;
 }
 
 export interface TrainedCandidate {
   readonly artifactUri: string;
   readonly artifactSha256: string;
-  readonly epochs: number;
-  readonly loss: number;
-  readonly trainMetrics: { accuracy: number; logLoss: number };
-  readonly resumedFromEpoch: number | null;
+  readonly steps: number;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly resumedFromStep: number | null;
+  readonly skippedCheckpoints: readonly string[];
 }
 
-const KEEP_CHECKPOINTS = 3;
+/** Failure types the run workflow budgets separately. */
+export const TRAINER_PREEMPTED = 'TrainerPreempted';
+export const TRAINER_CRASHED = 'TrainerCrashed';
+export const INVALID_HYPERPARAMETERS = 'InvalidHyperParameters';
 
-export function createTrainingActivities({ db, artifacts, trainers, log }: ActivityDeps) {
-  /** The newest checkpoint named by the last heartbeat, verified; null when there is none or it is damaged. */
-  async function resumePoint(last: TrainHeartbeat | undefined): Promise<TrainerCheckpoint | null> {
-    if (!last?.checkpoint || !last.checksum) return null;
-    try {
-      const data = await artifacts.get(last.checkpoint);
-      if (sha256(data) !== last.checksum) {
-        log.warn({ checkpoint: last.checkpoint }, 'checkpoint checksum mismatch; training starts over');
-        return null;
+/** Progress is written to the run's record at most this often (checkpoints always). */
+const PROGRESS_WRITE_MS = 1_000;
+
+export function createTrainingActivities({ db, artifacts, trainers, log, device }: ActivityDeps) {
+  /** Newest checkpoint whose bytes still match their checksum, copied to `dir`; older ones are the fallback. */
+  async function resumePoint(checkpoints: readonly CheckpointRef[], dir: string) {
+    const skipped: string[] = [];
+    for (const ref of [...checkpoints].sort((a, b) => b.step - a.step)) {
+      try {
+        const data = await artifacts.get(ref.uri);
+        if (sha256(data) !== ref.checksum) {
+          skipped.push(`${ref.uri} (checksum mismatch)`);
+          continue;
+        }
+        const local = path.join(dir, path.posix.basename(ref.uri));
+        await writeFile(local, data);
+        return { resume: { path: local, step: ref.step, ref }, skipped };
+      } catch (err) {
+        skipped.push(`${ref.uri} (${(err as Error).message})`);
       }
-      return JSON.parse(data.toString('utf8')) as TrainerCheckpoint;
-    } catch (err) {
-      log.warn({ err, checkpoint: last.checkpoint }, 'checkpoint unreadable; training starts over');
-      return null;
     }
+    return { resume: null, skipped };
+  }
+
+  async function saveProgress(runId: string, progress: Record<string, unknown>) {
+    await db
+      .update(runs)
+      .set({ reports: sql`${runs.reports} || ${JSON.stringify({ training: progress })}::jsonb` })
+      .where(eq(runs.id, runId));
   }
 
   return {
     /**
-     * Trains a candidate on the training part of the data. Heartbeats every
-     * checkpoint (and progress between them, so a dead worker is noticed within
-     * the heartbeat timeout); a retry resumes from the last good checkpoint.
+     * Trains a candidate on the training rows. Every checkpoint is copied to
+     * the shared artifact store and heartbeated; progress is heartbeated in
+     * between, so a dead worker is noticed within the heartbeat timeout. The
+     * run workflow retries with the checkpoints this attempt reported.
      */
     async trainCandidate(input: {
       model: string;
@@ -60,79 +89,139 @@ export function createTrainingActivities({ db, artifacts, trainers, log }: Activ
       dataUri: string;
       schema: DataSchema;
       training: TrainingPolicy;
+      /** Checkpoints reported by earlier attempts, newest last. */
+      checkpoints: readonly CheckpointRef[];
+      attempt: number;
     }): Promise<TrainedCandidate> {
       const ctx = Context.current();
       const trainer = trainers[input.training.trainer];
       if (!trainer) {
-        throw ApplicationFailure.nonRetryable(`no trainer named ${input.training.trainer}`, 'UnknownTrainer');
+        throw ApplicationFailure.nonRetryable(
+          `no trainer named ${input.training.trainer} on this worker (has: ${Object.keys(trainers).join(', ')})`,
+          INVALID_HYPERPARAMETERS,
+        );
       }
-      const table = parseCsv(await readDataText(artifacts, input.dataUri));
-      const { X, y } = toMatrix(table, input.schema);
-      const trainX = splitHoldout(X, input.training.holdoutFraction).train;
-      const trainY = splitHoldout(y, input.training.holdoutFraction).train;
-      const features = input.schema.features.map((f) => f.name);
-      const epochs = input.training.params.epochs;
+      const workdir = path.join(tmpdir(), 'ctloop-train', input.runId, randomUUID());
+      const checkpointDir = path.join(workdir, 'checkpoints');
+      const outputDir = path.join(workdir, 'output');
+      await mkdir(checkpointDir, { recursive: true });
+      await mkdir(outputDir, { recursive: true });
+      try {
+        const table = parseCsv(await readDataText(artifacts, input.dataUri));
+        const { train } = splitHoldout(table.rows, input.training.holdoutFraction);
+        const dataPath = path.join(workdir, 'train.csv');
+        await writeFile(dataPath, toCsv(table.columns, train));
 
-      const resumeFrom = await resumePoint(ctx.info.heartbeatDetails as TrainHeartbeat | undefined);
-      if (resumeFrom) {
-        log.info({ runId: input.runId, epoch: resumeFrom.epoch }, 'resuming training from checkpoint');
+        const { resume, skipped } = await resumePoint(input.checkpoints, workdir);
+        for (const s of skipped) log.warn({ runId: input.runId, checkpoint: s }, 'checkpoint skipped');
+        if (resume) log.info({ runId: input.runId, step: resume.step }, 'resuming training from checkpoint');
+
+        let checkpoints: CheckpointRef[] = resume
+          ? input.checkpoints.filter((c) => c.step <= resume.step)
+          : [];
+        let beat: TrainHeartbeat = { step: resume?.step ?? 0, total: null, checkpoints, metrics: {} };
+        const started = Date.now();
+        const startStep = beat.step;
+        let lastWrite = 0;
+        const progressReport = () => ({
+          step: beat.step,
+          total: beat.total,
+          metrics: beat.metrics,
+          stepsPerSecond: Number(
+            ((beat.step - startStep) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(3),
+          ),
+          lastCheckpoint: checkpoints.at(-1) ?? null,
+          attempt: input.attempt,
+          resumedFromStep: resume?.step ?? null,
+          trainer: trainer.name,
+          device,
+        });
+        const prefix = `${input.model}/${input.runId}/checkpoints`;
+
+        let result: Awaited<ReturnType<typeof trainer.train>>;
+        try {
+          result = await trainer.train({
+            dataPath,
+            features: input.schema.features.map((f) => f.name),
+            label: input.schema.label,
+            params: input.training.params,
+            checkpointEvery: input.training.checkpointEvery,
+            checkpointDir,
+            outputDir,
+            resumeFrom: resume ? { path: resume.path, step: resume.step } : null,
+            device,
+            signal: ctx.cancellationSignal,
+            onProgress: ({ step, total, metrics }) => {
+              beat = { ...beat, step, total, metrics };
+              ctx.heartbeat(beat);
+              if (Date.now() - lastWrite > PROGRESS_WRITE_MS) {
+                lastWrite = Date.now();
+                void saveProgress(input.runId, progressReport()).catch(() => {});
+              }
+            },
+            onCheckpoint: async ({ path: file, step, checksum }) => {
+              const data = await readFile(file);
+              if (sha256(data) !== checksum) {
+                log.warn(
+                  { runId: input.runId, file },
+                  'trainer checkpoint does not match its checksum; ignored',
+                );
+                return;
+              }
+              const key = `${prefix}/step-${String(step).padStart(8, '0')}${path.extname(file)}`;
+              const stored = await artifacts.put(key, data);
+              checkpoints = [
+                ...checkpoints.filter((c) => c.step !== step),
+                { uri: stored.uri, step, checksum },
+              ];
+              const keep = input.training.keepCheckpoints;
+              for (const old of checkpoints.slice(0, Math.max(0, checkpoints.length - keep))) {
+                await artifacts.remove(old.uri);
+              }
+              checkpoints = checkpoints.slice(-keep);
+              beat = { ...beat, step: Math.max(beat.step, step), checkpoints };
+              ctx.heartbeat(beat);
+              lastWrite = Date.now();
+              await saveProgress(input.runId, progressReport());
+              await rm(file, { force: true });
+            },
+          });
+        } catch (err) {
+          if (!(err instanceof TrainerError)) throw err;
+          const details = { ...beat, stderrTail: err.stderrTail, exitCode: err.exitCode };
+          await saveProgress(input.runId, { ...progressReport(), lastError: err.message });
+          const type =
+            err.kind === 'preempted'
+              ? TRAINER_PREEMPTED
+              : err.kind === 'invalid_params'
+                ? INVALID_HYPERPARAMETERS
+                : TRAINER_CRASHED;
+          // Not retried by Temporal: the run workflow keeps a budget per kind of failure.
+          throw ApplicationFailure.create({
+            message: err.message,
+            type,
+            nonRetryable: true,
+            details: [details],
+          });
+        }
+
+        const { uri, sha256: artifactSha256 } = await artifacts.put(
+          `${input.model}/${input.runId}/model.json`,
+          await readFile(result.artifactPath),
+        );
+        beat = { ...beat, step: result.steps };
+        await saveProgress(input.runId, { ...progressReport(), done: true });
+        return {
+          artifactUri: uri,
+          artifactSha256,
+          steps: result.steps,
+          metrics: result.metrics,
+          resumedFromStep: resume?.step ?? null,
+          skippedCheckpoints: skipped,
+        };
+      } finally {
+        await rm(workdir, { recursive: true, force: true });
       }
-      let beat: TrainHeartbeat = {
-        epoch: resumeFrom?.epoch ?? 0,
-        epochs,
-        loss: resumeFrom?.loss ?? null,
-        checkpoint: null,
-        checksum: null,
-        checkpointEpoch: null,
-      };
-      const prefix = `${input.model}/${input.runId}/checkpoints`;
-
-      const result = await trainer.train({
-        features,
-        X: trainX,
-        y: trainY,
-        params: input.training.params,
-        checkpointEvery: input.training.checkpointEvery,
-        resumeFrom,
-        signal: ctx.cancellationSignal,
-        onProgress: ({ epoch, loss }) => {
-          beat = { ...beat, epoch, loss };
-          ctx.heartbeat(beat);
-        },
-        onCheckpoint: async (checkpoint) => {
-          const key = `${prefix}/epoch-${String(checkpoint.epoch).padStart(8, '0')}.json`;
-          const { uri, sha256: checksum } = await artifacts.put(key, JSON.stringify(checkpoint));
-          beat = { ...beat, checkpoint: uri, checksum, checkpointEpoch: checkpoint.epoch };
-          ctx.heartbeat(beat);
-          const progress = { epoch: checkpoint.epoch, epochs, loss: checkpoint.loss, checkpoint: uri };
-          await db
-            .update(runs)
-            .set({ reports: sql`${runs.reports} || ${JSON.stringify({ training: progress })}::jsonb` })
-            .where(eq(runs.id, input.runId));
-          const stored = await artifacts.list(prefix);
-          for (const old of stored.slice(0, Math.max(0, stored.length - KEEP_CHECKPOINTS))) {
-            await artifacts.remove(old);
-          }
-        },
-      });
-
-      const { uri, sha256: artifactSha256 } = await artifacts.put(
-        `${input.model}/${input.runId}/model.json`,
-        JSON.stringify(result.model),
-      );
-      const model = result.model as Parameters<typeof predictProba>[0];
-      const metrics = classificationMetrics(
-        trainY,
-        trainX.map((row) => predictProba(model, row)),
-      );
-      return {
-        artifactUri: uri,
-        artifactSha256,
-        epochs: result.epochs,
-        loss: result.loss,
-        trainMetrics: { accuracy: metrics.accuracy, logLoss: metrics.logLoss },
-        resumedFromEpoch: resumeFrom?.epoch ?? null,
-      };
     },
   };
 }

@@ -17,6 +17,11 @@ export const configVariables = {
     'Shared artifact store for checkpoints and models (default $CTLOOP_DATA_DIR/artifacts)',
   CTLOOP_TASK_QUEUE: 'Control task queue (default ct)',
   CTLOOP_TRAIN_TASK_QUEUE: 'Training task queue (default ct-train)',
+  CTLOOP_GPU_TRAIN_TASK_QUEUE:
+    'Training task queue for models whose policy needs a GPU (default ct-train-gpu)',
+  CTLOOP_TRAINERS: 'JSON object naming extra process trainers: {"name": ["program", "arg", ...]}',
+  CTLOOP_TRAINER_PYTHON:
+    'Python interpreter for the example process trainers (default: the project-local venv)',
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
   LOG_LEVEL: 'pino log level (default info)',
 } as const;
@@ -32,6 +37,22 @@ const envSchema = z.object({
   CTLOOP_ARTIFACTS_DIR: z.string().min(1).optional(),
   CTLOOP_TASK_QUEUE: z.string().min(1).default('ct'),
   CTLOOP_TRAIN_TASK_QUEUE: z.string().min(1).default('ct-train'),
+  CTLOOP_GPU_TRAIN_TASK_QUEUE: z.string().min(1).default('ct-train-gpu'),
+  CTLOOP_TRAINERS: z
+    .string()
+    .default('{}')
+    .transform((raw, ctx) => {
+      try {
+        return z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).parse(JSON.parse(raw));
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a JSON object of trainer name → [program, ...args]',
+        });
+        return z.NEVER;
+      }
+    }),
+  CTLOOP_TRAINER_PYTHON: z.string().min(1).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -41,7 +62,10 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   artifactsDir: string;
-  taskQueues: { control: string; train: string };
+  taskQueues: { control: string; train: string; gpuTrain: string };
+  /** Extra process trainers: name → command. */
+  trainers: Record<string, string[]>;
+  trainerPython: string | undefined;
   port: number;
   logLevel: string;
 }
@@ -60,7 +84,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     dataDir,
     artifactsDir: path.resolve(e.CTLOOP_ARTIFACTS_DIR ?? path.join(dataDir, 'artifacts')),
-    taskQueues: { control: e.CTLOOP_TASK_QUEUE, train: e.CTLOOP_TRAIN_TASK_QUEUE },
+    taskQueues: {
+      control: e.CTLOOP_TASK_QUEUE,
+      train: e.CTLOOP_TRAIN_TASK_QUEUE,
+      gpuTrain: e.CTLOOP_GPU_TRAIN_TASK_QUEUE,
+    },
+    trainers: e.CTLOOP_TRAINERS,
+    trainerPython: e.CTLOOP_TRAINER_PYTHON,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -1,6 +1,13 @@
 import { mean, standardDeviation } from 'simple-statistics';
-import type { TrainingParams } from './policy';
 import { normalSample, seededRandom } from './random';
+
+/** Hyper-parameters of the builtin trainer (validated by trainers/builtin-logreg.ts). */
+export interface TrainingParams {
+  readonly epochs: number;
+  readonly learningRate: number;
+  readonly l2: number;
+  readonly seed: number;
+}
 
 /**
  * The builtin trainer: binary logistic regression on standardised features,

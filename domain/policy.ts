@@ -35,20 +35,31 @@ export const validationPolicySchema = z.object({
 });
 
 export const trainingPolicySchema = z.object({
-  trainer: z.enum(['builtin-logreg']).default('builtin-logreg'),
+  /** A trainer registered on the training workers: builtin-logreg, python-numpy, python-torch, or one from CTLOOP_TRAINERS. */
+  trainer: z.string().min(1).default('builtin-logreg'),
+  /** Hyper-parameters, passed to the trainer as they are; the trainer validates them (bad ones are never retried). */
   params: z
-    .object({
-      epochs: z.number().int().min(1).max(100_000).default(200),
-      learningRate: z.number().positive().max(10).default(0.5),
-      l2: z.number().min(0).max(10).default(0.001),
-      seed: z.number().int().default(42),
-    })
-    .default({ epochs: 200, learningRate: 0.5, l2: 0.001, seed: 42 }),
-  /** A checkpoint is written (and heartbeated) every this many epochs. */
+    .record(z.string(), z.unknown())
+    .default(() => ({ epochs: 200, learningRate: 0.5, l2: 0.001, seed: 42 })),
+  /** A checkpoint is written (and heartbeated) every this many steps. */
   checkpointEvery: z.number().int().min(1).default(20),
+  /** How many checkpoints of a run the artifact store keeps (older ones are pruned). */
+  keepCheckpoints: z.number().int().min(1).max(100).default(3),
   /** The last share of the rows is the hold-out set that evaluation scores both models on. */
   holdoutFraction: z.number().gt(0).lt(1).default(0.2),
   resources: z.object({ gpu: z.boolean().default(false) }).default({ gpu: false }),
+  /** A worker that stops heartbeating for this long is taken as lost; training resumes elsewhere. */
+  heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(15),
+  retries: z
+    .object({
+      /** Lost workers and preempted trainers: resumed from the last checkpoint, with backoff. */
+      preemptions: z.number().int().min(0).default(20),
+      /** Trainer crashes and bad output: a small budget, then the run ends `failed`. */
+      crashes: z.number().int().min(0).default(2),
+      backoffSeconds: z.number().min(0).default(1),
+      maxBackoffSeconds: z.number().min(0).default(30),
+    })
+    .default({ preemptions: 20, crashes: 2, backoffSeconds: 1, maxBackoffSeconds: 30 }),
 });
 
 export const evaluationPolicySchema = z.object({
@@ -118,7 +129,6 @@ export type DataSchema = Policy['schema'];
 export type FeatureSpec = DataSchema['features'][number];
 export type ValidationPolicy = Policy['validation'];
 export type TrainingPolicy = Policy['training'];
-export type TrainingParams = TrainingPolicy['params'];
 export type EvaluationPolicy = Policy['evaluation'];
 export type ApprovalPolicy = Policy['approval'];
 export type CanaryPolicy = Policy['canary'];

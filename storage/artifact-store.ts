@@ -1,6 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomically } from './atomic-file';
+
+export { sha256 } from './atomic-file';
 
 /**
  * Where checkpoints and model artifacts live. Every training worker and the
@@ -20,10 +22,6 @@ export interface ArtifactStore {
 
 const SCHEME = 'artifact://';
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /** A folder-backed store: `artifact://<key>` ↔ `<root>/<key>`. */
 export function createLocalArtifactStore(root: string): ArtifactStore {
   const resolve = (uriOrKey: string): string => {
@@ -37,20 +35,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
   return {
     uriFor: (key) => SCHEME + key,
     async put(key, data) {
-      const target = resolve(key);
-      await mkdir(path.dirname(target), { recursive: true });
-      // Temporary file, fsync, rename: a reader never sees half an artifact,
-      // even when the worker dies mid-write.
-      const tmp = `${target}.${randomUUID()}.tmp`;
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, target);
-      return { uri: SCHEME + key, sha256: sha256(data) };
+      return { uri: SCHEME + key, sha256: await writeFileAtomically(resolve(key), data) };
     },
     get: (uri) => readFile(resolve(uri)),
     async list(prefix) {

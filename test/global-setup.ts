@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ declare module 'vitest' {
     workflowBundlePath: string;
     /** A Postgres server URL, or '' when the suite runs on embedded PGlite (CTLOOP_TEST_DB=pglite). */
     postgresUrl: string;
+    /** The Python that runs the example process trainers (scripts/ensure-python-trainer). */
+    trainerPython: string;
   }
 }
 
@@ -32,6 +35,13 @@ export default async function setup(project: TestProject) {
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('postgresUrl', postgresUrl);
+  project.provide(
+    'trainerPython',
+    execFileSync('bash', [path.join(import.meta.dirname, '..', 'scripts', 'ensure-python-trainer')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim(),
+  );
   return async () => {
     await server.stop();
   };

@@ -1,26 +1,51 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { z } from 'zod';
+import { parseCsv } from '../domain/csv';
+import { toMatrix } from '../domain/data-validation';
 import { initTraining, type TrainState, toModel, trainEpoch } from '../domain/logistic-regression';
-import type { Trainer } from './trainer';
+import { writeFileAtomically } from '../storage/atomic-file';
+import { type Trainer, TrainerError } from './trainer';
+
+export const logRegParamsSchema = z.object({
+  epochs: z.number().int().min(1).max(1_000_000).default(200),
+  learningRate: z.number().positive().max(10).default(0.5),
+  l2: z.number().min(0).max(10).default(0.001),
+  seed: z.number().int().default(42),
+});
 
 /**
  * Logistic regression by full-batch gradient descent, in-process. Each epoch
  * is deterministic, so resuming from a checkpoint reproduces the weights of an
- * uninterrupted run exactly.
+ * uninterrupted run exactly. A step is an epoch.
  */
 export function createBuiltinLogRegTrainer(): Trainer {
   return {
     name: 'builtin-logreg',
     async train(job) {
+      const parsed = logRegParamsSchema.safeParse(job.params);
+      if (!parsed.success) {
+        const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        throw new TrainerError('invalid_params', `invalid hyper-parameters for builtin-logreg: ${problems}`);
+      }
+      const params = parsed.data;
+      const { X, y } = toMatrix(parseCsv(await readFile(job.dataPath, 'utf8')), {
+        features: job.features.map((name) => ({ name, maxNullRate: 1 })),
+        label: job.label,
+      });
       let state: TrainState = job.resumeFrom
-        ? (job.resumeFrom.state as TrainState)
-        : initTraining(job.X, job.y, job.params);
+        ? (JSON.parse(await readFile(job.resumeFrom.path, 'utf8')) as TrainState)
+        : initTraining(X, y, params);
       let lastYield = performance.now();
-      while (state.epoch < job.params.epochs) {
+      while (state.epoch < params.epochs) {
         job.signal.throwIfAborted();
-        state = trainEpoch(state, job.X, job.y, job.params);
-        job.onProgress({ epoch: state.epoch, loss: state.loss });
-        if (state.epoch % job.checkpointEvery === 0 || state.epoch === job.params.epochs) {
-          await job.onCheckpoint({ epoch: state.epoch, loss: state.loss, state });
+        state = trainEpoch(state, X, y, params);
+        job.onProgress({ step: state.epoch, total: params.epochs, metrics: { loss: state.loss } });
+        if (state.epoch % job.checkpointEvery === 0 || state.epoch === params.epochs) {
+          const file = path.join(job.checkpointDir, `step-${String(state.epoch).padStart(8, '0')}.json`);
+          const checksum = await writeFileAtomically(file, JSON.stringify(state));
+          await job.onCheckpoint({ path: file, step: state.epoch, checksum });
         }
         // Let heartbeats and cancellation through on long runs.
         if (performance.now() - lastYield > 50) {
@@ -28,7 +53,9 @@ export function createBuiltinLogRegTrainer(): Trainer {
           lastYield = performance.now();
         }
       }
-      return { model: toModel(state, job.features), epochs: state.epoch, loss: state.loss };
+      const artifactPath = path.join(job.outputDir, 'model.json');
+      await writeFileAtomically(artifactPath, JSON.stringify(toModel(state, job.features)));
+      return { artifactPath, steps: state.epoch, metrics: { loss: state.loss } };
     },
   };
 }

@@ -1,38 +1,51 @@
-import type { TrainingParams } from '../domain/policy';
-
 /**
- * The seam between the training activity and whatever trains the model. The
- * activity owns data loading, checkpoint storage and heartbeats; a trainer
- * only turns data plus an optional checkpoint into a model, reporting each
- * checkpoint as it goes. Process and GPU trainers implement the same
- * interface.
+ * The seam between the training activity and whatever trains the model: the
+ * builtin TypeScript trainer, or any program speaking the process protocol
+ * (docs/trainer-protocol.md). The activity owns data preparation, the shared
+ * artifact store, heartbeats and retries; a trainer turns a training CSV,
+ * hyper-parameters and an optional checkpoint into a model artifact, writing
+ * checkpoints into a local folder and announcing each one.
  */
 export interface TrainJob {
+  /** Training rows (hold-out rows already removed), CSV with a header. */
+  readonly dataPath: string;
   readonly features: readonly string[];
-  readonly X: readonly (readonly (number | null)[])[];
-  readonly y: readonly number[];
-  readonly params: TrainingParams;
+  readonly label: string;
+  readonly params: Readonly<Record<string, unknown>>;
   readonly checkpointEvery: number;
-  /** The state of the last good checkpoint, when resuming after a lost worker. */
-  readonly resumeFrom: TrainerCheckpoint | null;
-  /** Awaited before training continues, so a checkpoint is durable before it is announced. */
-  onCheckpoint(checkpoint: TrainerCheckpoint): Promise<void>;
-  onProgress(progress: { epoch: number; loss: number }): void;
+  /** Local folder for this attempt's checkpoints. */
+  readonly checkpointDir: string;
+  /** Local folder for the final artifact. */
+  readonly outputDir: string;
+  /** A verified local copy of the checkpoint to resume from. */
+  readonly resumeFrom: { readonly path: string; readonly step: number } | null;
+  readonly device: 'cpu' | 'cuda';
+  onProgress(progress: { step: number; total: number; metrics: Record<string, number> }): void;
+  /** Awaited before training goes on, so a checkpoint is stored and heartbeated before the next. */
+  onCheckpoint(checkpoint: { path: string; step: number; checksum: string }): Promise<void>;
   readonly signal: AbortSignal;
 }
 
-export interface TrainerCheckpoint {
-  readonly epoch: number;
-  readonly loss: number;
-  /** Trainer-specific, JSON-serialisable state (weights, optimiser, RNG, data position). */
-  readonly state: unknown;
+export interface TrainResult {
+  /** Local path of the model artifact (JSON the serving gateway can load). */
+  readonly artifactPath: string;
+  readonly steps: number;
+  readonly metrics: Readonly<Record<string, number>>;
 }
 
-export interface TrainResult {
-  /** The model artifact, JSON-serialisable, loadable by the serving gateway. */
-  readonly model: unknown;
-  readonly epochs: number;
-  readonly loss: number;
+export type TrainerFailureKind = 'preempted' | 'invalid_params' | 'crashed';
+
+/** How a trainer failed; the training activity maps each kind to its own retry budget. */
+export class TrainerError extends Error {
+  constructor(
+    readonly kind: TrainerFailureKind,
+    message: string,
+    readonly stderrTail = '',
+    readonly exitCode: number | null = null,
+  ) {
+    super(message);
+    this.name = 'TrainerError';
+  }
 }
 
 export interface Trainer {

@@ -15,7 +15,7 @@ import type { Config } from '../config/env';
 import { type Database, openDatabase } from '../db/client';
 import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
-import { createBuiltinLogRegTrainer } from '../trainers/builtin-logreg';
+import { createTrainerRegistry } from '../trainers/registry';
 
 /**
  * Builds the real dependencies from configuration. Only process entry points
@@ -67,6 +67,7 @@ export function detectCodeVersion(): string {
 export async function openRuntime(
   config: Config,
   log: Logger,
+  device: ActivityDeps['device'] = 'cpu',
 ): Promise<{ database: Database; deps: ActivityDeps }> {
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -74,18 +75,21 @@ export async function openRuntime(
   });
   log.info({ database: database.kind }, 'registry database ready (migrations applied)');
   const artifacts = createLocalArtifactStore(config.artifactsDir);
+  const { trainers, notes } = createTrainerRegistry({ python: config.trainerPython, extra: config.trainers });
+  for (const note of notes) log.warn(note);
   const deps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: { 'builtin-logreg': createBuiltinLogRegTrainer() },
+    trainers,
     gateway: createGateway({ db: database.db, artifacts }),
     codeVersion: detectCodeVersion(),
+    device,
     log,
   };
   return { database, deps };
 }
 
-export type WorkerRole = 'control' | 'train';
+export type WorkerRole = 'control' | 'train' | 'train-gpu';
 
 /**
  * One Temporal worker per role: `control` runs the workflows and the quick
@@ -113,13 +117,13 @@ export async function createCtWorkers(opts: {
       }),
     );
   }
-  if (opts.roles.includes('train')) {
+  for (const role of (['train', 'train-gpu'] as const).filter((r) => opts.roles.includes(r))) {
     const { trainCandidate } = activities;
     workers.push(
       await Worker.create({
         connection: opts.connection,
         namespace: opts.namespace,
-        taskQueue: opts.taskQueues.train,
+        taskQueue: role === 'train' ? opts.taskQueues.train : opts.taskQueues.gpuTrain,
         activities: { trainCandidate },
         // Training is CPU-heavy; one at a time per worker keeps heartbeats timely.
         maxConcurrentActivityTaskExecutions: 1,
@@ -134,11 +138,34 @@ export async function createCtWorkers(opts: {
   return workers;
 }
 
+/** Lists the GPUs this machine really has (`nvidia-smi -L`). */
+export function detectGpus(): { ok: true; devices: string[] } | { ok: false; reason: string } {
+  try {
+    const out = execFileSync('nvidia-smi', ['-L'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 })
+      .toString()
+      .trim();
+    const devices = out.split('\n').filter((line) => /^GPU \d+/.test(line));
+    return devices.length > 0
+      ? { ok: true, devices }
+      : { ok: false, reason: `nvidia-smi -L listed no GPU: ${out}` };
+  } catch (err) {
+    return { ok: false, reason: `nvidia-smi -L failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
 /** Entry point body shared by workers/control.ts, workers/train.ts and workers/all.ts. */
 export async function runWorkerProcess(config: Config, roles: readonly WorkerRole[]): Promise<void> {
   installSdkLogging(config);
   const log = createLogger(config, `ctloop-worker-${roles.join('+')}`);
-  const { database, deps } = await openRuntime(config, log);
+  let device: ActivityDeps['device'] = 'cpu';
+  if (roles.includes('train-gpu')) {
+    // A GPU worker that cannot see a GPU would take GPU jobs and run them slowly on CPU: refuse to start.
+    const gpus = detectGpus();
+    if (!gpus.ok) throw new Error(`this GPU training worker sees no GPU: ${gpus.reason}`);
+    log.info({ gpus: gpus.devices }, `GPU check passed: ${gpus.devices.join('; ')}`);
+    device = 'cuda';
+  }
+  const { database, deps } = await openRuntime(config, log, device);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workers = await createCtWorkers({
     connection,

@@ -55,6 +55,8 @@ export interface TriggerCause {
 export interface ModelWorkflowInput {
   readonly model: string;
   readonly trainTaskQueue: string;
+  /** Where training goes when the policy asks for a GPU (only GPU workers poll it). */
+  readonly gpuTrainTaskQueue?: string;
   /** Continue-as-new after this many runs (default 100; history size also triggers it). */
   readonly maxRunsPerExecution?: number;
   /** Carried across continue-as-new. */
@@ -109,6 +111,7 @@ export interface RunWorkflowInput {
   readonly runId: string;
   readonly causes: TriggerCause[];
   readonly trainTaskQueue: string;
+  readonly gpuTrainTaskQueue?: string;
 }
 
 export interface RunResult {
@@ -148,11 +151,16 @@ export interface CanaryStepState {
   readonly candidateRequests: number;
 }
 
-export interface TrainingProgress {
-  readonly epoch: number;
-  readonly epochs: number;
-  readonly loss: number | null;
-  readonly checkpoint: string | null;
+/** What the run knows about its training across attempts (step-level progress is in the run's record). */
+export interface TrainingState {
+  readonly taskQueue: string | null;
+  readonly attempts: number;
+  readonly preemptions: number;
+  readonly crashes: number;
+  /** Steps done after the last checkpoint and redone after a restart, summed over restarts. */
+  readonly lostSteps: number;
+  readonly lastCheckpoint: { readonly uri: string; readonly step: number } | null;
+  readonly lastError: string | null;
 }
 
 export interface RunState {
@@ -162,6 +170,7 @@ export interface RunState {
   readonly causes: TriggerCause[];
   readonly candidateVersion: number | null;
   readonly championVersion: number | null;
+  readonly training: TrainingState;
   readonly approval: ApprovalState;
   readonly canary: { readonly weight: number; readonly steps: readonly CanaryStepState[] };
   readonly bakeEndsAt: string | null;

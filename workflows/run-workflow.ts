@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { canaryStepVerdict } from '../domain/canary-analysis';
-import type { Policy } from '../domain/policy';
+import { type Policy, parsePolicy } from '../domain/policy';
 import {
   type ApprovalState,
   approveSignal,
@@ -31,7 +31,9 @@ import {
   runStateQuery,
   runWorkflowId,
   type Stage,
+  type TrainingState,
 } from './messages';
+import { initialTrainingState, trainWithBudgets } from './training-stage';
 
 // Two timeout profiles: quick control calls, and long training that heartbeats.
 const control = proxyActivities<Activities>({
@@ -39,20 +41,12 @@ const control = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-const trainingOn = (taskQueue: string) =>
-  proxyActivities<Activities>({
-    taskQueue,
-    startToCloseTimeout: '6 hours',
-    // A lost worker is noticed within this; the retry resumes from the last checkpoint.
-    heartbeatTimeout: '15 seconds',
-    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
-  });
-
 type Ending = { outcome: Outcome; reason: string };
 
 /** The run's state, held in one place so handlers and the query read the same thing. */
 class RunTracker {
   stage: Stage = 'queued';
+  training: TrainingState = initialTrainingState;
   candidateVersion: number | null = null;
   championVersion: number | null = null;
   approval: ApprovalState = { required: false, deadline: null, decision: null, by: null, reason: null };
@@ -74,6 +68,7 @@ class RunTracker {
       causes: this.input.causes,
       candidateVersion: this.candidateVersion,
       championVersion: this.championVersion,
+      training: this.training,
       approval: this.approval,
       canary: { weight: this.canaryWeight, steps: this.canarySteps },
       bakeEndsAt: this.bakeEndsAt,
@@ -176,7 +171,10 @@ async function runStages(run: RunTracker): Promise<Ending> {
     workflowId: runWorkflowId(model, runId),
     causes: run.input.causes,
   });
-  const { policy, dataUri } = began;
+  // Re-parsed here so that a run that began under an older ctloop (an older policy snapshot in its
+  // history) gets defaults for fields added since, and replays the same way.
+  const policy = parsePolicy(began.policy);
+  const { dataUri } = began;
   run.championVersion = began.championVersion;
 
   await enterStage(run, 'validate');
@@ -189,29 +187,19 @@ async function runStages(run: RunTracker): Promise<Ending> {
   if (!validation.ok) return { outcome: 'rejected_data', reason: validation.summary };
 
   await enterStage(run, 'train');
-  const trained = await trainingOn(run.input.trainTaskQueue).trainCandidate({
-    model,
-    runId,
-    dataUri,
-    schema: policy.schema,
-    training: policy.training,
-  });
+  const training = await trainWithBudgets(run.input, policy, dataUri, run);
   await control.saveRunReport({
     runId,
-    name: 'training',
-    report: {
-      epoch: trained.epochs,
-      epochs: policy.training.params.epochs,
-      loss: trained.loss,
-      artifactUri: trained.artifactUri,
-      resumedFromEpoch: trained.resumedFromEpoch,
-    },
+    name: 'trainingAttempts',
+    report: { ...run.training, result: training.ok ? training.trained : null },
   });
+  if (!training.ok) return { outcome: 'failed', reason: training.reason };
+  const trained = training.trained;
   const { version } = await control.registerCandidate({
     model,
     runId,
     artifactUri: trained.artifactUri,
-    metrics: { train: trained.trainMetrics, loss: trained.loss, epochs: trained.epochs },
+    metrics: { train: trained.metrics, steps: trained.steps },
     dataUri,
     dataHash: validation.dataHash,
     params: { trainer: policy.training.trainer, ...policy.training.params },

@@ -73,7 +73,11 @@ export async function submitTrigger(deps: ApiDeps, model: string, request: Trigg
     receivedAt: row.receivedAt.toISOString(),
   };
   const workflowId = modelWorkflowId(model);
-  const input: ModelWorkflowInput = { model, trainTaskQueue: deps.taskQueues.train };
+  const input: ModelWorkflowInput = {
+    model,
+    trainTaskQueue: deps.taskQueues.train,
+    gpuTrainTaskQueue: deps.taskQueues.gpuTrain,
+  };
   let accepted: TriggerAccepted;
   try {
     accepted = await temporal.workflow.executeUpdateWithStart(triggerUpdate, {

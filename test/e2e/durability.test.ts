@@ -41,21 +41,28 @@ describe('a run survives the loss of its worker process', () => {
     const drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 20_000, seed: 42, shift: 1.5 });
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
 
-    const training = await waitForRun(api, model, runId, (r) => (r.reports.training?.epoch ?? 0) >= 300, {
-      timeoutMs: 60_000,
-    });
+    const training = await waitForRun(
+      api,
+      model,
+      runId,
+      (r) => (r.reports.training?.lastCheckpoint?.step ?? 0) >= 300,
+      {
+        timeoutMs: 60_000,
+      },
+    );
     expect(training.stage).toBe('train');
     // Heartbeats reach the server at most a second after the checkpoint they announce.
     await new Promise((r) => setTimeout(r, 1_500));
     await worker.kill('SIGKILL');
-    const killedAt = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body.reports.training.epoch;
+    const killedAt = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body.reports.training.step;
 
     worker = await startWorkerProcess(stack);
     const waiting = await waitForRun(api, model, runId, inStage('approve'), { timeoutMs: 90_000 });
     // Resumed from a checkpoint taken before the kill, not from the start.
-    expect(waiting.reports.training.resumedFromEpoch).toBeGreaterThanOrEqual(300);
-    expect(waiting.reports.training.resumedFromEpoch).toBeLessThanOrEqual(killedAt);
-    expect(waiting.reports.training.epoch).toBe(1200);
+    expect(waiting.reports.training.resumedFromStep).toBeGreaterThanOrEqual(300);
+    expect(waiting.reports.training.resumedFromStep).toBeLessThanOrEqual(killedAt);
+    expect(waiting.reports.training.step).toBe(1200);
+    expect(waiting.live.training).toMatchObject({ attempts: 2, preemptions: 1, crashes: 0 });
     expect(worker.output()).toMatch(/resuming training from checkpoint/);
 
     // The run waits on a durable timer in Temporal, not in the worker: lose the worker again.

@@ -11,7 +11,7 @@ import { createApp } from '../../api/app';
 import { type Database, openDatabase } from '../../db/client';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
-import { createBuiltinLogRegTrainer } from '../../trainers/builtin-logreg';
+import { createTrainerRegistry } from '../../trainers/registry';
 import { createCtWorkers, installSdkLogging } from '../../workers/runtime';
 
 /**
@@ -28,7 +28,7 @@ export interface Stack {
   readonly artifactsDir: string;
   readonly dataDir: string;
   readonly databaseUrl: string | undefined;
-  readonly taskQueues: { control: string; train: string };
+  readonly taskQueues: { control: string; train: string; gpuTrain: string };
   readonly temporalAddress: string;
   /** Starts the in-process workers (tests of worker loss run their own worker process instead). */
   startWorkers(): Promise<void>;
@@ -59,12 +59,17 @@ export async function startStack(opts: { workers?: boolean } = {}): Promise<Stac
   const deps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: { 'builtin-logreg': createBuiltinLogRegTrainer() },
+    trainers: createTrainerRegistry({ python: inject('trainerPython') }).trainers,
     gateway,
     codeVersion: 'test',
+    device: 'cpu',
     log,
   };
-  const taskQueues = { control: `ct-${suffix}`, train: `ct-train-${suffix}` };
+  const taskQueues = {
+    control: `ct-${suffix}`,
+    train: `ct-train-${suffix}`,
+    gpuTrain: `ct-train-gpu-${suffix}`,
+  };
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
   const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log });
