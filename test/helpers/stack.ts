@@ -36,7 +36,9 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { workers?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { workers?: boolean; extraTrainers?: Record<string, string[]> } = {},
+): Promise<Stack> {
   // Keep the SDK's core logs out of the test output except for real problems.
   installSdkLogging({ logLevel: 'warn' });
   const temporalAddress = inject('temporalAddress');
@@ -59,7 +61,7 @@ export async function startStack(opts: { workers?: boolean } = {}): Promise<Stac
   const deps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: createTrainerRegistry({ python: inject('trainerPython') }).trainers,
+    trainers: createTrainerRegistry({ python: inject('trainerPython'), extra: opts.extraTrainers }).trainers,
     gateway,
     codeVersion: 'test',
     device: 'cpu',
