@@ -130,7 +130,13 @@ async function executeRun(input: ModelWorkflowInput, run: PendingRun): Promise<R
     const result = await executeChild(runWorkflow, {
       workflowId: runWorkflowId(input.model, run.runId),
       args: [
-        { model: input.model, runId: run.runId, causes: run.causes, trainTaskQueue: input.trainTaskQueue },
+        {
+          model: input.model,
+          runId: run.runId,
+          causes: run.causes,
+          trainTaskQueue: input.trainTaskQueue,
+          gpuTrainTaskQueue: input.gpuTrainTaskQueue,
+        },
       ],
       typedSearchAttributes: [
         { key: ctModelKey, value: input.model },

@@ -63,6 +63,9 @@ describe('a run survives the loss of its worker process', () => {
     expect(waiting.reports.training.resumedFromStep).toBeLessThanOrEqual(killedAt);
     expect(waiting.reports.training.step).toBe(1200);
     expect(waiting.live.training).toMatchObject({ attempts: 2, preemptions: 1, crashes: 0 });
+    // Work lost with the worker: the steps after the last heartbeated checkpoint, at most one interval.
+    expect(waiting.live.training.lostSteps).toBeLessThanOrEqual(100);
+    expect(waiting.live.training.lastCheckpoint.step).toBe(waiting.reports.training.resumedFromStep);
     expect(worker.output()).toMatch(/resuming training from checkpoint/);
 
     // The run waits on a durable timer in Temporal, not in the worker: lose the worker again.

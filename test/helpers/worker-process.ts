@@ -16,13 +16,17 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-export async function startWorkerProcess(stack: Stack, timeoutMs = 90_000): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  stack: Stack,
+  opts: { script?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<WorkerProcess> {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
   if (!stack.databaseUrl) {
     throw new Error('a separate worker process needs a Postgres database (PGlite is single-process)');
   }
   // One process (node with tsx's loader), so that SIGKILL takes the worker down like a lost machine;
   // the `tsx` CLI would leave its child running.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'workers/all.ts'], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', opts.script ?? 'workers/all.ts'], {
     cwd: root,
     env: {
       ...process.env,
@@ -30,10 +34,12 @@ export async function startWorkerProcess(stack: Stack, timeoutMs = 90_000): Prom
       TEMPORAL_ADDRESS: stack.temporalAddress,
       CTLOOP_TASK_QUEUE: stack.taskQueues.control,
       CTLOOP_TRAIN_TASK_QUEUE: stack.taskQueues.train,
+      CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
       CTLOOP_DATA_DIR: stack.dataDir,
       CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
       CTLOOP_CODE_VERSION: 'test',
       LOG_LEVEL: 'info',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
