@@ -20,6 +20,10 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        // PyTorch is a large download: its own command (`npm run test:torch`), not part of `npm test`.
+        test: { name: 'torch', include: ['test/torch/**/*.test.ts'], testTimeout: 600_000 },
+      },
     ],
   },
 });

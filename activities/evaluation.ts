@@ -4,10 +4,10 @@ import { findVersion } from '../db/registry';
 import { modelVersions } from '../db/schema';
 import { parseCsv } from '../domain/csv';
 import { splitHoldout, toMatrix } from '../domain/data-validation';
-import { isLogRegModel, type LogRegModel, predictProba } from '../domain/logistic-regression';
 import { type ClassificationMetrics, classificationMetrics } from '../domain/metrics';
 import type { DataSchema, EvaluationPolicy } from '../domain/policy';
 import { type PromotionVerdict, promotionGate } from '../domain/promotion-gate';
+import { isServableModel, predictServable, type ServableModel } from '../domain/servable-model';
 import { readDataText } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
 
@@ -21,11 +21,11 @@ export interface EvaluationReport {
 }
 
 export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
-  async function loadModel(model: string, version: number): Promise<LogRegModel> {
+  async function loadModel(model: string, version: number): Promise<ServableModel> {
     const row = await findVersion(db, model, version);
     if (!row) throw ApplicationFailure.nonRetryable(`version ${version} of ${model} is not registered`);
     const parsed: unknown = JSON.parse((await artifacts.get(row.artifactUri)).toString('utf8'));
-    if (!isLogRegModel(parsed))
+    if (!isServableModel(parsed))
       throw ApplicationFailure.nonRetryable(`artifact of version ${version} is not a model`);
     return parsed;
   }
@@ -44,10 +44,10 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
       const { X, y } = toMatrix(parseCsv(await readDataText(artifacts, input.dataUri)), input.schema);
       const holdoutX = splitHoldout(X, input.holdoutFraction).holdout;
       const holdoutY = splitHoldout(y, input.holdoutFraction).holdout;
-      const score = (m: LogRegModel) =>
+      const score = (m: ServableModel) =>
         classificationMetrics(
           holdoutY,
-          holdoutX.map((row) => predictProba(m, row)),
+          holdoutX.map((row) => predictServable(m, row)),
         );
       const candidate = score(await loadModel(input.model, input.candidateVersion));
       const champion =

@@ -2,8 +2,8 @@ import { and, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { modelVersions, predictions, routes } from '../db/schema';
 import type { VersionTraffic } from '../domain/canary-analysis';
-import { isLogRegModel, type LogRegModel, predictRow } from '../domain/logistic-regression';
 import { chooseVersion } from '../domain/routing';
+import { isServableModel, predictByName, type ServableModel } from '../domain/servable-model';
 import type { ArtifactStore } from '../storage/artifact-store';
 
 /**
@@ -52,14 +52,15 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
   const { db, artifacts } = deps;
   const random = deps.random ?? Math.random;
   // Artifacts are immutable once registered, so a loaded model is cached by URI.
-  const loaded = new Map<string, Promise<LogRegModel>>();
+  const loaded = new Map<string, Promise<ServableModel>>();
 
-  const loadModel = (uri: string): Promise<LogRegModel> => {
+  const loadModel = (uri: string): Promise<ServableModel> => {
     let model = loaded.get(uri);
     if (!model) {
       model = artifacts.get(uri).then((buf) => {
         const parsed: unknown = JSON.parse(buf.toString('utf8'));
-        if (!isLogRegModel(parsed)) throw new Error(`artifact ${uri} is not a model this gateway can serve`);
+        if (!isServableModel(parsed))
+          throw new Error(`artifact ${uri} is not a model this gateway can serve`);
         return parsed;
       });
       model.catch(() => loaded.delete(uri));
@@ -98,7 +99,7 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
       const artifact = await loadModel(version.artifactUri);
       let probability: number;
       try {
-        probability = predictRow(artifact, request.features);
+        probability = predictByName(artifact, request.features);
       } catch (err) {
         throw new GatewayError('bad_features', (err as Error).message, { expected: artifact.features });
       }

@@ -1,0 +1,21 @@
+import { describe, expect, inject, it } from 'vitest';
+import { trainTwiceWithPreemption } from '../helpers/resume-check';
+
+describe('the numpy example trainer through the process protocol', () => {
+  it('checkpoints on SIGTERM, and a resumed run ends with the same weights as an uninterrupted one', async () => {
+    const result = await trainTwiceWithPreemption({
+      python: inject('trainerPython'),
+      script: 'numpy_trainer.py',
+      params: { epochs: 300, learningRate: 0.5, l2: 0.001, seed: 11 },
+      checkpointEvery: 50,
+    });
+    // First the regular checkpoint at 50, then the one written on SIGTERM before exiting.
+    expect(result.checkpoints[0]!.step).toBe(50);
+    expect(result.checkpoints).toHaveLength(2);
+    expect(result.checkpoints[1]!.step).toBeGreaterThan(50);
+    expect(result.checkpoints[1]!.step).toBeLessThan(300);
+    expect(String(result.stoppedBy)).toMatch(/abort/i);
+    expect(result.resumedSteps).toBe(300);
+    expect(result.resumed).toEqual(result.straight);
+  });
+});
