@@ -137,6 +137,35 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           device,
         });
         const prefix = `${input.model}/${input.runId}/checkpoints`;
+        let uploads: Promise<void> = Promise.resolve();
+        const storeCheckpoint = async ({
+          path: file,
+          step,
+          checksum,
+        }: {
+          path: string;
+          step: number;
+          checksum: string;
+        }) => {
+          const data = await readFile(file);
+          if (sha256(data) !== checksum) {
+            log.warn({ runId: input.runId, file }, 'trainer checkpoint does not match its checksum; ignored');
+            return;
+          }
+          const key = `${prefix}/step-${String(step).padStart(8, '0')}${path.extname(file)}`;
+          const stored = await artifacts.put(key, data);
+          checkpoints = [...checkpoints.filter((c) => c.step !== step), { uri: stored.uri, step, checksum }];
+          const keep = input.training.keepCheckpoints;
+          for (const old of checkpoints.slice(0, Math.max(0, checkpoints.length - keep))) {
+            await artifacts.remove(old.uri);
+          }
+          checkpoints = checkpoints.slice(-keep);
+          beat = { ...beat, step: Math.max(beat.step, step), checkpoints };
+          ctx.heartbeat(beat);
+          lastWrite = Date.now();
+          await saveProgress(input.runId, progressReport());
+          await rm(file, { force: true });
+        };
 
         let result: Awaited<ReturnType<typeof trainer.train>>;
         try {
@@ -159,34 +188,18 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
                 void saveProgress(input.runId, progressReport()).catch(() => {});
               }
             },
-            onCheckpoint: async ({ path: file, step, checksum }) => {
-              const data = await readFile(file);
-              if (sha256(data) !== checksum) {
-                log.warn(
-                  { runId: input.runId, file },
-                  'trainer checkpoint does not match its checksum; ignored',
-                );
-                return;
-              }
-              const key = `${prefix}/step-${String(step).padStart(8, '0')}${path.extname(file)}`;
-              const stored = await artifacts.put(key, data);
-              checkpoints = [
-                ...checkpoints.filter((c) => c.step !== step),
-                { uri: stored.uri, step, checksum },
-              ];
-              const keep = input.training.keepCheckpoints;
-              for (const old of checkpoints.slice(0, Math.max(0, checkpoints.length - keep))) {
-                await artifacts.remove(old.uri);
-              }
-              checkpoints = checkpoints.slice(-keep);
-              beat = { ...beat, step: Math.max(beat.step, step), checkpoints };
-              ctx.heartbeat(beat);
-              lastWrite = Date.now();
-              await saveProgress(input.runId, progressReport());
-              await rm(file, { force: true });
+            // Storing a checkpoint (copy to the shared store, heartbeat, prune, progress) runs beside
+            // training; at most one is in flight, so training never runs more than one interval ahead
+            // of what is durable, and a checkpoint is heartbeated only once it is stored.
+            onCheckpoint: async (checkpoint) => {
+              const previous = uploads;
+              uploads = previous.then(() => storeCheckpoint(checkpoint));
+              await previous;
             },
           });
+          await uploads;
         } catch (err) {
+          await uploads.catch(() => {});
           if (!(err instanceof TrainerError)) throw err;
           const details = { ...beat, stderrTail: err.stderrTail, exitCode: err.exitCode };
           await saveProgress(input.runId, { ...progressReport(), lastError: err.message });

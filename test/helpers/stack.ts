@@ -5,14 +5,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { inject } from 'vitest';
 import type { ActivityDeps } from '../../activities';
 import { createApp } from '../../api/app';
 import { type Database, openDatabase } from '../../db/client';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
-import { createCtWorkers, installSdkLogging } from '../../workers/runtime';
+import { createCtWorkers, installSdkLogging, type WorkerRole } from '../../workers/runtime';
 
 /**
  * Everything a test file needs, real: its own database (a fresh Postgres
@@ -31,18 +30,42 @@ export interface Stack {
   readonly taskQueues: { control: string; train: string; gpuTrain: string };
   readonly temporalAddress: string;
   /** Starts the in-process workers (tests of worker loss run their own worker process instead). */
-  startWorkers(): Promise<void>;
+  startWorkers(roles?: readonly WorkerRole[]): Promise<void>;
   stopWorkers(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The shared services a stack runs against (vitest's globalSetup provides them; benchmarks start their own). */
+export interface Services {
+  readonly temporalAddress: string;
+  /** A Postgres server URL, or '' for in-memory PGlite. */
+  readonly postgresUrl: string;
+  readonly workflowBundlePath: string;
+  readonly trainerPython: string;
 }
 
 export async function startStack(
   opts: { workers?: boolean; extraTrainers?: Record<string, string[]> } = {},
 ): Promise<Stack> {
+  const { inject } = await import('vitest');
+  return startStackWith(
+    {
+      temporalAddress: inject('temporalAddress'),
+      postgresUrl: inject('postgresUrl'),
+      workflowBundlePath: inject('workflowBundlePath'),
+      trainerPython: inject('trainerPython'),
+    },
+    opts,
+  );
+}
+
+export async function startStackWith(
+  services: Services,
+  opts: { workers?: boolean; extraTrainers?: Record<string, string[]> } = {},
+): Promise<Stack> {
   // Keep the SDK's core logs out of the test output except for real problems.
   installSdkLogging({ logLevel: 'warn' });
-  const temporalAddress = inject('temporalAddress');
-  const postgresUrl = inject('postgresUrl');
+  const { temporalAddress, postgresUrl } = services;
   const suffix = randomUUID().slice(0, 8);
   let dropDatabase: (() => Promise<void>) | null = null;
   let databaseUrl: string | undefined;
@@ -61,7 +84,7 @@ export async function startStack(
   const deps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: createTrainerRegistry({ python: inject('trainerPython'), extra: opts.extraTrainers }).trainers,
+    trainers: createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
     gateway,
     codeVersion: 'test',
     device: 'cpu',
@@ -90,15 +113,15 @@ export async function startStack(
     databaseUrl,
     taskQueues,
     temporalAddress,
-    async startWorkers() {
+    async startWorkers(roles = ['control', 'train'] as const) {
       workerConnection ??= await NativeConnection.connect({ address: temporalAddress });
       workers = await createCtWorkers({
         connection: workerConnection,
         namespace: 'default',
         taskQueues,
         deps,
-        roles: ['control', 'train'],
-        workflowBundle: { codePath: inject('workflowBundlePath') },
+        roles,
+        workflowBundle: { codePath: services.workflowBundlePath },
       });
       running = Promise.all(workers.map((w) => w.run()));
     },

@@ -4,7 +4,8 @@ gradient descent, checkpointed through the process protocol
 same weights as an uninterrupted run with the same seed.
 
 Hyper-parameters (CTLOOP_PARAMS): epochs, learningRate, l2, seed, and
-stepDelayMs (sleep per step; lets tests and benchmarks kill it mid-run).
+stepDelayMs (sleep per step; lets tests and benchmarks kill it mid-run), and
+checkpointPadBytes (makes checkpoints that large, to stand in for a big model).
 """
 
 import io
@@ -40,6 +41,7 @@ def parse_params(raw):
             "l2": float(raw.get("l2", 0.001)),
             "seed": int(raw.get("seed", 42)),
             "stepDelayMs": float(raw.get("stepDelayMs", 0)),
+            "checkpointPadBytes": int(raw.get("checkpointPadBytes", 0)),
         }
     except (TypeError, ValueError) as e:
         raise ValueError(f"hyper-parameters must be numbers: {e}")
@@ -48,9 +50,10 @@ def parse_params(raw):
     return p
 
 
-def save_checkpoint(directory, step, w, b, loss):
+def save_checkpoint(directory, step, w, b, loss, pad_bytes=0):
     buf = io.BytesIO()
-    np.savez(buf, step=np.array(step), w=w, b=np.array(b), loss=np.array(loss))
+    # pad: a stand-in for a large model's state, so that benchmarks can kill mid-write
+    np.savez(buf, step=np.array(step), w=w, b=np.array(b), loss=np.array(loss), pad=np.zeros(pad_bytes, dtype=np.uint8))
     path = os.path.join(directory, f"step-{step:08d}.npz")
     checksum = write_atomically(path, buf.getvalue())
     emit("checkpoint", path=path, step=step, checksum=checksum)
@@ -88,10 +91,10 @@ def main():
         step += 1
         emit("progress", step=step, total=total, metrics={"loss": loss})
         if step % every == 0 or step == total:
-            save_checkpoint(inputs["checkpoint_dir"], step, w, b, loss)
+            save_checkpoint(inputs["checkpoint_dir"], step, w, b, loss, params["checkpointPadBytes"])
         if preemption.requested:
             if step % every != 0 and step != total:
-                save_checkpoint(inputs["checkpoint_dir"], step, w, b, loss)
+                save_checkpoint(inputs["checkpoint_dir"], step, w, b, loss, params["checkpointPadBytes"])
             log(f"preempted at step {step}; checkpoint written")
             return EXIT_PREEMPTED
         if params["stepDelayMs"]:
