@@ -35,11 +35,14 @@ export const MCNEMAR_EXACT_BELOW = 25;
 
 export type McNemarInput =
   | { readonly b: number; readonly c: number }
-  | { readonly championCorrect: ArrayLike<boolean>; readonly candidateCorrect: ArrayLike<boolean> };
+  | { readonly championCorrect: ArrayLike<Correct>; readonly candidateCorrect: ArrayLike<Correct> };
+
+/** Whether a row was predicted correctly: a boolean, or 1/0 (e.g. a Uint8Array). */
+export type Correct = boolean | number;
 
 /**
  * McNemar's test on paired correctness, from the discordant counts or from
- * one boolean per row for each model. With b + c < 25 the p-value is the
+ * one boolean (or 1/0) per row for each model. With b + c < 25 the p-value is the
  * exact two-sided binomial one, min(1, 2·P(X ≤ min(b, c))) with
  * X ~ Binomial(b + c, ½); otherwise it is the chi-squared (1 dof) tail of
  * (|b − c| − 1)² / (b + c). Like statsmodels, the corrected statistic is not
@@ -51,7 +54,7 @@ export type McNemarInput =
  * mcnemar({ b: 5, c: 15 });
  * // => { b: 5, c: 15, statistic: 5, pValue: 0.04138946533203125, method: 'exact' }
  * mcnemar({ b: 40, c: 70 });
- * // => { b: 40, c: 70, statistic: 7.6363…, pValue: 0.005720…, method: 'chi2-cc' }
+ * // => { b: 40, c: 70, statistic: 7.6454…, pValue: 0.005691…, method: 'chi2-cc' }
  */
 export function mcnemar(input: McNemarInput, options: { exact?: boolean } = {}): McNemarResult {
   const { b, c } = 'b' in input ? checkCounts(input.b, input.c) : discordantCounts(input);
@@ -76,8 +79,8 @@ export function mcnemar(input: McNemarInput, options: { exact?: boolean } = {}):
  * // => { b: 1, c: 2 }
  */
 export function discordantCounts(input: {
-  readonly championCorrect: ArrayLike<boolean>;
-  readonly candidateCorrect: ArrayLike<boolean>;
+  readonly championCorrect: ArrayLike<Correct>;
+  readonly candidateCorrect: ArrayLike<Correct>;
 }): { b: number; c: number } {
   const { championCorrect, candidateCorrect } = input;
   if (championCorrect.length !== candidateCorrect.length) {
@@ -88,8 +91,8 @@ export function discordantCounts(input: {
   let b = 0;
   let c = 0;
   for (let i = 0; i < championCorrect.length; i++) {
-    const champion = championCorrect[i];
-    if (champion !== candidateCorrect[i]) {
+    const champion = Boolean(championCorrect[i]);
+    if (champion !== Boolean(candidateCorrect[i])) {
       if (champion) b++;
       else c++;
     }
@@ -98,17 +101,16 @@ export function discordantCounts(input: {
 }
 
 /**
- * The smallest two-sided p-value the exact test can reach with n discordant
- * pairs (all of them on one side): 2·½ⁿ. With n ≤ 5 it is ≥ 0.0625, so no
- * result can be significant at 0.05, however the pairs fall.
+ * The smallest p-value `mcnemar` can return with this many discordant pairs,
+ * reached when they all fall on one side: exact 2·½ⁿ below 25 pairs. With
+ * n ≤ 5 it is ≥ 0.0625: no split of the pairs is significant at 0.05, so a
+ * gate calls such a comparison too small rather than "not better".
  *
  * @example
  * mcnemarSmallestPValue(5); // => 0.0625
  */
 export function mcnemarSmallestPValue(discordant: number): number {
-  if (discordant === 0) return 1;
-  if (discordant >= MCNEMAR_EXACT_BELOW) return 0;
-  return Math.min(1, 2 * 0.5 ** discordant);
+  return mcnemar({ b: 0, c: discordant }).pValue;
 }
 
 function checkCounts(b: number, c: number): { b: number; c: number } {

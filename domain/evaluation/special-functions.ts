@@ -12,13 +12,14 @@ import { gammaln } from 'simple-statistics';
 
 // Chebyshev coefficients of Numerical Recipes, 3rd ed., §6.2.2 (`Erf::erfccheb`):
 // erfc(z) = t·exp(−z² + ½·c0 + Σ ck·Tk(y)) with t = 2/(2+z), y = 4t − 2,
-// relative error below 1.2e-16 for z ≥ 0 (checked against SciPy in the fixtures).
+// relative error below 1.2e-16 for z ≥ 0 (checked against SciPy in the fixtures). c1 is written as
+// the double it denotes (NR prints 6.4196979235649026e-1, one digit more than a double holds).
 const ERFC_COEFFICIENTS = [
-  -1.3026537197817094, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.561514786808631e-3,
-  -9.46595344482036e-4, 3.66839497852761e-4, 4.2523324806907e-5, -2.0278578112534e-5, -1.624290004647e-6,
-  1.30365583558e-6, 1.5626441722e-8, -8.5238095915e-8, 6.529054439e-9, 5.059343495e-9, -9.91364156e-10,
-  -2.27365122e-10, 9.6467911e-11, 2.394038e-12, -6.886027e-12, 8.94487e-13, 3.13092e-13, -1.12708e-13,
-  3.81e-16, 7.106e-15, -1.523e-15, -9.4e-17, 1.21e-16, -2.8e-17,
+  -1.3026537197817094, 0.6419697923564902, 1.9476473204185836e-2, -9.561514786808631e-3, -9.46595344482036e-4,
+  3.66839497852761e-4, 4.2523324806907e-5, -2.0278578112534e-5, -1.624290004647e-6, 1.30365583558e-6,
+  1.5626441722e-8, -8.5238095915e-8, 6.529054439e-9, 5.059343495e-9, -9.91364156e-10, -2.27365122e-10,
+  9.6467911e-11, 2.394038e-12, -6.886027e-12, 8.94487e-13, 3.13092e-13, -1.12708e-13, 3.81e-16, 7.106e-15,
+  -1.523e-15, -9.4e-17, 1.21e-16, -2.8e-17,
 ] as const;
 
 /**
@@ -66,10 +67,21 @@ export function chiSquared1Survival(x: number): number {
   return erfc(Math.sqrt(x / 2));
 }
 
+// Up to here C(n, k) is an exact integer in a double (C(50, 25) ≈ 1.3e14 < 2⁵³).
+const EXACT_CHOOSE_MAX_N = 50;
+
 /**
- * Natural logarithm of the binomial coefficient C(n, k), by log-gamma
- * (simple-statistics' Lanczos `gammaln`), so n may be in the millions.
+ * C(n, k) by the multiplicative formula: every partial product C(n − k + i, i)
+ * is an integer, so each division is exact while n ≤ 50. This gives the
+ * small tables of an exact McNemar test exact probabilities (2^−n is exact too).
  */
+function choose(n: number, k: number): number {
+  let result = 1;
+  for (let i = 1; i <= k; i++) result = (result * (n - k + i)) / i;
+  return result;
+}
+
+/** ln C(n, k) by log-gamma (simple-statistics' Lanczos `gammaln`), so n may be in the millions. */
 function logChoose(n: number, k: number): number {
   return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1);
 }
@@ -87,6 +99,7 @@ export function binomialProbability(k: number, n: number, p: number): number {
   if (k > n) return 0;
   if (p === 0) return k === 0 ? 1 : 0;
   if (p === 1) return k === n ? 1 : 0;
+  if (n <= EXACT_CHOOSE_MAX_N) return choose(n, k) * p ** k * (1 - p) ** (n - k);
   return Math.exp(logChoose(n, k) + k * Math.log(p) + (n - k) * Math.log1p(-p));
 }
 
