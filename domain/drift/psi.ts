@@ -65,7 +65,7 @@ export interface CategoryShare {
  * h = (n−1)·p, q = x[⌊h⌋] + (h−⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]). Ties in the
  * reference give equal edges; they are merged (sorted, then duplicates
  * dropped, as `np.unique` does), so a feature with 60% zeros gets one bin
- * (−∞, 0] instead of six empty ones and may end up with fewer bins than asked.
+ * (−∞, 0] rather than several empty zero-width ones, and ends up with fewer bins than asked.
  * Bins are right-closed, (lower, upper]; the first and last are open-ended,
  * so current values outside the reference's range still land in a bin.
  * Null, NaN and ±Infinity are left out of both samples and counted.
@@ -75,7 +75,7 @@ export interface CategoryShare {
  * @example
  * const r = psi(Float64Array.of(1, 2, 3, 4), Float64Array.of(3, 4, 5, 6), { bins: 2 });
  * r.bins.map((b) => [b.lower, b.upper]); // => [[-Infinity, 2.5], [2.5, Infinity]]
- * r.psi; // => 8.28…  (0.5 → 0 and 0.5 → 1 after the 1e-4 floor: 2 · 0.4999 · ln(5000)… ≈ 8.5 – see test)
+ * r.psi; // => 4.604… (the first bin is empty in the current sample: its share is floored at 1e-4)
  */
 export function psi(reference: NumericValues, current: NumericValues, options: PsiOptions = {}): PsiResult {
   return psiSorted(finiteSorted(reference), finiteSorted(current), options);
