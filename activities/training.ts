@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
@@ -135,6 +135,7 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           resumedFromStep: resume?.step ?? null,
           trainer: trainer.name,
           device,
+          worker: `${hostname()}/${process.pid}`,
         });
         const prefix = `${input.model}/${input.runId}/checkpoints`;
         let uploads: Promise<void> = Promise.resolve();

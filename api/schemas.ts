@@ -59,6 +59,7 @@ export const DecisionBody = z
   .object({ by: actor, reason: z.string().max(2000).optional() })
   .openapi('Decision');
 export const RollbackBody = z.object({ by: actor, reason: z.string().min(1).max(2000) }).openapi('Rollback');
+export const CancelBody = z.object({ by: actor, reason: z.string().min(1).max(2000) }).openapi('Cancel');
 
 export const PredictBody = z
   .object({

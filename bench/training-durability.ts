@@ -47,7 +47,8 @@ const median = (xs: number[]) => {
 async function services() {
   const temporal = await startDevServer({ headless: true });
   const bundlePath = path.join(mkdtempSync(path.join(tmpdir(), 'ctloop-bench-')), 'workflows.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath })).code);
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code);
   const trainerPython = execFileSync('bash', ['scripts/ensure-python-trainer'], { encoding: 'utf8' }).trim();
   return {
     temporal,
@@ -105,8 +106,11 @@ async function trainingProgress(stack: Stack, runId: string) {
     .select({ reports: runs.reports })
     .from(runs)
     .where(eq(runs.id, runId));
-  return (row?.reports as { training?: { attempt: number; step: number; resumedFromStep: number | null } })
-    ?.training;
+  return (
+    row?.reports as {
+      training?: { attempt: number; step: number; resumedFromStep: number | null; worker: string };
+    }
+  )?.training;
 }
 
 /** (b) + (c) */
@@ -131,42 +135,51 @@ async function killLoop(stack: Stack, api: ApiCall) {
   await registerModel(api, 'kill-loop', data, policy);
   await registerModel(api, 'uninterrupted', data, policy);
 
-  let worker: WorkerProcess = await startWorkerProcess(stack, { script: 'workers/train.ts' });
+  // A pool of two training workers: the one training is killed, the other takes over, and a new
+  // spare starts while it does (as an autoscaled pool would replace a lost node).
+  const startTrainWorker = () => startWorkerProcess(stack, { script: 'workers/train.ts' });
+  const pool: WorkerProcess[] = [await startTrainWorker(), await startTrainWorker()];
   const { runId } = await trigger(api, 'kill-loop', { reason: 'manual' });
-  const kills: Record<string, number | null>[] = [];
+  const kills: Record<string, number | string | null>[] = [];
   let killedAt = 0;
   let lostBefore = 0;
+  let spareStarting: Promise<WorkerProcess> | null = null;
   for (let k = 1; k <= KILLS + 1; k++) {
     // Wait until attempt k makes progress beyond the point it resumed from.
+    let progress: Awaited<ReturnType<typeof trainingProgress>>;
     for (;;) {
-      const p = await trainingProgress(stack, runId);
-      if (p && p.attempt === k && p.step > (p.resumedFromStep ?? 0)) break;
+      progress = await trainingProgress(stack, runId);
+      if (progress && progress.attempt === k && progress.step > (progress.resumedFromStep ?? 0)) break;
       await sleep(20);
     }
     const progressAt = Date.now();
     if (k > 1) {
       const live = (await api('GET', `/v1/models/kill-loop/runs/${runId}`)).body.live.training;
-      const p = await trainingProgress(stack, runId);
       kills.push({
         kill: k - 1,
-        resumedFromStep: p?.resumedFromStep ?? null,
+        resumedFromStep: progress.resumedFromStep ?? null,
         lostSteps: live.lostSteps - lostBefore,
         secondsToResumedProgress: Number(((progressAt - killedAt) / 1000).toFixed(2)),
       });
       lostBefore = live.lostSteps;
     }
     if (k > KILLS) break;
+    if (spareStarting) pool.push(await spareStarting);
     await sleep(300 + Math.random() * 1_700);
-    await worker.kill('SIGKILL');
+    const pid = Number(progress.worker.split('/').pop());
+    const victim = pool.findIndex((w) => w.pid === pid);
+    if (victim < 0) throw new Error(`training runs in pid ${pid}, which is not one of the pool's workers`);
+    const [dead] = pool.splice(victim, 1);
+    await dead!.kill('SIGKILL');
     killedAt = Date.now();
-    worker = await startWorkerProcess(stack, { script: 'workers/train.ts' });
+    spareStarting = startTrainWorker();
   }
   const killed = await waitForRun(api, 'kill-loop', runId, hasEnded, { timeoutMs: 600_000 });
   const straight = await trigger(api, 'uninterrupted', { reason: 'manual' });
   const uninterrupted = await waitForRun(api, 'uninterrupted', straight.runId, hasEnded, {
     timeoutMs: 600_000,
   });
-  await worker.kill('SIGKILL');
+  for (const w of [...pool, ...(spareStarting ? [await spareStarting] : [])]) await w.kill('SIGKILL');
 
   const artifact = async (model: string) =>
     JSON.parse(

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   isCancellation,
@@ -52,6 +53,8 @@ export async function trainWithBudgets(
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: `${rules.heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 1 },
+    // A cancelled run ends only once the trainer has stopped (SIGTERM, checkpoint, exit).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   let checkpoints: readonly CheckpointRef[] = [];
   state.training = { ...state.training, taskQueue };

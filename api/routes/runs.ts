@@ -1,5 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { auditFor, findRun, listRuns } from '../../db/registry';
+import { auditEvents } from '../../db/schema';
 import {
   decideUpdate,
   modelStateQuery,
@@ -12,6 +13,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
 import {
+  CancelBody,
   DecisionBody,
   errorResponses,
   jsonBody,
@@ -117,6 +119,30 @@ export function runRoutes(deps: ApiDeps) {
       const { model, runId } = c.req.valid('param');
       return c.json({ approval: await reject(model, runId, c.req.valid('json')) }, 200);
     })
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/runs/{runId}/cancel',
+        summary:
+          'Cancel a run: training stops, routing goes back to the champion, the outcome is `cancelled`',
+        request: { params: RunParams, ...jsonBody(CancelBody) },
+        responses: { 202: jsonResponse('Cancellation requested'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, runId } = c.req.valid('param');
+        const { by, reason } = c.req.valid('json');
+        const run = await requireRun(model, runId);
+        if (run.outcome !== null)
+          throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+        try {
+          await temporal.workflow.getHandle(runWorkflowId(model, runId)).cancel();
+        } catch (err) {
+          throw temporalCallError(err, 'cancel');
+        }
+        await db.insert(auditEvents).values({ model, runId, kind: 'cancel_requested', actor: by, reason });
+        return c.json({ runId, cancelRequested: true }, 202);
+      },
+    )
     .openapi(
       createRoute({
         method: 'post',

@@ -159,4 +159,38 @@ describe('training through the process protocol, with a budget per kind of failu
     expect(run.outcomeReason).toMatch(/invalid hyper-parameters.*epochs/);
     expect(run.reports.trainingAttempts).toMatchObject({ attempts: 1, crashes: 0, preemptions: 0 });
   });
+
+  it('cancelling a run stops its trainer process promptly and records who cancelled', async () => {
+    const model = 'cancelled';
+    await registerModel(
+      api,
+      model,
+      data,
+      fastPolicy({
+        approval: noApproval,
+        training: { trainer: 'python-numpy', params: { epochs: 5000, stepDelayMs: 10 }, checkpointEvery: 50 },
+      }),
+    );
+    const { runId } = await trigger(api, model, { reason: 'manual' });
+    await waitForRun(api, model, runId, (r) => (r.reports.training?.lastCheckpoint?.step ?? 0) >= 50);
+    expect(trainerPid()).not.toBeNull();
+
+    const asked = Date.now();
+    const res = await api('POST', `/v1/models/${model}/runs/${runId}/cancel`, {
+      by: 'oncall-hank',
+      reason: 'trained on the wrong export',
+    });
+    expect(res.status).toBe(202);
+    const run = await waitForRun(api, model, runId, hasEnded);
+    const stoppedAfterMs = Date.now() - asked;
+
+    expect(run.outcome).toBe('cancelled');
+    // The run ends only after the trainer stopped: no trainer process is left.
+    expect(trainerPid()).toBeNull();
+    expect(stoppedAfterMs).toBeLessThan(10_000);
+    expect(run.audit).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'cancel_requested', actor: 'oncall-hank' })]),
+    );
+    expect((await api('GET', `/v1/models/${model}/versions`)).body.versions).toEqual([]);
+  });
 });
