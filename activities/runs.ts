@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { championVersion, findModel } from '../db/registry';
+import { championVersion, findModel, mergeRunReport } from '../db/registry';
 import { auditEvents, runs, triggers } from '../db/schema';
 import { type Policy, parsePolicy } from '../domain/policy';
 import type { Outcome, Stage, TriggerCause } from '../workflows/messages';
@@ -64,10 +64,7 @@ export function createRunActivities({ db }: ActivityDeps) {
 
     /** Merges one stage's report into the run's record (validation, training, evaluation, canary…). */
     async saveRunReport(input: { runId: string; name: string; report: unknown }): Promise<void> {
-      await db
-        .update(runs)
-        .set({ reports: sql`${runs.reports} || ${JSON.stringify({ [input.name]: input.report })}::jsonb` })
-        .where(eq(runs.id, input.runId));
+      await mergeRunReport(db, input.runId, input.name, input.report);
     },
 
     async finishRun(input: {

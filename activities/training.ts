@@ -3,8 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { eq, sql } from 'drizzle-orm';
-import { runs } from '../db/schema';
+import { mergeRunReport } from '../db/registry';
 import { parseCsv, toCsv } from '../domain/csv';
 import { splitHoldout } from '../domain/data-validation';
 import type { DataSchema, TrainingPolicy } from '../domain/policy';
@@ -69,12 +68,8 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
     return { resume: null, skipped };
   }
 
-  async function saveProgress(runId: string, progress: Record<string, unknown>) {
-    await db
-      .update(runs)
-      .set({ reports: sql`${runs.reports} || ${JSON.stringify({ training: progress })}::jsonb` })
-      .where(eq(runs.id, runId));
-  }
+  const saveProgress = (runId: string, progress: Record<string, unknown>) =>
+    mergeRunReport(db, runId, 'training', progress);
 
   return {
     /**

@@ -1,4 +1,4 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { type Policy, parsePolicy } from '../domain/policy';
 import type { Db } from './client';
 import { aliases, auditEvents, models, modelVersions, runs } from './schema';
@@ -58,4 +58,12 @@ export async function auditFor(db: Db, model: string, runId?: string) {
     ? and(eq(auditEvents.model, model), eq(auditEvents.runId, runId))
     : eq(auditEvents.model, model);
   return db.select().from(auditEvents).where(where).orderBy(auditEvents.at, auditEvents.id);
+}
+
+/** Merges one stage's report (validation, training progress, evaluation, canary…) into a run's record. */
+export async function mergeRunReport(db: Db, runId: string, name: string, report: unknown): Promise<void> {
+  await db
+    .update(runs)
+    .set({ reports: sql`${runs.reports} || ${JSON.stringify({ [name]: report })}::jsonb` })
+    .where(eq(runs.id, runId));
 }
