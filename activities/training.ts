@@ -133,34 +133,39 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           worker: `${hostname()}/${process.pid}`,
         });
         const prefix = `${input.model}/${input.runId}/checkpoints`;
-        let uploads: Promise<void> = Promise.resolve();
-        const storeCheckpoint = async ({
-          path: file,
-          step,
-          checksum,
-        }: {
-          path: string;
-          step: number;
-          checksum: string;
-        }) => {
-          const data = await readFile(file);
-          if (sha256(data) !== checksum) {
-            log.warn({ runId: input.runId, file }, 'trainer checkpoint does not match its checksum; ignored');
+        // Book-keeping after a checkpoint is durable (pruning, progress in the run's record, removing
+        // the local file) runs beside training, one at a time.
+        let housekeeping: Promise<void> = Promise.resolve();
+        /**
+         * A checkpoint is stored in the shared store and heartbeated before training goes on, so
+         * the work lost with a worker is at most one interval plus one heartbeat flush.
+         */
+        const storeCheckpoint = async (c: { path: string; step: number; checksum: string }) => {
+          const data = await readFile(c.path);
+          if (sha256(data) !== c.checksum) {
+            log.warn(
+              { runId: input.runId, file: c.path },
+              'trainer checkpoint does not match its checksum; ignored',
+            );
             return;
           }
-          const key = `${prefix}/step-${String(step).padStart(8, '0')}${path.extname(file)}`;
+          const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${path.extname(c.path)}`;
           const stored = await artifacts.put(key, data);
-          checkpoints = [...checkpoints.filter((c) => c.step !== step), { uri: stored.uri, step, checksum }];
           const keep = input.training.keepCheckpoints;
-          for (const old of checkpoints.slice(0, Math.max(0, checkpoints.length - keep))) {
-            await artifacts.remove(old.uri);
-          }
-          checkpoints = checkpoints.slice(-keep);
-          beat = { ...beat, step: Math.max(beat.step, step), checkpoints };
+          const all = [
+            ...checkpoints.filter((k) => k.step !== c.step),
+            { uri: stored.uri, step: c.step, checksum: c.checksum },
+          ];
+          checkpoints = all.slice(-keep);
+          beat = { ...beat, step: Math.max(beat.step, c.step), checkpoints };
           ctx.heartbeat(beat);
           lastWrite = Date.now();
-          await saveProgress(input.runId, progressReport());
-          await rm(file, { force: true });
+          const report = progressReport();
+          housekeeping = housekeeping.then(async () => {
+            for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
+            await saveProgress(input.runId, report);
+            await rm(c.path, { force: true });
+          });
         };
 
         let result: Awaited<ReturnType<typeof trainer.train>>;
@@ -184,18 +189,11 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
                 void saveProgress(input.runId, progressReport()).catch(() => {});
               }
             },
-            // Storing a checkpoint (copy to the shared store, heartbeat, prune, progress) runs beside
-            // training; at most one is in flight, so training never runs more than one interval ahead
-            // of what is durable, and a checkpoint is heartbeated only once it is stored.
-            onCheckpoint: async (checkpoint) => {
-              const previous = uploads;
-              uploads = previous.then(() => storeCheckpoint(checkpoint));
-              await previous;
-            },
+            onCheckpoint: storeCheckpoint,
           });
-          await uploads;
+          await housekeeping;
         } catch (err) {
-          await uploads.catch(() => {});
+          await housekeeping.catch(() => {});
           if (!(err instanceof TrainerError)) throw err;
           const details = { ...beat, stderrTail: err.stderrTail, exitCode: err.exitCode };
           await saveProgress(input.runId, { ...progressReport(), lastError: err.message });
