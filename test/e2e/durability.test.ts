@@ -35,7 +35,11 @@ describe('a run survives the loss of its worker process', () => {
 
     // Long enough training (about 10 s here) that the worker can die in the middle of it.
     const slow = fastPolicy({
-      training: { params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7 }, checkpointEvery: 100 },
+      training: {
+        params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7 },
+        checkpointEvery: 100,
+        heartbeatTimeoutSeconds: 5,
+      },
     });
     expect((await api('PUT', `/v1/models/${model}`, { policy: slow })).status).toBe(200);
     const drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 20_000, seed: 42, shift: 1.5 });
