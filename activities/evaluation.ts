@@ -4,9 +4,9 @@ import { findVersion } from '../db/registry';
 import { modelVersions } from '../db/schema';
 import { parseCsv } from '../domain/csv';
 import { splitHoldout, toMatrix } from '../domain/data-validation';
+import { type EvaluationGateResult, evaluationGate } from '../domain/evaluation/gate';
 import { type ClassificationMetrics, classificationMetrics } from '../domain/metrics';
 import type { DataSchema, EvaluationPolicy } from '../domain/policy';
-import { type PromotionVerdict, promotionGate } from '../domain/promotion-gate';
 import { isServableModel, predictServable, type ServableModel } from '../domain/servable-model';
 import { readDataText } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
@@ -17,7 +17,13 @@ export interface EvaluationReport {
   readonly championVersion: number | null;
   readonly candidate: ClassificationMetrics;
   readonly champion: ClassificationMetrics | null;
-  readonly verdict: PromotionVerdict;
+  /** The gate's decision and reasons (what the run acts on). */
+  readonly verdict: {
+    readonly decision: EvaluationGateResult['decision'];
+    readonly reasons: readonly string[];
+  };
+  /** The statistics behind it: the primary test, guardrail intervals, slices, minimums. */
+  readonly gate: EvaluationGateResult;
 }
 
 export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
@@ -31,7 +37,10 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
   }
 
   return {
-    /** Scores champion and candidate on the same hold-out rows and applies the promotion gate. */
+    /**
+     * Scores champion and candidate on the same hold-out rows and applies the
+     * evaluation gate; the report is stored with the candidate version.
+     */
     async evaluateCandidate(input: {
       model: string;
       candidateVersion: number;
@@ -41,24 +50,30 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
       holdoutFraction: number;
       policy: EvaluationPolicy;
     }): Promise<EvaluationReport> {
-      const { X, y } = toMatrix(parseCsv(await readDataText(artifacts, input.dataUri)), input.schema);
+      const table = parseCsv(await readDataText(artifacts, input.dataUri));
+      const { X, y } = toMatrix(table, input.schema);
       const holdoutX = splitHoldout(X, input.holdoutFraction).holdout;
       const holdoutY = splitHoldout(y, input.holdoutFraction).holdout;
-      const score = (m: ServableModel) =>
-        classificationMetrics(
-          holdoutY,
-          holdoutX.map((row) => predictServable(m, row)),
-        );
-      const candidate = score(await loadModel(input.model, input.candidateVersion));
-      const champion =
-        input.championVersion === null ? null : score(await loadModel(input.model, input.championVersion));
+      const scores = (m: ServableModel) => holdoutX.map((row) => predictServable(m, row));
+      const candidateScores = scores(await loadModel(input.model, input.candidateVersion));
+      const championScores =
+        input.championVersion === null ? null : scores(await loadModel(input.model, input.championVersion));
+      const segments = sliceColumn(table, input.policy.slices?.column, input.holdoutFraction);
+      const gate = evaluationGate({
+        yTrue: holdoutY,
+        candidate: candidateScores,
+        champion: championScores,
+        segments,
+        policy: input.policy,
+      });
       const report: EvaluationReport = {
         holdoutRows: holdoutY.length,
         candidateVersion: input.candidateVersion,
         championVersion: input.championVersion,
-        candidate,
-        champion,
-        verdict: promotionGate({ candidate, champion, policy: input.policy }),
+        candidate: classificationMetrics(holdoutY, candidateScores, input.policy.threshold),
+        champion: championScores && classificationMetrics(holdoutY, championScores, input.policy.threshold),
+        verdict: { decision: gate.decision, reasons: gate.reasons },
+        gate,
       };
       await db
         .update(modelVersions)
@@ -67,4 +82,20 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
       return report;
     },
   };
+}
+
+/** The hold-out rows' values of the policy's segment column, when it names one. */
+function sliceColumn(
+  table: ReturnType<typeof parseCsv>,
+  column: string | undefined,
+  holdoutFraction: number,
+): Record<string, string[]> | undefined {
+  if (!column) return undefined;
+  const index = table.columns.indexOf(column);
+  if (index < 0) {
+    throw ApplicationFailure.nonRetryable(
+      `the policy slices by column ${column}, which the data does not have`,
+    );
+  }
+  return { [column]: splitHoldout(table.rows, holdoutFraction).holdout.map((row) => row[index] ?? '') };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { evaluationGatePolicySchema } from './evaluation/policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
@@ -62,13 +63,37 @@ export const trainingPolicySchema = z.object({
     .default({ preemptions: 20, crashes: 2, backoffSeconds: 1, maxBackoffSeconds: 30 }),
 });
 
-export const evaluationPolicySchema = z.object({
-  metric: z.enum(['accuracy']).default('accuracy'),
-  /** The candidate must beat the champion by at least this much (absolute). */
-  minImprovement: z.number().min(0).max(1).default(0.01),
-  /** With no champion yet, the candidate must reach this absolute accuracy. */
-  minAccuracy: z.number().min(0).max(1).default(0.6),
-});
+/** A first model must reach this accuracy unless the policy says otherwise. */
+const DEFAULT_FIRST_MODEL_ACCURACY = 0.6;
+
+/**
+ * Older policies said `{metric, minImprovement, minAccuracy}`; they keep their
+ * meaning (`minAccuracy` is the first model's minimum accuracy). A policy that
+ * decides on accuracy and names no minimums gets the default one, so a first
+ * model is not refused for want of a threshold.
+ */
+function upgradeEvaluationPolicy(value: unknown): unknown {
+  if (value === undefined) return { minimums: { accuracy: DEFAULT_FIRST_MODEL_ACCURACY } };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const { metric, minAccuracy, ...rest } = value as Record<string, unknown>;
+  const upgraded: Record<string, unknown> = { ...rest };
+  if (metric !== undefined && upgraded.primaryMetric === undefined) upgraded.primaryMetric = metric;
+  if (minAccuracy !== undefined) {
+    upgraded.minimums = { accuracy: minAccuracy, ...((rest.minimums as object | undefined) ?? {}) };
+  }
+  if (upgraded.minimums === undefined && (upgraded.primaryMetric ?? 'accuracy') === 'accuracy') {
+    upgraded.minimums = { accuracy: DEFAULT_FIRST_MODEL_ACCURACY };
+  }
+  return upgraded;
+}
+
+/**
+ * The evaluation gate (domain/evaluation/policy.ts): the primary metric must
+ * improve by `minImprovement` and significantly (McNemar for accuracy, a
+ * paired bootstrap otherwise), guardrails must stay within their margins, no
+ * slice may regress; with no champion, `minimums` apply.
+ */
+export const evaluationPolicySchema = z.preprocess(upgradeEvaluationPolicy, evaluationGatePolicySchema);
 
 export const approvalPolicySchema = z.object({
   required: z.boolean().default(true),
@@ -117,7 +142,7 @@ export const policySchema = z.object({
   schema: dataSchemaSchema,
   validation: validationPolicySchema.default({ minRows: 100 }),
   training: trainingPolicySchema.default(() => trainingPolicySchema.parse({})),
-  evaluation: evaluationPolicySchema.default(() => evaluationPolicySchema.parse({})),
+  evaluation: evaluationPolicySchema,
   approval: approvalPolicySchema.default(() => approvalPolicySchema.parse({})),
   canary: canaryPolicySchema.default(() => canaryPolicySchema.parse({})),
   bake: bakePolicySchema.default({ seconds: 3600 }),

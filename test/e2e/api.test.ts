@@ -69,11 +69,11 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
     const res = await api('POST', '/v1/models', {
       name: 'm2',
       dataUri: 'x',
-      policy: fastPolicy({ evaluation: { minImprovement: 3 } }),
+      policy: fastPolicy({ evaluation: { alpha: 2 } }),
     });
     expect(res.status).toBe(400);
     expect(res.body.error.details.issues).toEqual([
-      expect.objectContaining({ path: 'policy.evaluation.minImprovement' }),
+      expect.objectContaining({ path: 'policy.evaluation.alpha' }),
     ]);
   });
 

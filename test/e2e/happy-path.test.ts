@@ -50,6 +50,11 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
       waiting.reports.evaluation.champion.accuracy,
     );
     expect(waiting.live.approval.deadline).toBeTruthy();
+    // The gain is tested, not just measured: McNemar's test on the paired hold-out predictions.
+    const primary = waiting.reports.evaluation.gate.primary;
+    expect(primary).toMatchObject({ metric: 'accuracy', significant: true });
+    expect(primary.test.pValue).toBeLessThan(0.05);
+    expect(primary.test.method).toMatch(/exact|chi2/);
 
     const approved = await decide(api, model, runId, 'approve', 'approver-alice', 'better on drifted data');
     expect(approved.status).toBe(200);

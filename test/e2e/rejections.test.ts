@@ -151,4 +151,26 @@ describe('runs that must not promote end in the right rejection, and the champio
     }
     expect(found).toEqual([runWorkflowId(model, runId)]);
   });
+
+  it('will not promote a gain it cannot tell from chance (inconclusive), and says so', async () => {
+    const model = 'reject-inconclusive';
+    // Demand a gain of one point, significant at a very strict level, on a hold-out of 60 rows.
+    const strict = fastPolicy({
+      evaluation: { minImprovement: 0.01, alpha: 0.0001, minimums: { accuracy: 0.7 } },
+    });
+    await bootstrapChampion(api, model, baseline, strict);
+    const small = await writeDataset(stack.dataDir, 'drifted-small', { rows: 300, seed: 15, shift: 0.6 });
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: small } });
+    const run = await waitForRun(api, model, runId, hasEnded);
+
+    expect(run.outcome).toBe('rejected_eval');
+    // Seeded data: the candidate is 5 points better on 60 rows, from only 11 discordant pairs.
+    const gate = run.reports.evaluation.gate;
+    expect(gate.decision).toBe('inconclusive');
+    expect(gate.primary.improvement).toBeGreaterThanOrEqual(0.01);
+    expect(gate.primary).toMatchObject({ significant: false, test: { kind: 'mcnemar', method: 'exact' } });
+    expect(gate.primary.test.pValue).toBeGreaterThan(0.0001);
+    expect(run.outcomeReason).toMatch(/discordant pairs/);
+    expect(await champion(model)).toBe(1);
+  });
 });
