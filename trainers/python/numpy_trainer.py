@@ -17,20 +17,7 @@ import time
 import numpy as np
 
 from ctloop_protocol import EXIT_INVALID_PARAMS, EXIT_PREEMPTED, Preemption, emit, env_inputs, log, write_atomically
-
-
-def load(path, features, label):
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    cols = [header.index(name) for name in features + [label]]
-    data = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=cols, dtype=np.float64)
-    data = np.atleast_2d(data)
-    X, y = data[:, :-1], data[:, -1]
-    means = np.nanmean(X, axis=0)
-    X = np.where(np.isnan(X), means, X)
-    stds = X.std(axis=0)
-    stds[stds == 0] = 1.0
-    return (X - means) / stds, y, means, stds
+from tabular import load_standardized
 
 
 def parse_params(raw):
@@ -67,7 +54,7 @@ def main():
         log(f"invalid hyper-parameters: {e}")
         return EXIT_INVALID_PARAMS
     preemption = Preemption()
-    X, y, means, stds = load(inputs["data"], inputs["features"], inputs["label"])
+    X, y, means, stds = load_standardized(inputs["data"], inputs["features"], inputs["label"])
     n, d = X.shape
     rng = np.random.default_rng(params["seed"])
     w, b, step = rng.normal(0, 0.01, d), 0.0, 0

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ctloop_protocol import EXIT_INVALID_PARAMS, EXIT_PREEMPTED, Preemption, emit, env_inputs, log, write_atomically
+from tabular import load_standardized
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
 import torch  # noqa: E402  (after the cuBLAS setting)
@@ -41,19 +42,6 @@ def parse_params(raw):
     if p["epochs"] < 1 or p["batchSize"] < 1 or p["learningRate"] <= 0 or any(h < 1 for h in p["hidden"]):
         raise ValueError("epochs, batchSize and hidden widths must be >= 1; learningRate > 0")
     return p
-
-
-def load(path, features, label):
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    cols = [header.index(name) for name in features + [label]]
-    data = np.atleast_2d(np.genfromtxt(path, delimiter=",", skip_header=1, usecols=cols, dtype=np.float64))
-    X, y = data[:, :-1], data[:, -1]
-    means = np.nanmean(X, axis=0)
-    X = np.where(np.isnan(X), means, X)
-    stds = X.std(axis=0)
-    stds[stds == 0] = 1.0
-    return (X - means) / stds, y, means, stds
 
 
 def build(d, hidden):
@@ -81,7 +69,7 @@ def main():
     np.random.seed(params["seed"])
     torch.manual_seed(params["seed"])
 
-    Xn, yn, means, stds = load(inputs["data"], inputs["features"], inputs["label"])
+    Xn, yn, means, stds = load_standardized(inputs["data"], inputs["features"], inputs["label"])
     X = torch.tensor(Xn, dtype=torch.float32, device=device)
     y = torch.tensor(yn, dtype=torch.float32, device=device).unsqueeze(1)
     n = X.shape[0]
