@@ -1,5 +1,6 @@
 import { createCanaryActivities } from './canary';
 import type { ActivityDeps } from './deps';
+import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createRegistryActivities } from './registry';
 import { createRunActivities } from './runs';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
+    ...createDriftActivities(deps),
   };
 }
 

@@ -185,6 +185,31 @@ export const predictions = pgTable(
   (t) => [index('predictions_model_version_time_idx').on(t.model, t.version, t.createdAt)],
 );
 
+/** Drift reports: a monitor's verdict, or ctloop's own comparison of a batch with the champion's training data. */
+export const driftReports = pgTable(
+  'drift_reports',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    /** `ctloop`: computed here from `currentUri`; `monitor`: statistics sent by a drift monitor. */
+    source: text('source').notNull(),
+    status: text('status').notNull(),
+    currentUri: text('current_uri'),
+    referenceUri: text('reference_uri'),
+    report: jsonb('report'),
+    drifted: boolean('drifted'),
+    error: text('error'),
+    triggerId: uuid('trigger_id'),
+    runId: text('run_id'),
+    requestedBy: text('requested_by').notNull(),
+    createdAt: createdAt(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [index('drift_reports_model_idx').on(t.model, t.createdAt)],
+);
+
 export type ModelRow = typeof models.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
 export type ModelVersionRow = typeof modelVersions.$inferSelect;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
 
 /**
@@ -146,6 +147,8 @@ export const policySchema = z.object({
   approval: approvalPolicySchema.default(() => approvalPolicySchema.parse({})),
   canary: canaryPolicySchema.default(() => canaryPolicySchema.parse({})),
   bake: bakePolicySchema.default({ seconds: 3600 }),
+  /** When a drift report says "retrain" (domain/drift/policy.ts). */
+  drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;

@@ -5,7 +5,13 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { loadConfig } from '../config/env';
-import { createCtWorkers, createLogger, installSdkLogging, openRuntime } from '../workers/runtime';
+import {
+  createCtWorkers,
+  createLogger,
+  installSdkLogging,
+  openRuntime,
+  withTriggers,
+} from '../workers/runtime';
 import { startDevServer, waitForTemporal } from './temporal-dev-server';
 
 /**
@@ -42,7 +48,10 @@ async function main() {
     uiUrl = server.uiUrl ?? uiUrl;
   }
 
-  const { database, deps } = await openRuntime(config, log);
+  const { database, deps: baseDeps } = await openRuntime(config, log);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const deps = withTriggers(baseDeps, temporal, config.taskQueues);
   const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
   const workers = await createCtWorkers({
     connection: workerConnection,
@@ -53,8 +62,6 @@ async function main() {
   });
   const running = Promise.all(workers.map((w) => w.run()));
 
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApp({ db: deps.db, temporal, gateway: deps.gateway, taskQueues: config.taskQueues, log });
   const api = serve({ fetch: app.fetch, port: config.port });
 

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import {
   DefaultLogger,
   type LogLevel,
@@ -16,6 +17,7 @@ import { type Database, openDatabase } from '../db/client';
 import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
+import { submitTrigger } from '../triggers/submit-trigger';
 
 /**
  * Builds the real dependencies from configuration. Only process entry points
@@ -153,6 +155,18 @@ export function detectGpus(): { ok: true; devices: string[] } | { ok: false; rea
   }
 }
 
+/** Lets activities trigger runs (drift reports) through the same path as the API. */
+export function withTriggers(
+  deps: ActivityDeps,
+  temporal: Client,
+  taskQueues: Config['taskQueues'],
+): ActivityDeps {
+  return {
+    ...deps,
+    submitTrigger: (model, request) => submitTrigger({ db: deps.db, temporal, taskQueues }, model, request),
+  };
+}
+
 /** Entry point body shared by workers/control.ts, workers/train.ts and workers/all.ts. */
 export async function runWorkerProcess(config: Config, roles: readonly WorkerRole[]): Promise<void> {
   installSdkLogging(config);
@@ -165,7 +179,13 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     log.info({ gpus: gpus.devices }, `GPU check passed: ${gpus.devices.join('; ')}`);
     device = 'cuda';
   }
-  const { database, deps } = await openRuntime(config, log, device);
+  const { database, deps: baseDeps } = await openRuntime(config, log, device);
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const deps = withTriggers(
+    baseDeps,
+    new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+    config.taskQueues,
+  );
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workers = await createCtWorkers({
     connection,
@@ -182,6 +202,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await connection.close();
+    await clientConnection.close();
     await database.close();
   }
 }

@@ -35,6 +35,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 export const modelWorkflowId = (model: string) => `ct-model/${model}`;
 export const runWorkflowId = (model: string, runId: string) => `ct-run/${model}/${runId}`;
+export const driftWorkflowId = (model: string, reportId: string) => `ct-drift/${model}/${reportId}`;
 
 export const ctModelKey = defineSearchAttributeKey('CtModel', SearchAttributeType.KEYWORD);
 export const ctStageKey = defineSearchAttributeKey('CtStage', SearchAttributeType.KEYWORD);

@@ -11,7 +11,7 @@ import { type Database, openDatabase } from '../../db/client';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
-import { createCtWorkers, installSdkLogging, type WorkerRole } from '../../workers/runtime';
+import { createCtWorkers, installSdkLogging, type WorkerRole, withTriggers } from '../../workers/runtime';
 
 /**
  * Everything a test file needs, real: its own database (a fresh Postgres
@@ -81,7 +81,7 @@ export async function startStackWith(
   const artifacts = createLocalArtifactStore(artifactsDir);
   const log = pino({ level: process.env.CTLOOP_TEST_LOG ?? 'warn' });
   const gateway = createGateway({ db: database.db, artifacts });
-  const deps: ActivityDeps = {
+  const baseDeps: ActivityDeps = {
     db: database.db,
     artifacts,
     trainers: createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
@@ -97,6 +97,7 @@ export async function startStackWith(
   };
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
+  const deps = withTriggers(baseDeps, client, taskQueues);
   const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log });
 
   let workerConnection: NativeConnection | null = null;

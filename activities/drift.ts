@@ -1,0 +1,91 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq, sql } from 'drizzle-orm';
+import { championVersion, findModel, findVersion } from '../db/registry';
+import { driftReports } from '../db/schema';
+import { parseCsv } from '../domain/csv';
+import { toMatrix } from '../domain/data-validation';
+import { type ColumnarData, driftReport } from '../domain/drift/report';
+import { parsePolicy } from '../domain/policy';
+import { readDataText } from '../storage/artifact-store';
+import type { ActivityDeps } from './deps';
+
+/** The schema's features as numeric columns (missing cells NaN), ready for the drift statistics. */
+function columns(text: string, schema: ReturnType<typeof parsePolicy>['schema']): ColumnarData {
+  const { X } = toMatrix(parseCsv(text), schema);
+  return Object.fromEntries(
+    schema.features.map((f, j) => [f.name, Float64Array.from(X, (row) => row[j] ?? Number.NaN)]),
+  );
+}
+
+export function createDriftActivities({ db, artifacts, submitTrigger }: ActivityDeps) {
+  return {
+    /**
+     * Compares a batch of current data with the champion's training data,
+     * feature by feature, stores the report, and triggers a retrain (reason
+     * `drift`, the report as its cause) when the model's drift policy says so.
+     * Idempotent: the trigger's dedup key is the report's id.
+     */
+    async computeDriftReport(input: {
+      model: string;
+      reportId: string;
+    }): Promise<{ drifted: boolean; runId: string | null }> {
+      const [row] = await db.select().from(driftReports).where(eq(driftReports.id, input.reportId));
+      const model = await findModel(db, input.model);
+      if (!row || !model)
+        throw ApplicationFailure.nonRetryable(`drift report ${input.reportId} or its model is gone`);
+      const fail = async (error: string) => {
+        await db
+          .update(driftReports)
+          .set({ status: 'failed', error, completedAt: sql`now()` })
+          .where(eq(driftReports.id, input.reportId));
+        return { drifted: false, runId: null };
+      };
+      const policy = parsePolicy(model.policy);
+      const champion = await championVersion(db, input.model);
+      const reference = champion === null ? null : await findVersion(db, input.model, champion);
+      if (!reference)
+        return fail('the model has no champion yet, so there is no training reference to compare with');
+      let report: ReturnType<typeof driftReport>;
+      try {
+        report = driftReport({
+          reference: columns(await readDataText(artifacts, reference.dataUri), policy.schema),
+          current: columns(await readDataText(artifacts, row.currentUri!), policy.schema),
+          features: policy.schema.features.map((f) => ({ name: f.name, kind: 'numeric' as const })),
+          policy: policy.drift,
+        });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code && code !== 'ENOENT') throw err; // a transient read error: retried
+        return fail((err as Error).message);
+      }
+      let trigger: { triggerId: string | null; runId: string | null } = { triggerId: null, runId: null };
+      if (report.verdict.drifted) {
+        if (!submitTrigger) throw new Error('this worker cannot trigger runs (no Temporal client)');
+        const submitted = await submitTrigger(input.model, {
+          reason: 'drift',
+          details: {
+            driftReportId: row.id,
+            dataUri: row.currentUri,
+            share: report.verdict.share,
+            reasons: report.verdict.reasons,
+          },
+          dedupKey: `drift-report/${row.id}`,
+          requestedBy: row.requestedBy,
+        });
+        trigger = { triggerId: submitted.body.triggerId, runId: submitted.body.runId };
+      }
+      await db
+        .update(driftReports)
+        .set({
+          status: 'done',
+          referenceUri: reference.dataUri,
+          report,
+          drifted: report.verdict.drifted,
+          ...trigger,
+          completedAt: sql`now()`,
+        })
+        .where(eq(driftReports.id, input.reportId));
+      return { drifted: report.verdict.drifted, runId: trigger.runId };
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import { driftReports } from '../../db/schema';
+import { monitorVerdict } from '../../domain/drift/monitor-verdict';
+import { parsePolicy } from '../../domain/policy';
+import { driftWorkflowId } from '../../workflows/messages';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { createRouter } from '../router';
+import { actor, errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { temporalCallError } from '../temporal-errors';
+import { requireModel } from './models';
+import { submitTriggerForApi } from './triggers';
+
+const BatchReport = z
+  .object({
+    dataUri: z
+      .string()
+      .min(1)
+      .openapi({ description: 'CSV of current data; ctloop compares it with the champion training data' }),
+    requestedBy: actor.default('drift-monitor'),
+  })
+  .strict();
+
+const MonitorReport = z
+  .object({
+    features: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          psi: z.number().min(0).optional(),
+          pValue: z.number().min(0).max(1).optional(),
+        }),
+      )
+      .min(1),
+    requestedBy: actor.default('drift-monitor'),
+  })
+  .strict();
+
+const DriftReportBody = z.union([BatchReport, MonitorReport]).openapi('DriftReport');
+const ReportParams = ModelParam.extend({
+  reportId: z.uuid().openapi({ param: { name: 'reportId', in: 'path' } }),
+});
+
+/** Drift reports: a monitor's statistics judged by the model's drift policy, or a batch ctloop compares itself. */
+export function driftReportRoutes(deps: ApiDeps) {
+  const { db, temporal } = deps;
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/drift-reports',
+        summary:
+          'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
+        request: { params: ModelParam, ...jsonBody(DriftReportBody) },
+        responses: {
+          201: jsonResponse('A monitor report, judged: drifted or not, and the trigger it caused'),
+          202: jsonResponse('A batch accepted; GET the report for its result'),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        const body = c.req.valid('json');
+        const registered = await requireModel(deps, model);
+        if ('dataUri' in body) {
+          const [row] = await db
+            .insert(driftReports)
+            .values({
+              model,
+              source: 'ctloop',
+              status: 'pending',
+              currentUri: body.dataUri,
+              requestedBy: body.requestedBy,
+            })
+            .returning();
+          try {
+            await temporal.workflow.start('driftCheckWorkflow', {
+              workflowId: driftWorkflowId(model, row!.id),
+              taskQueue: deps.taskQueues.control,
+              args: [{ model, reportId: row!.id }],
+            });
+          } catch (err) {
+            throw temporalCallError(err, 'drift report');
+          }
+          return c.json({ reportId: row!.id, status: 'pending' }, 202);
+        }
+        let verdict: ReturnType<typeof monitorVerdict>;
+        try {
+          verdict = monitorVerdict(body.features, parsePolicy(registered.policy).drift);
+        } catch (err) {
+          throw new ApiError(400, 'invalid_request', (err as Error).message);
+        }
+        const [row] = await db
+          .insert(driftReports)
+          .values({
+            model,
+            source: 'monitor',
+            status: 'done',
+            report: verdict,
+            drifted: verdict.drifted,
+            requestedBy: body.requestedBy,
+            completedAt: new Date(),
+          })
+          .returning();
+        let trigger = null;
+        if (verdict.drifted) {
+          trigger = (
+            await submitTriggerForApi(deps, model, {
+              reason: 'drift',
+              details: { driftReportId: row!.id, share: verdict.share, reasons: verdict.reasons },
+              dedupKey: `drift-report/${row!.id}`,
+              requestedBy: body.requestedBy,
+            })
+          ).body;
+          await db
+            .update(driftReports)
+            .set({ triggerId: trigger.triggerId, runId: trigger.runId })
+            .where(eq(driftReports.id, row!.id));
+        }
+        return c.json({ reportId: row!.id, drifted: verdict.drifted, verdict, trigger }, 201);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/drift-reports/{reportId}',
+        summary: 'A drift report: status, per-feature statistics, verdict, and the run it triggered',
+        request: { params: ReportParams },
+        responses: { 200: jsonResponse('The report'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, reportId } = c.req.valid('param');
+        await requireModel(deps, model);
+        const [row] = await db
+          .select()
+          .from(driftReports)
+          .where(and(eq(driftReports.model, model), eq(driftReports.id, reportId)));
+        if (!row) throw notFound(`drift report ${reportId} of model ${model}`);
+        return c.json(row, 200);
+      },
+    );
+}
