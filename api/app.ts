@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
+import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { modelRoutes } from './routes/models';
 import { runRoutes } from './routes/runs';
@@ -37,6 +38,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1', runRoutes(deps));
   app.route('/v1', servingRoutes(deps));
   app.route('/v1', driftReportRoutes(deps));
+  app.route('/v1', approvalRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -56,6 +56,20 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
     expect(primary.test.pValue).toBeLessThan(0.05);
     expect(primary.test.method).toMatch(/exact|chi2/);
 
+    // The approver's inbox shows the run with what they need to decide.
+    const inbox = (await api('GET', '/v1/approvals')).body.approvals;
+    expect(inbox).toEqual([
+      expect.objectContaining({
+        model,
+        runId,
+        candidateVersion: 2,
+        championVersion: 1,
+        evaluation: expect.objectContaining({ decision: 'pass' }),
+        deadline: waiting.live.approval.deadline,
+      }),
+    ]);
+    expect(inbox[0].candidate.accuracy).toBeGreaterThan(inbox[0].champion.accuracy);
+
     const approved = await decide(api, model, runId, 'approve', 'approver-alice', 'better on drifted data');
     expect(approved.status).toBe(200);
     expect(approved.body.approval).toMatchObject({ decision: 'approve', by: 'approver-alice' });
@@ -75,6 +89,7 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
 
     const registered = await api('GET', `/v1/models/${model}`);
     expect(registered.body.champion).toBe(2);
+    expect((await api('GET', '/v1/approvals')).body.approvals).toEqual([]);
     const served = await api('POST', `/v1/models/${model}/predict`, {
       features: { x1: 1, x2: 0, x3: 0, x4: 0 },
     });
