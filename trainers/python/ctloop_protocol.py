@@ -84,3 +84,15 @@ class Preemption:
 
     def parent_gone(self):
         return os.getppid() != self.parent
+
+
+def run(parse_params, train):
+    """The start every trainer shares: read the inputs, validate the hyper-parameters
+    (exit 2 when they are bad), then train(inputs, params, preemption), whose result is the exit code."""
+    inputs = env_inputs()
+    try:
+        params = parse_params(inputs["params"])
+    except ValueError as e:
+        log(f"invalid hyper-parameters: {e}")
+        return EXIT_INVALID_PARAMS
+    return train(inputs, params, Preemption())

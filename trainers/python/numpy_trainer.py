@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ctloop_protocol import EXIT_INVALID_PARAMS, EXIT_PREEMPTED, Preemption, emit, env_inputs, log, write_atomically
+from ctloop_protocol import EXIT_PREEMPTED, emit, log, run, write_atomically
 from tabular import load_standardized
 
 
@@ -46,14 +46,7 @@ def save_checkpoint(directory, step, w, b, loss, pad_bytes=0):
     emit("checkpoint", path=path, step=step, checksum=checksum)
 
 
-def main():
-    inputs = env_inputs()
-    try:
-        params = parse_params(inputs["params"])
-    except ValueError as e:
-        log(f"invalid hyper-parameters: {e}")
-        return EXIT_INVALID_PARAMS
-    preemption = Preemption()
+def train(inputs, params, preemption):
     X, y, means, stds = load_standardized(inputs["data"], inputs["features"], inputs["label"])
     n, d = X.shape
     rng = np.random.default_rng(params["seed"])
@@ -102,4 +95,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(parse_params, train))

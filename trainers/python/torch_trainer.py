@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ctloop_protocol import EXIT_INVALID_PARAMS, EXIT_PREEMPTED, Preemption, emit, env_inputs, log, write_atomically
+from ctloop_protocol import EXIT_PREEMPTED, emit, log, run, write_atomically
 from tabular import load_standardized
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
@@ -53,14 +53,7 @@ def build(d, hidden):
     return torch.nn.Sequential(*layers)
 
 
-def main():
-    inputs = env_inputs()
-    try:
-        params = parse_params(inputs["params"])
-    except ValueError as e:
-        log(f"invalid hyper-parameters: {e}")
-        return EXIT_INVALID_PARAMS
-    preemption = Preemption()
+def train(inputs, params, preemption):
     use_cuda = inputs["device"] == "cuda" and torch.cuda.is_available()
     device = torch.device("cuda" if use_cuda else "cpu")
     log(f"device: {torch.cuda.get_device_name(0) if use_cuda else 'cpu'} (asked for {inputs['device']})")
@@ -157,4 +150,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(parse_params, train))
