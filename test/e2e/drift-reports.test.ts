@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inProcessApi } from '../../api/client';
-import { bootstrapChampion, fastPolicy, registerModel, writeDataset } from '../../scripts/lib/scenario';
+import {
+  bootstrapChampion,
+  fastPolicy,
+  registerModel,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('drift reports: a monitor or a batch of current data can start a retrain', () => {
@@ -41,7 +47,8 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
       expect(f.adjustedPValue).toBeLessThan(0.05);
     }
     expect(report.runId).toBeTruthy();
-    const run = (await api('GET', `/v1/models/${model}/runs/${report.runId}`)).body;
+    // The run's record appears when its workflow begins, a moment after the trigger.
+    const run = await waitForRun(api, model, report.runId, () => true);
     expect(run.causes).toEqual([
       expect.objectContaining({
         reason: 'drift',
