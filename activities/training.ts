@@ -134,7 +134,7 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         });
         const prefix = `${input.model}/${input.runId}/checkpoints`;
         // Book-keeping after a checkpoint is durable (pruning, progress in the run's record, removing
-        // the local file) runs beside training, one at a time.
+        // the local file) and the periodic progress writes run beside training, one at a time, in order.
         let housekeeping: Promise<void> = Promise.resolve();
         /**
          * A checkpoint is stored in the shared store and heartbeated before training goes on, so
@@ -186,7 +186,10 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
               ctx.heartbeat(beat);
               if (Date.now() - lastWrite > PROGRESS_WRITE_MS) {
                 lastWrite = Date.now();
-                void saveProgress(input.runId, progressReport()).catch(() => {});
+                const report = progressReport();
+                // On the same chain as the checkpoint book-keeping, so writes land in order and none
+                // lands after the final report; a failed progress write is not worth failing training.
+                housekeeping = housekeeping.then(() => saveProgress(input.runId, report).catch(() => {}));
               }
             },
             onCheckpoint: storeCheckpoint,
