@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import type { IdentityRegistry } from '../auth/identities';
 import type { Db } from '../db/client';
 import type { Gateway } from '../serving/gateway';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { TrainerRegistry } from '../trainers/trainer';
 import type { TriggerRequest, TriggerSubmission } from '../triggers/submit-trigger';
+import type { WebhookConfig } from './notifications';
 
 /** What activities need from the outside world; workers build the real ones, tests too. */
 export interface ActivityDeps {
@@ -16,6 +18,9 @@ export interface ActivityDeps {
   /** What trainers on this worker may use: 'cuda' only on GPU workers that checked their GPU. */
   readonly device: 'cpu' | 'cuda';
   readonly log: Logger;
+  /** API identities: decisions sent as signals name one. */
+  readonly identities: IdentityRegistry;
+  readonly webhooks: WebhookConfig;
   /** Hands a trigger to a model's workflow; present on workers that have a Temporal client (control). */
   readonly submitTrigger?: (model: string, request: TriggerRequest) => Promise<TriggerSubmission>;
 }

@@ -1,7 +1,9 @@
+import { createApprovalActivities } from './approvals';
 import { createCanaryActivities } from './canary';
 import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
+import { createNotificationActivities } from './notifications';
 import { createRegistryActivities } from './registry';
 import { createRunActivities } from './runs';
 import { createTrainingActivities } from './training';
@@ -19,6 +21,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
     ...createDriftActivities(deps),
+    ...createApprovalActivities(deps),
+    ...createNotificationActivities(deps),
   };
 }
 

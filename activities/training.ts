@@ -126,6 +126,8 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
             ((beat.step - startStep) / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(3),
           ),
           lastCheckpoint: checkpoints.at(-1) ?? null,
+          /** The checkpoints kept in the artifact store (the last keepCheckpoints), for lineage. */
+          checkpoints,
           attempt: input.attempt,
           resumedFromStep: resume?.step ?? null,
           trainer: trainer.name,

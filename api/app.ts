@@ -1,9 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
+import { requireAuth } from './auth';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
+import { lineageRoutes } from './routes/lineage';
 import { modelRoutes } from './routes/models';
 import { runRoutes } from './routes/runs';
 import { servingRoutes } from './routes/serving';
@@ -33,15 +35,24 @@ export function createApp(deps: ApiDeps) {
     return c.json({ status: ok ? 'ok' : 'degraded', checks }, ok ? 200 : 503);
   });
 
+  // Everything under /v1 needs a token; /healthz and /openapi.json stay open for probes and tooling.
+  app.use('/v1/*', requireAuth(deps.identities));
   app.route('/v1', modelRoutes(deps));
   app.route('/v1', triggerRoutes(deps));
   app.route('/v1', runRoutes(deps));
   app.route('/v1', servingRoutes(deps));
   app.route('/v1', driftReportRoutes(deps));
   app.route('/v1', approvalRoutes(deps));
+  app.route('/v1', lineageRoutes(deps));
 
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (npm run token); its role decides what the call may do',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
+    security: [{ bearer: [] }],
     info: {
       title: 'ctloop',
       version: '0.1.0',

@@ -11,9 +11,12 @@ export interface ApiResponse<T = any> {
 // biome-ignore lint/suspicious/noExplicitAny: as above
 export type ApiCall = <T = any>(method: string, path: string, body?: unknown) => Promise<ApiResponse<T>>;
 
-const init = (method: string, body: unknown): RequestInit => ({
+const init = (method: string, body: unknown, token: string | undefined): RequestInit => ({
   method,
-  headers: body === undefined ? {} : { 'content-type': 'application/json' },
+  headers: {
+    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  },
   body: body === undefined ? undefined : JSON.stringify(body),
 });
 
@@ -28,12 +31,14 @@ async function read(res: Response): Promise<ApiResponse> {
   return { status: res.status, body };
 }
 
-export function httpApi(baseUrl: string): ApiCall {
-  return async (method, path, body) => read(await fetch(new URL(path, baseUrl), init(method, body)));
+/** Calls as the holder of `token` (sent as `Authorization: Bearer`). */
+export function httpApi(baseUrl: string, token?: string): ApiCall {
+  return async (method, path, body) => read(await fetch(new URL(path, baseUrl), init(method, body, token)));
 }
 
-export function inProcessApi(app: {
-  request(path: string, init: RequestInit): Response | Promise<Response>;
-}): ApiCall {
-  return async (method, path, body) => read(await app.request(path, init(method, body)));
+export function inProcessApi(
+  app: { request(path: string, init: RequestInit): Response | Promise<Response> },
+  token?: string,
+): ApiCall {
+  return async (method, path, body) => read(await app.request(path, init(method, body, token)));
 }

@@ -34,7 +34,6 @@ export const RegisterModelBody = z
     name: ModelParam.shape.model,
     dataUri: z.string().min(1).openapi({ description: 'CSV path or artifact:// URI of the training data' }),
     policy: policySchema,
-    createdBy: actor.default('api'),
   })
   .openapi('RegisterModel');
 
@@ -42,7 +41,6 @@ export const UpdateModelBody = z
   .object({
     dataUri: z.string().min(1).optional(),
     policy: policySchema.optional(),
-    updatedBy: actor.default('api'),
   })
   .openapi('UpdateModel');
 
@@ -51,15 +49,25 @@ export const TriggerBody = z
     reason: z.enum(TRIGGER_REASONS),
     details: z.record(z.string(), z.unknown()).default({}),
     dedupKey: z.string().min(1).max(200).optional(),
-    requestedBy: actor.default('api'),
   })
   .openapi('Trigger');
 
+/** The caller is the actor of every call: who decides, who rolls back, comes from the API token. */
 export const DecisionBody = z
-  .object({ by: actor, reason: z.string().max(2000).optional() })
+  .object({
+    reason: z.string().max(2000).optional(),
+    evaluationReportHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .openapi({
+        description:
+          'SHA-256 of the evaluation report the approver saw (from GET /v1/approvals); refused if the run has another',
+      }),
+  })
   .openapi('Decision');
-export const RollbackBody = z.object({ by: actor, reason: z.string().min(1).max(2000) }).openapi('Rollback');
-export const CancelBody = z.object({ by: actor, reason: z.string().min(1).max(2000) }).openapi('Cancel');
+export const RollbackBody = z.object({ reason: z.string().min(1).max(2000) }).openapi('Rollback');
+export const CancelBody = z.object({ reason: z.string().min(1).max(2000) }).openapi('Cancel');
 
 export const PredictBody = z
   .object({
@@ -72,9 +80,7 @@ export const FeedbackBody = z
   .object({ predictionId: z.uuid(), label: z.union([z.literal(0), z.literal(1)]) })
   .openapi('Feedback');
 
-export const FaultBody = z
-  .object({ errorRate: z.number().min(0).max(1), by: actor })
-  .openapi('FaultInjection');
+export const FaultBody = z.object({ errorRate: z.number().min(0).max(1) }).openapi('FaultInjection');
 
 export const ErrorResponse = z
   .object({

@@ -11,7 +11,14 @@ async function main() {
   const { database, deps } = await openRuntime(config, log);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ db: deps.db, temporal, gateway: deps.gateway, taskQueues: config.taskQueues, log });
+  const app = createApp({
+    db: deps.db,
+    temporal,
+    gateway: deps.gateway,
+    taskQueues: config.taskQueues,
+    log,
+    identities: deps.identities,
+  });
   const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
     log.info({ url: `http://localhost:${info.port}` }, 'ctloop API listening');
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
-import { type ApiCall, inProcessApi } from '../api/client';
+import type { ApiCall } from '../api/client';
 import { runs } from '../db/schema';
 import {
   fastPolicy,
@@ -224,7 +224,7 @@ async function killLoop(stack: Stack, api: ApiCall) {
 async function main() {
   const { temporal, services: svc } = await services();
   const stack = await startStackWith(svc, { workers: false });
-  const api = inProcessApi(stack.app);
+  const api = stack.api();
   try {
     await stack.startWorkers(['control', 'train']);
     const a = await throughput(stack, api);

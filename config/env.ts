@@ -22,6 +22,13 @@ export const configVariables = {
   CTLOOP_TRAINERS: 'JSON object naming extra process trainers: {"name": ["program", "arg", ...]}',
   CTLOOP_TRAINER_PYTHON:
     'Python interpreter for the example process trainers (default: the project-local venv)',
+  CTLOOP_TOKENS_FILE:
+    'JSON file of API tokens: [{"name", "role", "groups"?, "sha256"}] (hashes only; `npm run token` makes one)',
+  CTLOOP_TOKENS: 'The same JSON array inline (both may be set)',
+  CTLOOP_WEBHOOKS:
+    'Comma-separated URLs that receive approval notifications (requested, reminder, escalated, decided)',
+  CTLOOP_WEBHOOK_SECRET:
+    'When set, each webhook body is signed: header x-ctloop-signature: sha256=HMAC(body)',
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
   LOG_LEVEL: 'pino log level (default info)',
 } as const;
@@ -53,6 +60,24 @@ const envSchema = z.object({
       }
     }),
   CTLOOP_TRAINER_PYTHON: z.string().min(1).optional(),
+  CTLOOP_TOKENS_FILE: z.string().min(1).optional(),
+  CTLOOP_TOKENS: z.string().min(1).optional(),
+  CTLOOP_WEBHOOKS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      const urls = raw
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean);
+      for (const url of urls) {
+        if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+          ctx.addIssue({ code: 'custom', message: `not an http(s) URL: ${url}` });
+        }
+      }
+      return urls;
+    }),
+  CTLOOP_WEBHOOK_SECRET: z.string().min(1).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -66,6 +91,9 @@ export interface Config {
   /** Extra process trainers: name → command. */
   trainers: Record<string, string[]>;
   trainerPython: string | undefined;
+  /** Where API tokens come from (see auth/identities.ts). */
+  auth: { tokensFile?: string; tokens?: string };
+  webhooks: { urls: string[]; secret?: string };
   port: number;
   logLevel: string;
 }
@@ -91,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     trainers: e.CTLOOP_TRAINERS,
     trainerPython: e.CTLOOP_TRAINER_PYTHON,
+    auth: { tokensFile: e.CTLOOP_TOKENS_FILE, tokens: e.CTLOOP_TOKENS },
+    webhooks: { urls: e.CTLOOP_WEBHOOKS, secret: e.CTLOOP_WEBHOOK_SECRET },
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -1,5 +1,6 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { type Policy, parsePolicy } from '../domain/policy';
+import { sha256 } from '../storage/atomic-file';
 import type { Db } from './client';
 import { aliases, auditEvents, models, modelVersions, runs } from './schema';
 
@@ -66,4 +67,21 @@ export async function mergeRunReport(db: Db, runId: string, name: string, report
     .update(runs)
     .set({ reports: sql`${runs.reports} || ${JSON.stringify({ [name]: report })}::jsonb` })
     .where(eq(runs.id, runId));
+}
+
+/** JSON with object keys sorted at every level, so equal reports hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+/**
+ * The SHA-256 of a version's evaluation report: what an approver saw, so an
+ * audit can tell which report a decision was made on.
+ */
+export function evaluationReportHash(evaluation: unknown): string | null {
+  return evaluation === null || evaluation === undefined ? null : sha256(canonicalJson(evaluation));
 }

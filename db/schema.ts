@@ -155,6 +155,39 @@ export const auditEvents = pgTable(
   ],
 );
 
+/**
+ * Every approval decision that reached a run, accepted or refused: who, with
+ * which role, when, why, through which channel (API update or UI signal), and
+ * the hash of the evaluation report they decided on. Append-only.
+ */
+export const approvalDecisions = pgTable(
+  'approval_decisions',
+  {
+    id: serial('id').primaryKey(),
+    model: text('model').notNull(),
+    runId: text('run_id').notNull(),
+    candidateVersion: integer('candidate_version'),
+    actor: text('actor').notNull(),
+    role: text('role'),
+    decision: text('decision').notNull(),
+    reason: text('reason'),
+    /** `api` (an update) or `signal` (e.g. from the Temporal UI). */
+    via: text('via').notNull(),
+    /** `primary` or `escalation`. */
+    level: text('level'),
+    evaluationReportHash: text('evaluation_report_hash'),
+    /** `accepted` or `refused`. */
+    status: text('status').notNull(),
+    refusal: text('refusal'),
+    eventKey: text('event_key'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('approval_decisions_run_idx').on(t.runId, t.at),
+    uniqueIndex('approval_decisions_event_key_uq').on(t.eventKey),
+  ],
+);
+
 /** The serving gateway's routing for a model: champion plus an optional canary candidate. */
 export const routes = pgTable('routes', {
   model: text('model')
@@ -216,3 +249,4 @@ export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type TriggerRow = typeof triggers.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type RouteRow = typeof routes.$inferSelect;
+export type ApprovalDecisionRow = typeof approvalDecisions.$inferSelect;

@@ -96,11 +96,50 @@ function upgradeEvaluationPolicy(value: unknown): unknown {
  */
 export const evaluationPolicySchema = z.preprocess(upgradeEvaluationPolicy, evaluationGatePolicySchema);
 
-export const approvalPolicySchema = z.object({
-  required: z.boolean().default(true),
-  /** Deadline for a human decision; on expiry the run ends `rejected_approval`. */
+/** Who may decide at one level of an approval: how many distinct people, of which role and group. */
+const approverRulesShape = {
+  /** Distinct approvals needed; a single rejection by an eligible approver rejects the run. */
+  approvers: z.number().int().min(1).max(20).default(1),
+  /** Role an approver must have (`admin` may always approve). */
+  role: z.enum(['approver', 'admin']).default('approver'),
+  /** When set, only identities in this group may decide. */
+  group: z.string().trim().min(1).optional(),
+  /** Deadline for this level, counted from when it opens. */
   timeoutSeconds: z.number().positive().default(86_400),
-});
+  /** A reminder notification this long before the deadline. */
+  reminderBeforeSeconds: z.number().positive().optional(),
+};
+
+const reminderBeforeDeadline = (l: { reminderBeforeSeconds?: number; timeoutSeconds: number }) =>
+  l.reminderBeforeSeconds === undefined || l.reminderBeforeSeconds < l.timeoutSeconds;
+
+export const approvalPolicySchema = z
+  .object({
+    required: z.boolean().default(true),
+    ...approverRulesShape,
+    /**
+     * Four-eyes: whoever triggered the run or registered the model may not
+     * approve it.
+     */
+    fourEyes: z.boolean().default(true),
+    /** At the deadline: reject the run, or hand the decision to `escalation` with its own deadline. */
+    onExpiry: z.enum(['reject', 'escalate']).default('reject'),
+    escalation: z
+      .object(approverRulesShape)
+      .refine(reminderBeforeDeadline, {
+        message: 'reminderBeforeSeconds must be shorter than timeoutSeconds',
+        path: ['reminderBeforeSeconds'],
+      })
+      .optional(),
+  })
+  .refine(reminderBeforeDeadline, {
+    message: 'reminderBeforeSeconds must be shorter than timeoutSeconds',
+    path: ['reminderBeforeSeconds'],
+  })
+  .refine((a) => a.onExpiry !== 'escalate' || a.escalation !== undefined, {
+    message: 'onExpiry "escalate" needs an escalation level (group, approvers, timeoutSeconds)',
+    path: ['escalation'],
+  });
 
 export const canaryPolicySchema = z
   .object({

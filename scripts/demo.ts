@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ApiCall, httpApi } from '../api/client';
+import { readDevTokens } from '../auth/dev-tokens';
 import {
   decide,
   expectStatus,
@@ -47,7 +48,7 @@ async function reachable(baseUrl: string): Promise<boolean> {
 }
 
 /** Starts `npm run dev` on its own ports and data folder, for a demo with nothing running. */
-async function startOwnStack(): Promise<{ baseUrl: string; child: ChildProcess }> {
+async function startOwnStack(): Promise<{ baseUrl: string; child: ChildProcess; dataDir: string }> {
   const port = 3300 + Math.floor(Math.random() * 500);
   const temporalPort = 7300 + Math.floor(Math.random() * 500);
   const env = {
@@ -70,7 +71,7 @@ async function startOwnStack(): Promise<{ baseUrl: string; child: ChildProcess }
     if (Date.now() > deadline) throw new Error('the demo stack did not become healthy in 180 s');
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { baseUrl, child };
+  return { baseUrl, child, dataDir: env.CTLOOP_DATA_DIR };
 }
 
 function followStages(label: string) {
@@ -78,7 +79,16 @@ function followStages(label: string) {
     say(`${label}: ${run.outcome ? `ended ${run.outcome} — ${run.outcomeReason}` : `stage ${run.stage}`}`);
 }
 
-async function play(api: ApiCall) {
+/** The cast of the story, each calling with their own development token. */
+interface Cast {
+  /** dev-admin: registers the model, sends traffic. */
+  readonly admin: ApiCall;
+  readonly approver: ApiCall;
+  readonly operator: ApiCall;
+  readonly monitor: ApiCall;
+}
+
+async function play({ admin: api, approver, operator, monitor }: Cast) {
   const stamp = new Date()
     .toISOString()
     .replace(/[-:T.Z]/g, '')
@@ -93,18 +103,17 @@ async function play(api: ApiCall) {
   await registerModel(api, model, baseline, fastPolicy());
   say(`registered model ${model}`);
 
-  const first = await trigger(api, model, { reason: 'manual', requestedBy: 'ml-engineer' });
+  const first = await trigger(api, model, { reason: 'manual' });
   await waitForRun(api, model, first.runId, inStage('approve'), { onChange: followStages('first model') });
-  expectStatus(await decide(api, model, first.runId, 'approve', 'approver-alice', 'first version'), 200);
+  expectStatus(await decide(approver, model, first.runId, 'approve', 'first version'), 200);
   await waitForRun(api, model, first.runId, hasEnded, { onChange: followStages('first model') });
   say('version 1 is the champion and serves traffic');
 
   const loopStarted = Date.now();
-  const alert = await trigger(api, model, {
+  const alert = await trigger(monitor, model, {
     reason: 'drift',
     details: { dataUri: drifted, psi: { x1: 0.42, x2: 0.37 }, monitor: 'demo-drift-monitor' },
     dedupKey: `drift/${model}/${stamp}`,
-    requestedBy: 'drift-monitor',
   });
   say(`drift monitor triggered a retrain: run ${alert.runId} (${alert.fate})`);
   const follow = followStages('retrain');
@@ -116,16 +125,13 @@ async function play(api: ApiCall) {
   if (scenario === 'bad') {
     const version = waiting.live.candidateVersion;
     expectStatus(
-      await api('PUT', `/v1/models/${model}/versions/${version}/fault`, { errorRate: 0.5, by: 'demo' }),
+      await operator('PUT', `/v1/models/${model}/versions/${version}/fault`, { errorRate: 0.5 }),
       200,
     );
     say(`injected a fault: version ${version} will fail half of its requests`);
   }
-  expectStatus(
-    await decide(api, model, alert.runId, 'approve', 'approver-alice', 'better on this week’s data'),
-    200,
-  );
-  say('approver-alice approved');
+  expectStatus(await decide(approver, model, alert.runId, 'approve', 'better on this week’s data'), 200);
+  say('dev-approver approved (four-eyes: not the one who registered or triggered)');
 
   let done = false;
   const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
@@ -162,15 +168,29 @@ async function play(api: ApiCall) {
 
 async function main() {
   let baseUrl = process.env.CTLOOP_API_URL ?? 'http://localhost:3000';
+  let dataDir = path.resolve(process.env.CTLOOP_DATA_DIR ?? '.data');
   let own: ChildProcess | null = null;
   if (!(await reachable(baseUrl))) {
     const stack = await startOwnStack();
     baseUrl = stack.baseUrl;
+    dataDir = stack.dataDir;
     own = stack.child;
   }
   say(`using ctloop at ${baseUrl}`);
   try {
-    const result = await play(httpApi(baseUrl));
+    const tokens = readDevTokens(dataDir);
+    if (!tokens) {
+      throw new Error(
+        `no development tokens in ${dataDir} (npm run dev writes them); set CTLOOP_DATA_DIR to the stack's data folder`,
+      );
+    }
+    const as = (name: string) => httpApi(baseUrl, tokens[name]);
+    const result = await play({
+      admin: as('dev-admin'),
+      approver: as('dev-approver'),
+      operator: as('dev-operator'),
+      monitor: as('dev-monitor'),
+    });
     console.log(JSON.stringify(result));
     process.exitCode = result.outcome === (scenario === 'good' ? 'promoted' : 'rolled_back') ? 0 : 1;
   } finally {

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
 import {
   createCtWorkers,
@@ -62,7 +63,15 @@ async function main() {
   });
   const running = Promise.all(workers.map((w) => w.run()));
 
-  const app = createApp({ db: deps.db, temporal, gateway: deps.gateway, taskQueues: config.taskQueues, log });
+  const tokens = issueDevTokens(deps.identities, config.dataDir);
+  const app = createApp({
+    db: deps.db,
+    temporal,
+    gateway: deps.gateway,
+    taskQueues: config.taskQueues,
+    log,
+    identities: deps.identities,
+  });
   const api = serve({ fetch: app.fetch, port: config.port });
 
   const where = {
@@ -81,7 +90,15 @@ async function main() {
   console.log(
     `\nctloop is running\n${Object.entries(where)
       .map(([k, v]) => `  ${k.padEnd(11)} ${v}`)
-      .join('\n')}\n\nTry it: npm run demo   (Ctrl-C stops everything)\n`,
+      .join(
+        '\n',
+      )}\n\nDevelopment tokens (new at every start; also in ${devTokensPath(config.dataDir)}):\n${Object.entries(
+      tokens,
+    )
+      .map(([name, token]) => `  ${name.padEnd(13)} ${token}`)
+      .join(
+        '\n',
+      )}\n  e.g. curl -H "Authorization: Bearer ${tokens['dev-admin']}" ${where.api}/models\n\nTry it: npm run demo   (Ctrl-C stops everything)\n`,
   );
 
   let stopping = false;

@@ -12,6 +12,7 @@ import {
 } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { type ActivityDeps, createActivities } from '../activities';
+import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import { type Database, openDatabase } from '../db/client';
 import { createGateway } from '../serving/gateway';
@@ -87,7 +88,14 @@ export async function openRuntime(
     codeVersion: detectCodeVersion(),
     device,
     log,
+    identities: loadIdentities(config.auth),
+    webhooks: config.webhooks,
   };
+  if (deps.identities.size === 0) {
+    log.warn(
+      'no API tokens configured (CTLOOP_TOKENS_FILE, CTLOOP_TOKENS): every API call will be refused with 401',
+    );
+  }
   return { database, deps };
 }
 

@@ -1,5 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalLevel, Vote } from '../domain/approval';
+import type { Identity } from '../domain/roles';
 
 /**
  * Every message, payload type, id and search attribute shared by the
@@ -36,6 +38,8 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const modelWorkflowId = (model: string) => `ct-model/${model}`;
 export const runWorkflowId = (model: string, runId: string) => `ct-run/${model}/${runId}`;
 export const driftWorkflowId = (model: string, reportId: string) => `ct-drift/${model}/${reportId}`;
+export const notifyWorkflowId = (runId: string, event: string, n: number) =>
+  `ct-notify/${runId}/${event}/${n}`;
 
 export const ctModelKey = defineSearchAttributeKey('CtModel', SearchAttributeType.KEYWORD);
 export const ctStageKey = defineSearchAttributeKey('CtStage', SearchAttributeType.KEYWORD);
@@ -122,13 +126,24 @@ export interface RunResult {
   readonly candidateVersion: number | null;
 }
 
+/**
+ * A decision sent as a signal (e.g. from the Temporal UI), payload
+ * `{"by": "alice", "reason": "looks good"}`. The run looks `by` up among the
+ * configured identities and applies the same rules as to the API's updates;
+ * a refused signal is recorded in the audit trail.
+ */
 export interface ApprovalDecisionInput {
   readonly by: string;
   readonly reason?: string;
+  /** Optional: the evaluation report the approver saw (GET /v1/approvals). */
+  readonly evaluationReportHash?: string;
 }
 
+/** A decision sent by the API as an update: the caller's identity comes from its token. */
 export interface DecisionInput extends ApprovalDecisionInput {
   readonly decision: 'approve' | 'reject';
+  /** The authenticated caller (absent only in histories from before identities existed). */
+  readonly approver?: Identity;
 }
 
 export interface RollbackInput {
@@ -138,10 +153,33 @@ export interface RollbackInput {
 
 export interface ApprovalState {
   readonly required: boolean;
+  /** Deadline of the level that is open now. */
   readonly deadline: string | null;
   readonly decision: 'approve' | 'reject' | 'expired' | null;
+  /** Who took the final decision (the last approver, or ctloop on expiry). */
   readonly by: string | null;
   readonly reason: string | null;
+  /** The open level (`escalation` after an expiry with onExpiry "escalate"). */
+  readonly level: ApprovalLevel['level'] | null;
+  /** Distinct approvals the open level needs, from which role and group. */
+  readonly needed: number;
+  readonly role: ApprovalLevel['role'] | null;
+  readonly group: string | null;
+  readonly reminderAt: string | null;
+  readonly votes: readonly Vote[];
+  /** Decisions refused (wrong role, four-eyes, duplicate, stale report) that reached the run as signals. */
+  readonly refusals: number;
+  /** SHA-256 of the evaluation report the approvers decide on. */
+  readonly evaluationReportHash: string | null;
+}
+
+/** One notification: approval requested, reminder, escalated, decided. */
+export interface NotifyInput {
+  readonly event: 'approval.requested' | 'approval.reminder' | 'approval.escalated' | 'approval.decided';
+  readonly model: string;
+  readonly runId: string;
+  readonly at: string;
+  readonly data: Record<string, unknown>;
 }
 
 export interface CanaryStepState {
@@ -179,10 +217,10 @@ export interface RunState {
   readonly reason: string | null;
 }
 
-/** For operators in the Temporal UI: payload `{"by": "alice", "reason": "looks good"}`. */
+/** For approvers in the Temporal UI: payload `{"by": "alice", "reason": "looks good"}`. */
 export const approveSignal = defineSignal<[ApprovalDecisionInput]>('approve');
 export const rejectSignal = defineSignal<[ApprovalDecisionInput]>('reject');
-/** For API callers: accepted or refused at once (wrong stage, already decided). */
+/** For API callers: accepted or refused at once (wrong role, four-eyes, duplicate, too late). */
 export const decideUpdate = defineUpdate<ApprovalState, [DecisionInput]>('decide');
 /** Restores the previous champion; valid during canary and bake. */
 export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');

@@ -4,15 +4,26 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { DecisionContext, Vote } from '../domain/approval';
 import { canaryStepVerdict } from '../domain/canary-analysis';
 import { type Policy, parsePolicy } from '../domain/policy';
 import {
+  type ApprovalRun,
+  acceptVote,
+  approvalStage,
+  initialApprovalState,
+  type QueuedSignal,
+  refuseUpdate,
+} from './approval-stage';
+import {
+  type ApprovalDecisionInput,
   type ApprovalState,
   approveSignal,
   type CanaryStepState,
@@ -44,12 +55,21 @@ const control = proxyActivities<Activities>({
 type Ending = { outcome: Outcome; reason: string };
 
 /** The run's state, held in one place so handlers and the query read the same thing. */
-class RunTracker {
+class RunTracker implements ApprovalRun {
   stage: Stage = 'queued';
   training: TrainingState = initialTrainingState;
   candidateVersion: number | null = null;
   championVersion: number | null = null;
-  approval: ApprovalState = { required: false, deadline: null, decision: null, by: null, reason: null };
+  approval: ApprovalState = initialApprovalState;
+  /**
+   * `levels`: the approval stage with identities, levels, four-eyes and
+   * notifications; `legacy`: the single-decision stage of runs recorded
+   * before it (kept so their histories replay).
+   */
+  approvalMode: 'legacy' | 'levels' | null = null;
+  readonly signalInbox: QueuedSignal[] = [];
+  readonly unrecorded: Vote[] = [];
+  context: Omit<DecisionContext, 'level' | 'votes'> | null = null;
   canaryWeight = 0;
   canarySteps: CanaryStepState[] = [];
   bakeEndsAt: string | null = null;
@@ -111,8 +131,17 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
   setHandler(rejectSignal, (d) => applySignalDecision(run, 'reject', d));
   setHandler(
     decideUpdate,
-    (d) => {
-      run.decide(d.decision, d);
+    async (d) => {
+      if (run.approvalMode === 'levels') {
+        // Re-judged here too: two updates validated in one activation must not both pass as one person.
+        const refusal = run.decisionRefusal(d) ?? refuseUpdate(run, d)?.message;
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'DecisionRefused');
+        const vote = acceptVote(run, { ...d, by: d.approver!.name, role: d.approver!.role }, 'api');
+        // Answer once the vote is recorded and counted, so the caller sees whether it decided the run.
+        await condition(() => !run.unrecorded.includes(vote));
+      } else {
+        run.decide(d.decision, d);
+      }
       return run.approval;
     },
     {
@@ -120,9 +149,13 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
         if (d.decision !== 'approve' && d.decision !== 'reject') {
           throw ApplicationFailure.nonRetryable('decision must be approve or reject', 'InvalidDecision');
         }
-        const refusal = run.decisionRefusal(d);
         // An ApplicationFailure rejects the update cleanly; a plain Error would fail the workflow task.
+        const refusal = run.decisionRefusal(d);
         if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'DecisionRefused');
+        if (run.approvalMode === 'levels') {
+          const ruled = refuseUpdate(run, d);
+          if (ruled) throw ApplicationFailure.nonRetryable(ruled.message, ruled.code);
+        }
       },
     },
   );
@@ -222,7 +255,12 @@ async function runStages(run: RunTracker): Promise<Ending> {
   }
 
   if (policy.approval.required) {
-    const refusal = await awaitApproval(run, policy);
+    // Runs recorded before approval levels existed replay the single-decision stage.
+    run.approvalMode = patched('approval-levels') ? 'levels' : 'legacy';
+    const refusal =
+      run.approvalMode === 'levels'
+        ? await approvalStage(run, policy, () => enterStage(run, 'approve'))
+        : await awaitSingleApproval(run, policy);
     if (refusal) return refusal;
   }
 
@@ -248,7 +286,8 @@ async function runStages(run: RunTracker): Promise<Ending> {
   return bake(run, policy, previousChampion);
 }
 
-async function awaitApproval(run: RunTracker, policy: Policy): Promise<Ending | null> {
+/** The approval stage as it was before levels (one decision, no identities); kept for replay. */
+async function awaitSingleApproval(run: RunTracker, policy: Policy): Promise<Ending | null> {
   const timeoutMs = policy.approval.timeoutSeconds * 1000;
   run.approval = {
     ...run.approval,
@@ -408,13 +447,15 @@ async function finish(run: RunTracker): Promise<void> {
   });
 }
 
-function applySignalDecision(
-  run: RunTracker,
-  decision: 'approve' | 'reject',
-  d: { by: string; reason?: string },
-) {
+function applySignalDecision(run: RunTracker, decision: 'approve' | 'reject', d: ApprovalDecisionInput) {
   const refusal = run.decisionRefusal(d);
-  // Signals cannot answer the sender, so a refused one is logged (visible in the UI's history) and ignored.
+  // Signals cannot answer the sender: a refusal is logged (visible in the UI's history) and, once the
+  // approval stage is open, judged and recorded in the audit trail by the stage itself.
+  if (run.approvalMode === 'levels') {
+    if (refusal) log.warn('decision signal refused', { decision, refusal });
+    else run.signalInbox.push({ ...d, decision });
+    return;
+  }
   if (refusal) {
     log.warn('decision signal refused', { decision, refusal });
     return;

@@ -1,12 +1,31 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, asc, eq, isNull } from 'drizzle-orm';
+import { evaluationReportHash, findModel } from '../../db/registry';
 import { runs } from '../../db/schema';
+import { refuseDecision } from '../../domain/approval';
+import { parsePolicy } from '../../domain/policy';
+import type { TriggerCause } from '../../workflows/messages';
 import { runStateQuery, runWorkflowId } from '../../workflows/messages';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { createRouter } from '../router';
 import { jsonResponse } from '../schemas';
 
-/** What an approver needs to decide, for every run waiting for a decision, oldest first. */
+interface EvaluationSummary {
+  candidate?: unknown;
+  champion?: unknown;
+  verdict?: unknown;
+  gate?: unknown;
+  candidateVersion?: number;
+  championVersion?: number | null;
+}
+
+/**
+ * The approver's inbox: every run waiting for a decision, oldest first, with
+ * what an approver needs (model, causes, candidate vs champion metrics, the
+ * evaluation decision and its statistics, the report's hash, the deadline,
+ * the votes so far) and whether the caller may decide it.
+ */
 export function approvalRoutes(deps: ApiDeps) {
   const { db, temporal } = deps;
   return createRouter().openapi(
@@ -14,10 +33,11 @@ export function approvalRoutes(deps: ApiDeps) {
       method: 'get',
       path: '/approvals',
       summary:
-        'Pending approvals: model, run, causes, candidate vs champion metrics, the evaluation decision, the deadline',
+        'Pending approvals: model, run, causes, candidate vs champion metrics, the evaluation decision, the deadline, votes so far',
       responses: { 200: jsonResponse('Runs waiting for a human decision') },
     }),
     async (c) => {
+      const caller = callerOf(c);
       const waiting = await db
         .select()
         .from(runs)
@@ -25,24 +45,39 @@ export function approvalRoutes(deps: ApiDeps) {
         .orderBy(asc(runs.startedAt));
       const approvals = await Promise.all(
         waiting.map(async (run) => {
-          const evaluation = (run.reports as { evaluation?: Record<string, unknown> }).evaluation as
-            | {
-                candidate?: unknown;
-                champion?: unknown;
-                verdict?: unknown;
-                candidateVersion?: number;
-                championVersion?: number | null;
-              }
-            | undefined;
-          let deadline: string | null = null;
+          const evaluation = (run.reports as { evaluation?: EvaluationSummary }).evaluation;
+          let live = null;
           try {
-            const state = await temporal.workflow
-              .getHandle(runWorkflowId(run.model, run.id))
-              .query(runStateQuery);
-            deadline = state.approval.deadline;
+            live = await temporal.workflow.getHandle(runWorkflowId(run.model, run.id)).query(runStateQuery);
           } catch {
-            deadline = null; // the run moved on between the read and the query
+            live = null; // the run moved on between the read and the query
           }
+          const approval = live?.approval ?? null;
+          const model = await findModel(db, run.model);
+          const registeredBy = model?.createdBy ?? null;
+          // The run decides under the policy it started with; the inbox's hint uses the current one.
+          const fourEyes = model ? parsePolicy(model.policy).approval.fourEyes : true;
+          const refusal =
+            approval?.level && approval.role
+              ? refuseDecision(
+                  { approver: caller, name: caller.name, decision: 'approve' },
+                  {
+                    level: {
+                      level: approval.level,
+                      approvers: approval.needed,
+                      role: approval.role,
+                      group: approval.group,
+                      timeoutSeconds: 0,
+                      reminderBeforeSeconds: null,
+                    },
+                    votes: approval.votes,
+                    fourEyes,
+                    triggeredBy: (run.causes as TriggerCause[]).map((cause) => cause.requestedBy),
+                    registeredBy,
+                    evaluationReportHash: approval.evaluationReportHash,
+                  },
+                )
+              : null;
           return {
             model: run.model,
             runId: run.id,
@@ -52,7 +87,17 @@ export function approvalRoutes(deps: ApiDeps) {
             candidate: evaluation?.candidate ?? null,
             champion: evaluation?.champion ?? null,
             evaluation: evaluation?.verdict ?? null,
-            deadline,
+            statistics: evaluation?.gate ?? null,
+            evaluationReportHash: approval?.evaluationReportHash ?? evaluationReportHash(evaluation),
+            deadline: approval?.deadline ?? null,
+            reminderAt: approval?.reminderAt ?? null,
+            level: approval?.level ?? null,
+            needed: approval?.needed ?? null,
+            role: approval?.role ?? null,
+            group: approval?.group ?? null,
+            votes: approval?.votes ?? [],
+            youMayDecide: refusal === null && approval !== null,
+            whyNot: refusal?.message ?? null,
             approve: `/v1/models/${run.model}/runs/${run.id}/approve`,
             reject: `/v1/models/${run.model}/runs/${run.id}/reject`,
           };

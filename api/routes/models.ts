@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, asc, eq, or } from 'drizzle-orm';
 import { auditFor, championVersion, findModel, findRun, findVersion, listVersions } from '../../db/registry';
 import { aliasHistory, auditEvents, models, triggers } from '../../db/schema';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
@@ -42,7 +43,12 @@ export function modelRoutes(deps: ApiDeps) {
         const body = c.req.valid('json');
         const [created] = await db
           .insert(models)
-          .values({ name: body.name, dataUri: body.dataUri, policy: body.policy, createdBy: body.createdBy })
+          .values({
+            name: body.name,
+            dataUri: body.dataUri,
+            policy: body.policy,
+            createdBy: callerOf(c).name,
+          })
           .onConflictDoNothing()
           .returning();
         if (!created) {
@@ -55,7 +61,7 @@ export function modelRoutes(deps: ApiDeps) {
         await db.insert(auditEvents).values({
           model: body.name,
           kind: 'model_registered',
-          actor: body.createdBy,
+          actor: callerOf(c).name,
           reason: null,
           details: { dataUri: body.dataUri },
         });
@@ -107,7 +113,7 @@ export function modelRoutes(deps: ApiDeps) {
         await db.insert(auditEvents).values({
           model,
           kind: 'model_updated',
-          actor: body.updatedBy,
+          actor: callerOf(c).name,
           reason: null,
           details: { policy: body.policy !== undefined, dataUri: body.dataUri ?? null },
         });

@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { auditFor, findRun, listRuns } from '../../db/registry';
-import { auditEvents } from '../../db/schema';
+import { approvalDecisions, auditEvents } from '../../db/schema';
+import type { Identity } from '../../domain/roles';
 import {
   decideUpdate,
   modelStateQuery,
@@ -9,6 +10,7 @@ import {
   runStateQuery,
   runWorkflowId,
 } from '../../workflows/messages';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
@@ -61,7 +63,12 @@ export function runRoutes(deps: ApiDeps) {
 
   const decisionHandler =
     (decision: 'approve' | 'reject') =>
-    async (model: string, runId: string, body: { by: string; reason?: string }) => {
+    async (
+      model: string,
+      runId: string,
+      approver: Identity,
+      body: { reason?: string; evaluationReportHash?: string },
+    ) => {
       const run = await requireRun(model, runId);
       if (run.outcome !== null) {
         throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
@@ -69,9 +76,27 @@ export function runRoutes(deps: ApiDeps) {
       try {
         return await temporal.workflow
           .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(decideUpdate, { args: [{ decision, ...body }] });
+          .executeUpdate(decideUpdate, { args: [{ decision, by: approver.name, approver, ...body }] });
       } catch (err) {
-        throw temporalCallError(err, decision);
+        const refused = decisionRefusal(err, decision);
+        // The run never saw a refused update, so the API records it: an audit shows every attempt.
+        await db
+          .insert(approvalDecisions)
+          .values({
+            model,
+            runId,
+            candidateVersion: run.candidateVersion,
+            actor: approver.name,
+            role: approver.role,
+            decision,
+            reason: body.reason ?? null,
+            via: 'api',
+            evaluationReportHash: body.evaluationReportHash ?? null,
+            status: 'refused',
+            refusal: refused.message,
+          })
+          .catch(() => {}); // the answer to the caller matters more than this record
+        throw refused;
       }
     };
   const approve = decisionHandler('approve');
@@ -113,11 +138,11 @@ export function runRoutes(deps: ApiDeps) {
     )
     .openapi(decide('approve'), async (c) => {
       const { model, runId } = c.req.valid('param');
-      return c.json({ approval: await approve(model, runId, c.req.valid('json')) }, 200);
+      return c.json({ approval: await approve(model, runId, callerOf(c), c.req.valid('json')) }, 200);
     })
     .openapi(decide('reject'), async (c) => {
       const { model, runId } = c.req.valid('param');
-      return c.json({ approval: await reject(model, runId, c.req.valid('json')) }, 200);
+      return c.json({ approval: await reject(model, runId, callerOf(c), c.req.valid('json')) }, 200);
     })
     .openapi(
       createRoute({
@@ -130,7 +155,8 @@ export function runRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model, runId } = c.req.valid('param');
-        const { by, reason } = c.req.valid('json');
+        const { reason } = c.req.valid('json');
+        const by = callerOf(c).name;
         const run = await requireRun(model, runId);
         if (run.outcome !== null)
           throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
@@ -167,11 +193,28 @@ export function runRoutes(deps: ApiDeps) {
         try {
           await temporal.workflow
             .getHandle(runWorkflowId(model, current))
-            .executeUpdate(rollbackUpdate, { args: [body] });
+            .executeUpdate(rollbackUpdate, { args: [{ by: callerOf(c).name, reason: body.reason }] });
         } catch (err) {
           throw temporalCallError(err, 'rollback');
         }
         return c.json({ runId: current, accepted: true }, 202);
       },
     );
+}
+
+/**
+ * A refused decision as the caller should see it: 403 when this person may
+ * not decide (role, group, four-eyes), 409 when the run cannot take it now
+ * (duplicate, stale report, not waiting, already decided).
+ */
+function decisionRefusal(err: unknown, decision: string): ApiError {
+  const mapped = temporalCallError(err, decision);
+  const type = mapped.details.type;
+  if (type === 'not_eligible' || type === 'four_eyes') {
+    return new ApiError(403, type, mapped.message, mapped.details);
+  }
+  if (type === 'duplicate' || type === 'stale_report') {
+    return new ApiError(409, type, mapped.message, mapped.details);
+  }
+  return mapped;
 }

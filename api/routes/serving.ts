@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, modelVersions } from '../../db/schema';
 import { GatewayError } from '../../serving/gateway';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
@@ -79,7 +80,7 @@ export function servingRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model, version } = c.req.valid('param');
-        const { errorRate, by } = c.req.valid('json');
+        const { errorRate } = c.req.valid('json');
         await requireModel(deps, model);
         const updated = await db
           .update(modelVersions)
@@ -90,7 +91,7 @@ export function servingRoutes(deps: ApiDeps) {
         await db.insert(auditEvents).values({
           model,
           kind: 'fault_injection',
-          actor: by,
+          actor: callerOf(c).name,
           reason: null,
           details: { version, errorRate },
         });

@@ -1,5 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { submitTrigger, TriggerRefused, type TriggerRequest } from '../../triggers/submit-trigger';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
 import { createRouter } from '../router';
@@ -31,11 +32,10 @@ export function triggerRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const { status, body } = await submitTriggerForApi(
-        deps,
-        c.req.valid('param').model,
-        c.req.valid('json'),
-      );
+      const { status, body } = await submitTriggerForApi(deps, c.req.valid('param').model, {
+        ...c.req.valid('json'),
+        requestedBy: callerOf(c).name,
+      });
       return c.json(body, status);
     },
   );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import { fastPolicy, registerModel, writeDataset } from '../../scripts/lib/scenario';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -8,7 +8,7 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
   let api: ReturnType<typeof inProcessApi>;
   beforeAll(async () => {
     stack = await startStack({ workers: false });
-    api = inProcessApi(stack.app);
+    api = stack.api();
     await registerModel(
       api,
       'known',
@@ -42,8 +42,8 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
       400,
       'invalid_request',
     ],
-    ['PUT', '/v1/models/known', { updatedBy: 'x' }, 400, 'invalid_request'],
-    ['POST', '/v1/models/known/runs/r1/approve', {}, 400, 'invalid_request'],
+    ['PUT', '/v1/models/known', {}, 400, 'invalid_request'],
+    ['POST', '/v1/models/known/runs/r1/approve', { reason: 5 }, 400, 'invalid_request'],
     ['POST', '/v1/models/known/runs/r1/approve', { by: 'alice' }, 404, 'not_found'],
     ['POST', '/v1/models/known/rollback', { by: 'alice', reason: 'x' }, 409, 'nothing_to_roll_back'],
     ['POST', '/v1/models/known/predict', { features: { x1: 1 } }, 409, 'no_model_served'],
@@ -80,13 +80,16 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
   it('rejects malformed JSON and a missing body with 400 JSON errors', async () => {
     const malformed = await raw('/v1/models/known/triggers', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.tokens.admin}` },
       body: '{"reason": "drift"',
     });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
 
-    const missing = await raw('/v1/models/known/triggers', { method: 'POST' });
+    const missing = await raw('/v1/models/known/triggers', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.tokens.admin}` },
+    });
     expect(missing.status).toBeGreaterThanOrEqual(400);
     expect(missing.status).toBeLessThan(500);
     expect(((await missing.json()) as { error: unknown }).error).toBeDefined();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import {
   bootstrapChampion,
   fastPolicy,
@@ -15,7 +15,7 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
   let baseline: string;
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
     baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 81 });
   });
   afterAll(async () => {
@@ -33,7 +33,7 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
 
   it('compares a drifted batch with the champion training data and starts a run caused by the report', async () => {
     const model = 'drift-batch';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const batch = await writeDataset(stack.dataDir, 'shifted', { rows: 1500, seed: 82, shift: 1.5 });
 
     const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
@@ -59,7 +59,7 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
 
   it('starts nothing for a batch from the same distribution', async () => {
     const model = 'drift-none';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const batch = await writeDataset(stack.dataDir, 'same', { rows: 1500, seed: 83 });
     const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
     const report = await finished(model, accepted.body.reportId);

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
 import {
   bootstrapChampion,
   decide,
@@ -27,11 +26,11 @@ describe('a run survives the loss of its worker process', () => {
   });
 
   it('resumes training from the last checkpoint on a new worker, keeps waiting for approval across another loss, and promotes once', async () => {
-    const api = inProcessApi(stack.app);
+    const api = stack.api();
     const model = 'durable';
     worker = await startWorkerProcess(stack);
     const baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 41 });
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
 
     // Long enough training (about 10 s here) that the worker can die in the middle of it.
     const slow = fastPolicy({
@@ -79,9 +78,7 @@ describe('a run survives the loss of its worker process', () => {
     // The run waits on a durable timer in Temporal, not in the worker: lose the worker again.
     await worker.kill('SIGKILL');
     worker = await startWorkerProcess(stack);
-    expect((await decide(api, model, runId, 'approve', 'approver-alice', 'after two crashes')).status).toBe(
-      200,
-    );
+    expect((await decide(stack.api('alice'), model, runId, 'approve', 'after two crashes')).status).toBe(200);
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);

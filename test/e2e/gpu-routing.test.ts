@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
 import {
   fastPolicy,
   hasEnded,
@@ -58,7 +57,7 @@ describe('GPU routing: training that needs a GPU runs only on a worker that has 
   });
 
   it('sends training to the GPU queue, where only the GPU worker picks it up', async () => {
-    const api = inProcessApi(stack.app);
+    const api = stack.api();
     const model = 'needs-gpu';
     await registerModel(
       api,

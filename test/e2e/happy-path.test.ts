@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
 import {
   bootstrapChampion,
   decide,
@@ -28,17 +27,16 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
   });
 
   it('runs every stage through the HTTP API and records lineage and the approval', async () => {
-    const api = inProcessApi(stack.app);
+    const api = stack.api();
     const model = 'churn-happy';
     const before = await writeDataset(stack.dataDir, 'before', { rows: 1500, seed: 1 });
     const after = await writeDataset(stack.dataDir, 'after', { rows: 1500, seed: 2, shift: 1.5 });
-    const first = await bootstrapChampion(api, model, before, fastPolicy());
+    const first = await bootstrapChampion(api, model, before, fastPolicy(), stack.api('alice'));
     expect(first.candidateVersion).toBe(1);
 
-    const triggered = await trigger(api, model, {
+    const triggered = await trigger(stack.api('monitor'), model, {
       reason: 'drift',
       details: { dataUri: after, psi: 0.31, feature: 'x1' },
-      requestedBy: 'drift-monitor',
     });
     expect(triggered.fate).toBe('started');
     const runId = triggered.runId;
@@ -70,9 +68,9 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
     ]);
     expect(inbox[0].candidate.accuracy).toBeGreaterThan(inbox[0].champion.accuracy);
 
-    const approved = await decide(api, model, runId, 'approve', 'approver-alice', 'better on drifted data');
+    const approved = await decide(stack.api('alice'), model, runId, 'approve', 'better on drifted data');
     expect(approved.status).toBe(200);
-    expect(approved.body.approval).toMatchObject({ decision: 'approve', by: 'approver-alice' });
+    expect(approved.body.approval).toMatchObject({ decision: 'approve', by: 'alice' });
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(after, 'utf8'), () => done);
@@ -102,11 +100,11 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
     expect(lineage.codeVersion).toBe('test');
     expect(lineage.params).toMatchObject({ trainer: 'builtin-logreg', epochs: 150 });
     expect(lineage.lineage.triggers).toEqual([
-      expect.objectContaining({ reason: 'drift', requestedBy: 'drift-monitor', fate: 'started' }),
+      expect.objectContaining({ reason: 'drift', requestedBy: 'monitor', fate: 'started' }),
     ]);
     expect(lineage.lineage.aliasChanges).toEqual([expect.objectContaining({ fromVersion: 1, toVersion: 2 })]);
     const approval = lineage.lineage.audit.find((e: { kind: string }) => e.kind === 'approval');
-    expect(approval).toMatchObject({ actor: 'approver-alice', reason: 'better on drifted data' });
+    expect(approval).toMatchObject({ actor: 'alice', reason: 'better on drifted data' });
 
     // CTLOOP_RECORD_HISTORIES=1 refreshes the histories that test/e2e/replay.test.ts replays.
     if (process.env.CTLOOP_RECORD_HISTORIES === '1') {

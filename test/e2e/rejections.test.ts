@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import {
   bootstrapChampion,
   decide,
@@ -21,7 +21,7 @@ describe('runs that must not promote end in the right rejection, and the champio
   let baseline: string;
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
     baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 11 });
   });
   afterAll(async () => {
@@ -32,7 +32,7 @@ describe('runs that must not promote end in the right rejection, and the champio
 
   it('rejects data that breaks the declared schema (rejected_data), with a report naming the problem', async () => {
     const model = 'reject-data';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const good = await readFile(baseline, 'utf8');
     // A producer renamed a column and started sending text in another.
     const broken = good.replace('x4', 'x4_renamed').replace(/\n(-?[0-9.]+),/, '\nnot-a-number,');
@@ -55,12 +55,10 @@ describe('runs that must not promote end in the right rejection, and the champio
 
   it('rejects a candidate worse than the champion (rejected_eval) without touching the champion', async () => {
     const model = 'reject-eval';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     // Someone cut training to two tiny steps: the candidate cannot be better.
     const weak = fastPolicy({ training: { params: { epochs: 2, learningRate: 0.001, l2: 0, seed: 7 } } });
-    expect((await api('PUT', `/v1/models/${model}`, { policy: weak, updatedBy: 'ml-engineer' })).status).toBe(
-      200,
-    );
+    expect((await api('PUT', `/v1/models/${model}`, { policy: weak })).status).toBe(200);
 
     const { runId } = await trigger(api, model, { reason: 'performance', details: { accuracy: 0.71 } });
     const run = await waitForRun(api, model, runId, hasEnded);
@@ -77,36 +75,36 @@ describe('runs that must not promote end in the right rejection, and the champio
 
   it('ends rejected_approval when an approver rejects, recording who and why', async () => {
     const model = 'reject-approval';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const drifted = await writeDataset(stack.dataDir, 'drifted-a', { rows: 1500, seed: 12, shift: 1.5 });
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
     await waitForRun(api, model, runId, inStage('approve'));
 
-    const res = await decide(api, model, runId, 'reject', 'approver-carol', 'wait for the quarter close');
+    const res = await decide(stack.api('carol'), model, runId, 'reject', 'wait for the quarter close');
     expect(res.status).toBe(200);
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_approval');
-    expect(run.outcomeReason).toBe('rejected by approver-carol: wait for the quarter close');
+    expect(run.outcomeReason).toBe('rejected by carol: wait for the quarter close');
     expect(run.audit).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
           kind: 'rejection',
-          actor: 'approver-carol',
+          actor: 'carol',
           reason: 'wait for the quarter close',
         }),
       ]),
     );
     expect(await champion(model)).toBe(1);
     // A second decision on an ended run is refused, not lost or applied.
-    const late = await decide(api, model, runId, 'approve', 'approver-dave');
+    const late = await decide(stack.api('alice'), model, runId, 'approve');
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('run_ended');
   });
 
   it('ends rejected_approval when nobody decides before the deadline', async () => {
     const model = 'reject-expired';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     await api('PUT', `/v1/models/${model}`, {
       policy: fastPolicy({ approval: { required: true, timeoutSeconds: 2 } }),
     });
@@ -118,28 +116,33 @@ describe('runs that must not promote end in the right rejection, and the champio
     expect(run.outcome).toBe('rejected_approval');
     expect(run.outcomeReason).toMatch(/no decision before the deadline/);
     expect(run.audit).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'rejection', actor: 'ctloop' })]),
+      expect.arrayContaining([expect.objectContaining({ kind: 'approval_expired', actor: 'ctloop' })]),
     );
     expect(await champion(model)).toBe(1);
   });
 
   it('takes a decision signalled from the Temporal UI, ignores a malformed one, and is findable by CtOutcome', async () => {
     const model = 'reject-signal';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const drifted = await writeDataset(stack.dataDir, 'drifted-c', { rows: 1500, seed: 14, shift: 1.5 });
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
     await waitForRun(api, model, runId, inStage('approve'));
     const handle = stack.client.workflow.getHandle(runWorkflowId(model, runId));
 
-    // What an operator types in the UI's "Send a Signal" form; the first one forgot `by`.
+    // What an approver types in the UI's "Send a Signal" form; the first one forgot `by`, the
+    // second names nobody ctloop knows.
     await handle.signal(rejectSignal, { by: '', reason: 'oops' });
-    await handle.signal(rejectSignal, { by: 'oncall-gina', reason: 'incident freeze' });
+    await handle.signal(rejectSignal, { by: 'oncall-gina', reason: 'not an approver' });
+    await handle.signal(rejectSignal, { by: 'carol', reason: 'incident freeze' });
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_approval');
-    expect(run.outcomeReason).toBe('rejected by oncall-gina: incident freeze');
+    expect(run.outcomeReason).toBe('rejected by carol: incident freeze');
     expect(run.audit.filter((e: { kind: string }) => e.kind === 'rejection')).toEqual([
-      expect.objectContaining({ actor: 'oncall-gina' }),
+      expect.objectContaining({ actor: 'carol' }),
+    ]);
+    expect(run.audit.filter((e: { kind: string }) => e.kind === 'vote_refused')).toEqual([
+      expect.objectContaining({ actor: 'oncall-gina', reason: 'oncall-gina is not a known identity' }),
     ]);
     // Operators filter runs in the UI by the search attributes the run upserts.
     const query = `CtModel = '${model}' AND CtOutcome = 'rejected_approval' AND CtStage = 'done' AND CtTrigger = 'drift'`;
@@ -158,7 +161,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     const strict = fastPolicy({
       evaluation: { minImprovement: 0.01, alpha: 0.0001, minimums: { accuracy: 0.7 } },
     });
-    await bootstrapChampion(api, model, baseline, strict);
+    await bootstrapChampion(api, model, baseline, strict, stack.api('alice'));
     const small = await writeDataset(stack.dataDir, 'drifted-small', { rows: 300, seed: 15, shift: 0.6 });
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: small } });
     const run = await waitForRun(api, model, runId, hasEnded);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import {
   bootstrapChampion,
   decide,
@@ -21,7 +21,7 @@ describe('a bad model does not stay in production', () => {
   let drifted: string;
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
     baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 21 });
     drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 1500, seed: 22, shift: 1.5 });
   });
@@ -44,18 +44,17 @@ describe('a bad model does not stay in production', () => {
 
   it('rolls back automatically when the candidate fails requests during the canary', async () => {
     const model = 'rollback-canary';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
     const waiting = await waitForRun(api, model, runId, inStage('approve'));
     const candidate = waiting.live.candidateVersion;
     expect(candidate).toBe(2);
     // The candidate will fail 40 % of its requests once it serves traffic.
-    const fault = await api('PUT', `/v1/models/${model}/versions/${candidate}/fault`, {
+    const fault = await stack.api('olga')('PUT', `/v1/models/${model}/versions/${candidate}/fault`, {
       errorRate: 0.4,
-      by: 'sre-erin',
     });
     expect(fault.status).toBe(200);
-    expect((await decide(api, model, runId, 'approve', 'approver-alice')).status).toBe(200);
+    expect((await decide(stack.api('alice'), model, runId, 'approve')).status).toBe(200);
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
@@ -78,10 +77,10 @@ describe('a bad model does not stay in production', () => {
   it('restores the previous champion when an operator rolls back during bake', async () => {
     const model = 'rollback-bake';
     const policy = fastPolicy({ bake: { seconds: 120 } });
-    await bootstrapChampion(api, model, baseline, policy);
+    await bootstrapChampion(api, model, baseline, policy, stack.api('alice'));
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
     await waitForRun(api, model, runId, inStage('approve'));
-    expect((await decide(api, model, runId, 'approve', 'approver-alice')).status).toBe(200);
+    expect((await decide(stack.api('alice'), model, runId, 'approve')).status).toBe(200);
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
@@ -91,8 +90,7 @@ describe('a bad model does not stay in production', () => {
     expect((await api('GET', `/v1/models/${model}`)).body.champion).toBe(2);
     expect(await servedVersions(model, 20)).toEqual([2]);
 
-    const res = await api('POST', `/v1/models/${model}/rollback`, {
-      by: 'oncall-frank',
+    const res = await stack.api('olga')('POST', `/v1/models/${model}/rollback`, {
       reason: 'complaints from the support team',
     });
     expect(res.status).toBe(202);
@@ -110,10 +108,10 @@ describe('a bad model does not stay in production', () => {
       [2, 1],
     ]);
     expect(run.audit).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'rollback', actor: 'oncall-frank' })]),
+      expect.arrayContaining([expect.objectContaining({ kind: 'rollback', actor: 'olga' })]),
     );
     // Nothing left to roll back.
-    const again = await api('POST', `/v1/models/${model}/rollback`, { by: 'oncall-frank', reason: 'again' });
+    const again = await stack.api('olga')('POST', `/v1/models/${model}/rollback`, { reason: 'again' });
     expect(again.status).toBe(409);
   });
 });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdir, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import {
   fastPolicy,
   hasEnded,
@@ -36,7 +36,7 @@ describe('training through the process protocol, with a budget per kind of failu
         ],
       },
     });
-    api = inProcessApi(stack.app);
+    api = stack.api();
     data = await writeDataset(stack.dataDir, 'data', { rows: 1500, seed: 51 });
   });
   afterAll(async () => {
@@ -144,8 +144,7 @@ describe('training through the process protocol, with a budget per kind of failu
     expect(trainerPid()).not.toBeNull();
 
     const asked = Date.now();
-    const res = await api('POST', `/v1/models/${model}/runs/${runId}/cancel`, {
-      by: 'oncall-hank',
+    const res = await stack.api('olga')('POST', `/v1/models/${model}/runs/${runId}/cancel`, {
       reason: 'trained on the wrong export',
     });
     expect(res.status).toBe(202);
@@ -157,7 +156,7 @@ describe('training through the process protocol, with a budget per kind of failu
     expect(trainerPid()).toBeNull();
     expect(stoppedAfterMs).toBeLessThan(10_000);
     expect(run.audit).toEqual(
-      expect.arrayContaining([expect.objectContaining({ kind: 'cancel_requested', actor: 'oncall-hank' })]),
+      expect.arrayContaining([expect.objectContaining({ kind: 'cancel_requested', actor: 'olga' })]),
     );
     expect((await api('GET', `/v1/models/${model}/versions`)).body.versions).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { inProcessApi } from '../../api/client';
 import {
   decide,
   fastPolicy,
@@ -19,7 +19,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
   let data: string;
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
     data = await writeDataset(stack.dataDir, 'data', { rows: 1000, seed: 31 });
   });
   afterAll(async () => {
@@ -29,24 +29,24 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
   it('turns three triggers during a run into exactly one follow-up run carrying all their causes', async () => {
     const model = 'coalesce';
     await registerModel(api, model, data, fastPolicy());
-    const first = await trigger(api, model, { reason: 'manual', requestedBy: 'ml-engineer' });
+    const first = await trigger(api, model, { reason: 'manual' });
     expect(first.fate).toBe('started');
     await waitForRun(api, model, first.runId, inStage('approve'));
 
     const during = [];
-    for (const [reason, requestedBy] of [
-      ['drift', 'drift-monitor'],
-      ['performance', 'alertmanager'],
-      ['schedule', 'nightly'],
+    for (const [reason, caller] of [
+      ['drift', 'monitor'],
+      ['performance', 'monitor'],
+      ['schedule', 'olga'],
     ] as const) {
-      during.push(await trigger(api, model, { reason, requestedBy }));
+      during.push(await trigger(stack.api(caller), model, { reason }));
     }
     expect(during.map((t) => t.fate)).toEqual(['queued', 'coalesced', 'coalesced']);
     const followUp = during[0]!.runId;
     expect(new Set(during.map((t) => t.runId))).toEqual(new Set([followUp]));
     expect(followUp).not.toBe(first.runId);
 
-    expect((await decide(api, model, first.runId, 'reject', 'approver-bob', 'not now')).status).toBe(200);
+    expect((await decide(stack.api('bob'), model, first.runId, 'reject', 'not now')).status).toBe(200);
     await waitForRun(api, model, first.runId, hasEnded);
 
     const next = await waitForRun(api, model, followUp, inStage('approve'));
@@ -58,23 +58,22 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     expect(next.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual(
       during.map((t) => t.triggerId),
     );
-    await decide(api, model, followUp, 'reject', 'approver-bob', 'still not now');
+    await decide(stack.api('bob'), model, followUp, 'reject', 'still not now');
     await waitForRun(api, model, followUp, hasEnded);
 
     // Exactly two runs: the first and one follow-up.
     const runs = (await api('GET', `/v1/models/${model}/runs`)).body.runs;
     expect(runs.map((r: { id: string }) => r.id).sort()).toEqual([first.runId, followUp].sort());
-    expect((await api('GET', `/v1/models/${model}/runs`)).body.workflow).toMatchObject({
-      current: null,
-      pending: null,
-      completedRuns: 2,
-    });
+    // The run's record ends a moment before its parent workflow sees the child complete.
+    await expect
+      .poll(async () => (await api('GET', `/v1/models/${model}/runs`)).body.workflow)
+      .toMatchObject({ current: null, pending: null, completedRuns: 2 });
   });
 
   it('answers a re-delivered alert (same dedupKey) with the first trigger and starts nothing new', async () => {
     const model = 'dedup';
     await registerModel(api, model, data, fastPolicy());
-    const alert = { reason: 'drift', dedupKey: 'monitor-42/2026-11-23T10:00', requestedBy: 'drift-monitor' };
+    const alert = { reason: 'drift', dedupKey: 'monitor-42/2026-11-23T10:00' };
     const first = await api('POST', `/v1/models/${model}/triggers`, alert);
     const again = await api('POST', `/v1/models/${model}/triggers`, alert);
 
@@ -89,7 +88,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     expect(state.pending).toBeNull();
     expect(state.current.causes).toHaveLength(1);
     await waitForRun(api, model, first.body.runId, inStage('approve'));
-    await decide(api, model, first.body.runId, 'reject', 'approver-bob');
+    await decide(stack.api('bob'), model, first.body.runId, 'reject');
     expect((await waitForRun(api, model, first.body.runId, hasEnded)).causes).toHaveLength(1);
   });
 
@@ -108,7 +107,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     expect(second.fate).toBe('queued');
     const executionBefore = (await handle.describe()).runId;
 
-    await decide(api, model, first.runId, 'reject', 'approver-bob');
+    await decide(stack.api('bob'), model, first.runId, 'reject');
     await waitForRun(api, model, second.runId, inStage('approve'));
 
     const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
@@ -116,7 +115,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     const state = await latest.query(modelStateQuery);
     expect(state.completedRuns).toBe(1);
     expect(state.current?.runId).toBe(second.runId);
-    await decide(api, model, second.runId, 'reject', 'approver-bob');
+    await decide(stack.api('bob'), model, second.runId, 'reject');
     expect((await waitForRun(api, model, second.runId, hasEnded)).outcome).toBe('rejected_approval');
   });
 });

@@ -7,7 +7,15 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities';
 import { createApp } from '../../api/app';
+import { type ApiCall, inProcessApi } from '../../api/client';
+import {
+  createIdentityRegistry,
+  generateToken,
+  hashToken,
+  type IdentityRegistry,
+} from '../../auth/identities';
 import { type Database, openDatabase } from '../../db/client';
+import type { Role } from '../../domain/roles';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
@@ -29,6 +37,9 @@ export interface Stack {
   readonly databaseUrl: string | undefined;
   readonly taskQueues: { control: string; train: string; gpuTrain: string };
   readonly temporalAddress: string;
+  /** The API as one of TEST_IDENTITIES (default admin). */
+  api(as?: TestIdentity): ApiCall;
+  readonly tokens: Record<TestIdentity, string>;
   /** Starts the in-process workers (tests of worker loss run their own worker process instead). */
   startWorkers(roles?: readonly WorkerRole[]): Promise<void>;
   stopWorkers(): Promise<void>;
@@ -44,9 +55,44 @@ export interface Services {
   readonly trainerPython: string;
 }
 
-export async function startStack(
-  opts: { workers?: boolean; extraTrainers?: Record<string, string[]> } = {},
-): Promise<Stack> {
+export interface StackOptions {
+  workers?: boolean;
+  extraTrainers?: Record<string, string[]>;
+  /** Webhook receivers for approval notifications. */
+  webhooks?: string[];
+  webhookSecret?: string;
+}
+
+/**
+ * The people and monitors of the test stack, each with a token of its own
+ * (`stack.api(name)` calls as them).
+ */
+export const TEST_IDENTITIES = {
+  admin: { role: 'admin', groups: [] },
+  dana: { role: 'admin', groups: [] },
+  alice: { role: 'approver', groups: ['ml-reviewers'] },
+  bob: { role: 'approver', groups: ['ml-reviewers'] },
+  carol: { role: 'approver', groups: ['ml-leads'] },
+  olga: { role: 'operator', groups: [] },
+  monitor: { role: 'trigger', groups: [] },
+  vera: { role: 'viewer', groups: [] },
+} as const satisfies Record<string, { role: Role; groups: readonly string[] }>;
+export type TestIdentity = keyof typeof TEST_IDENTITIES;
+
+export function testIdentities(): { identities: IdentityRegistry; tokens: Record<TestIdentity, string> } {
+  const identities = createIdentityRegistry();
+  const tokens = {} as Record<TestIdentity, string>;
+  for (const [name, who] of Object.entries(TEST_IDENTITIES) as [
+    TestIdentity,
+    (typeof TEST_IDENTITIES)[TestIdentity],
+  ][]) {
+    tokens[name] = generateToken();
+    identities.add({ name, role: who.role, groups: [...who.groups], sha256: hashToken(tokens[name]) });
+  }
+  return { identities, tokens };
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const { inject } = await import('vitest');
   return startStackWith(
     {
@@ -59,10 +105,7 @@ export async function startStack(
   );
 }
 
-export async function startStackWith(
-  services: Services,
-  opts: { workers?: boolean; extraTrainers?: Record<string, string[]> } = {},
-): Promise<Stack> {
+export async function startStackWith(services: Services, opts: StackOptions = {}): Promise<Stack> {
   // Keep the SDK's core logs out of the test output except for real problems.
   installSdkLogging({ logLevel: 'warn' });
   const { temporalAddress, postgresUrl } = services;
@@ -81,6 +124,7 @@ export async function startStackWith(
   const artifacts = createLocalArtifactStore(artifactsDir);
   const log = pino({ level: process.env.CTLOOP_TEST_LOG ?? 'warn' });
   const gateway = createGateway({ db: database.db, artifacts });
+  const { identities, tokens } = testIdentities();
   const baseDeps: ActivityDeps = {
     db: database.db,
     artifacts,
@@ -89,6 +133,8 @@ export async function startStackWith(
     codeVersion: 'test',
     device: 'cpu',
     log,
+    identities,
+    webhooks: { urls: opts.webhooks ?? [], secret: opts.webhookSecret },
   };
   const taskQueues = {
     control: `ct-${suffix}`,
@@ -98,7 +144,7 @@ export async function startStackWith(
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
   const deps = withTriggers(baseDeps, client, taskQueues);
-  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log });
+  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log, identities });
 
   let workerConnection: NativeConnection | null = null;
   let workers: Worker[] = [];
@@ -114,6 +160,8 @@ export async function startStackWith(
     databaseUrl,
     taskQueues,
     temporalAddress,
+    api: (as = 'admin') => inProcessApi(app, tokens[as]),
+    tokens,
     async startWorkers(roles = ['control', 'train'] as const) {
       workerConnection ??= await NativeConnection.connect({ address: temporalAddress });
       workers = await createCtWorkers({

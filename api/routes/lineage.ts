@@ -1,0 +1,121 @@
+import { createRoute } from '@hono/zod-openapi';
+import { and, asc, eq, inArray, or } from 'drizzle-orm';
+import { auditFor, evaluationReportHash, findRun, findVersion } from '../../db/registry';
+import { aliasHistory, approvalDecisions, driftReports, triggers } from '../../db/schema';
+import type { ApiDeps } from '../deps';
+import { notFound } from '../errors';
+import { createRouter } from '../router';
+import { errorResponses, jsonResponse, VersionParams } from '../schemas';
+import { requireModel } from './models';
+
+interface RunReports {
+  validation?: unknown;
+  training?: { checkpoints?: unknown[]; lastCheckpoint?: unknown } & Record<string, unknown>;
+  trainingAttempts?: Record<string, unknown>;
+  evaluation?: unknown;
+  canary?: unknown[];
+}
+
+/** The audit kinds that moved traffic or the champion alias. */
+const ROLLOUT_KINDS = ['promotion', 'rollback', 'routing_restored', 'champion_restored'];
+
+/**
+ * "Why is this version in production?" in one answer: what caused its run,
+ * the data, code and parameters, its checkpoints, the evaluation report, the
+ * approvals (accepted and refused), the canary steps, and every promotion or
+ * rollback that involved it.
+ */
+export function lineageRoutes(deps: ApiDeps) {
+  const { db } = deps;
+  return createRouter().openapi(
+    createRoute({
+      method: 'get',
+      path: '/models/{model}/versions/{version}/lineage',
+      summary:
+        'Lineage of a version: triggers, data hash, code version, parameters, checkpoints, evaluation, approvals, canary, promotions and rollbacks',
+      request: { params: VersionParams },
+      responses: { 200: jsonResponse('The version’s lineage'), ...errorResponses },
+    }),
+    async (c) => {
+      const { model, version } = c.req.valid('param');
+      await requireModel(deps, model);
+      const row = await findVersion(db, model, version);
+      if (!row) throw notFound(`version ${version} of model ${model}`);
+      const run = await findRun(db, model, row.runId);
+      const reports = (run?.reports ?? {}) as RunReports;
+      const runTriggers = await db
+        .select()
+        .from(triggers)
+        .where(eq(triggers.runId, row.runId))
+        .orderBy(asc(triggers.receivedAt));
+      const triggerIds = runTriggers.map((t) => t.id);
+      const drift =
+        triggerIds.length === 0
+          ? []
+          : await db
+              .select({
+                id: driftReports.id,
+                source: driftReports.source,
+                drifted: driftReports.drifted,
+                currentUri: driftReports.currentUri,
+                createdAt: driftReports.createdAt,
+              })
+              .from(driftReports)
+              .where(inArray(driftReports.triggerId, triggerIds));
+      const decisions = await db
+        .select()
+        .from(approvalDecisions)
+        .where(eq(approvalDecisions.runId, row.runId))
+        .orderBy(asc(approvalDecisions.at), asc(approvalDecisions.id));
+      const aliasChanges = await db
+        .select()
+        .from(aliasHistory)
+        .where(
+          and(
+            eq(aliasHistory.model, model),
+            or(eq(aliasHistory.toVersion, version), eq(aliasHistory.fromVersion, version)),
+          ),
+        )
+        .orderBy(asc(aliasHistory.at));
+      const audit = await auditFor(db, model, row.runId);
+      return c.json(
+        {
+          model,
+          version,
+          artifactUri: row.artifactUri,
+          createdAt: row.createdAt,
+          run: run && {
+            id: run.id,
+            workflowId: run.workflowId,
+            outcome: run.outcome,
+            outcomeReason: run.outcomeReason,
+            startedAt: run.startedAt,
+            endedAt: run.endedAt,
+          },
+          causes: { triggers: runTriggers, driftReports: drift },
+          data: { uri: row.dataUri, hash: row.dataHash, validation: reports.validation ?? null },
+          code: { version: row.codeVersion },
+          params: row.params,
+          training: {
+            metrics: row.metrics,
+            checkpoints: reports.training?.checkpoints ?? [],
+            lastCheckpoint: reports.training?.lastCheckpoint ?? null,
+            attempts: reports.trainingAttempts ?? null,
+          },
+          evaluation: { report: row.evaluation, hash: evaluationReportHash(row.evaluation) },
+          approvals: {
+            decisions,
+            outcome:
+              audit.find((e) => ['approval', 'rejection', 'approval_expired'].includes(e.kind)) ?? null,
+          },
+          canary: reports.canary ?? [],
+          rollout: {
+            aliasChanges,
+            events: audit.filter((e) => ROLLOUT_KINDS.includes(e.kind)),
+          },
+        },
+        200,
+      );
+    },
+  );
+}
