@@ -4,6 +4,7 @@ import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createRegistryActivities } from './registry';
 import { createRunActivities } from './runs';
+import { createScheduleActivities } from './schedules';
 import { createTrainingActivities } from './training';
 import { createValidationActivities } from './validation';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
     ...createDriftActivities(deps),
+    ...createScheduleActivities(deps),
   };
 }
 

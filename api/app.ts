@@ -6,6 +6,7 @@ import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { modelRoutes } from './routes/models';
 import { runRoutes } from './routes/runs';
+import { scheduleRoutes } from './routes/schedules';
 import { servingRoutes } from './routes/serving';
 import { triggerRoutes } from './routes/triggers';
 
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1', servingRoutes(deps));
   app.route('/v1', driftReportRoutes(deps));
   app.route('/v1', approvalRoutes(deps));
+  app.route('/v1', scheduleRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,3 +1,4 @@
 export { driftCheckWorkflow } from './drift-workflow';
 export { modelWorkflow } from './model-workflow';
 export { runWorkflow } from './run-workflow';
+export { scheduledTriggerWorkflow } from './scheduled-trigger-workflow';

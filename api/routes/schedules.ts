@@ -1,0 +1,430 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  isGrpcServiceError,
+  ScheduleAlreadyRunning,
+  type ScheduleDescription,
+  type ScheduleHandle,
+  ScheduleNotFoundError,
+  type ScheduleSpec,
+  ServiceError,
+} from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
+import { auditEvents } from '../../db/schema';
+import { cronProblem } from '../../domain/cron';
+import type { scheduledTriggerWorkflow } from '../../workflows';
+import {
+  ctModelKey,
+  type RetrainScheduleSpec,
+  type ScheduledTriggerInput,
+  scheduleId,
+} from '../../workflows/messages';
+import type { ApiDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import { createRouter } from '../router';
+import { actor, errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { temporalCallError } from '../temporal-errors';
+import { requireModel } from './models';
+
+// ---- schemas ------------------------------------------------------------------------------
+
+const ScheduleParams = ModelParam.extend({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'schedule names are lowercase letters, digits, ".", "_" or "-"')
+    .openapi({ param: { name: 'name', in: 'path' }, example: 'nightly' }),
+});
+
+const Cron = z
+  .string()
+  .max(200)
+  .superRefine((value, ctx) => {
+    const problem = cronProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${problem}` });
+  })
+  .openapi({ example: '0 3 * * *' });
+
+/** The IANA name as the runtime spells it ("europe/paris" → "Europe/Paris"), or null if it knows no such zone. */
+function canonicalTimeZone(name: string): string | null {
+  // Offsets like "+02:00" are valid for Intl but not IANA names; the scheduler wants a name.
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(name)) return null;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+
+const TimeZone = z
+  .string()
+  .max(100)
+  .refine((tz) => canonicalTimeZone(tz) !== null, 'unknown time zone: give an IANA name like Europe/Paris')
+  .openapi({ example: 'Europe/Paris' });
+
+const timing = {
+  cron: Cron.optional(),
+  intervalSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(366 * 86_400)
+    .optional(),
+  offsetSeconds: z.number().int().min(0).optional(),
+  jitterSeconds: z.number().int().min(0).max(86_400).optional(),
+  timezone: TimeZone.optional(),
+};
+
+/** Refuses both or neither of cron and intervalSeconds (`required`), and an offset that does not fit. */
+function checkTiming(
+  body: { cron?: string; intervalSeconds?: number; offsetSeconds?: number },
+  ctx: z.RefinementCtx,
+  required: boolean,
+) {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (body.cron !== undefined && body.intervalSeconds !== undefined) {
+    issue('cron', 'give cron or intervalSeconds, not both');
+  } else if (required && body.cron === undefined && body.intervalSeconds === undefined) {
+    issue('cron', 'give one of cron or intervalSeconds');
+  }
+  if (body.offsetSeconds !== undefined && body.cron !== undefined) {
+    issue('offsetSeconds', 'offsetSeconds applies to intervalSeconds only');
+  }
+  if (
+    body.offsetSeconds !== undefined &&
+    body.intervalSeconds !== undefined &&
+    body.offsetSeconds >= body.intervalSeconds
+  ) {
+    issue('offsetSeconds', 'offsetSeconds must be less than intervalSeconds');
+  }
+}
+
+const CreateScheduleBody = z
+  .strictObject({
+    name: ScheduleParams.shape.name,
+    ...timing,
+    paused: z.boolean().default(false),
+    note: z.string().max(1000).optional(),
+    by: actor.default('api'),
+  })
+  .superRefine((body, ctx) => checkTiming(body, ctx, true))
+  .openapi('CreateSchedule');
+
+const UpdateScheduleBody = z
+  .strictObject({ ...timing, note: z.string().max(1000).optional(), by: actor.default('api') })
+  .superRefine((body, ctx) => checkTiming(body, ctx, false))
+  .openapi('UpdateSchedule');
+
+const ScheduleActionBody = z
+  .strictObject({ note: z.string().max(1000).optional(), by: actor.default('api') })
+  .openapi('ScheduleAction');
+
+// ---- Temporal -------------------------------------------------------------------------------
+
+/**
+ * Missed firings are taken up to a minute late after the Temporal service was
+ * unavailable, and dropped beyond that: a retrain that comes hours late helps
+ * less than the next regular one, and a burst of them after an outage would
+ * only coalesce into one run anyway.
+ */
+const CATCHUP_WINDOW = '1 minute';
+
+function temporalSpec(spec: RetrainScheduleSpec): ScheduleSpec {
+  return {
+    ...(spec.cron !== undefined
+      ? { cronExpressions: [spec.cron] }
+      : { intervals: [{ every: spec.intervalSeconds! * 1000, offset: (spec.offsetSeconds ?? 0) * 1000 }] }),
+    timezone: spec.timezone,
+    jitter: spec.jitterSeconds * 1000,
+  };
+}
+
+/** What Temporal says about a schedule, as API errors: 404, 409, 400 for a spec it refuses, else 503. */
+function scheduleCallError(err: unknown, model: string, name: string): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ScheduleNotFoundError) return notFound(`schedule ${name} of model ${model}`);
+  if (err instanceof ScheduleAlreadyRunning) {
+    return new ApiError(409, 'schedule_exists', `model ${model} already has a schedule named ${name}`, {
+      scheduleId: scheduleId(model, name),
+    });
+  }
+  // The schedule client turns "Invalid schedule spec" into a TypeError; other refusals stay gRPC errors.
+  const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : null;
+  if (err instanceof TypeError || grpc?.code === 3 /* INVALID_ARGUMENT */) {
+    const message = grpc?.details ?? (err as Error).message;
+    return new ApiError(400, 'invalid_request', `Temporal refused the schedule: ${message}`, {
+      field: 'spec',
+    });
+  }
+  return temporalCallError(err, `schedule ${name}`);
+}
+
+function view(model: string, name: string, d: ScheduleDescription) {
+  const input = d.action.args?.[0] as ScheduledTriggerInput | undefined;
+  return {
+    model,
+    name,
+    scheduleId: d.scheduleId,
+    spec: input?.spec ?? null,
+    state: d.state.paused ? 'paused' : 'active',
+    paused: d.state.paused,
+    note: d.state.note ?? null,
+    nextRunTimes: d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
+    recentActions: d.info.recentActions.map((a) => ({
+      scheduledAt: a.scheduledAt.toISOString(),
+      takenAt: a.takenAt.toISOString(),
+      workflowId: a.action.workflow.workflowId,
+    })),
+    actionsTaken: d.info.numActionsTaken,
+    skippedOverlap: d.info.numActionsSkippedOverlap,
+    missedCatchupWindow: d.info.numActionsMissedCatchupWindow,
+    policies: { overlap: d.policies.overlap, catchupWindowSeconds: d.policies.catchupWindow / 1000 },
+    createdAt: d.info.createdAt.toISOString(),
+    updatedAt: d.info.lastUpdatedAt?.toISOString() ?? null,
+  };
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+/** Per-model retrain schedules, kept as Temporal Schedules (visible and editable in the Temporal UI too). */
+export function scheduleRoutes(deps: ApiDeps) {
+  const { db, temporal, taskQueues } = deps;
+  const handleOf = (model: string, name: string) => temporal.schedule.getHandle(scheduleId(model, name));
+
+  const audit = (model: string, kind: string, by: string, note: string | undefined, details: object) =>
+    db.insert(auditEvents).values({ model, kind, actor: by, reason: note ?? null, details });
+
+  /** Runs a Temporal call on a schedule of a registered model, mapping its errors. */
+  const onSchedule = async <T>(
+    model: string,
+    name: string,
+    call: (handle: ScheduleHandle) => Promise<T>,
+  ): Promise<T> => {
+    await requireModel(deps, model);
+    try {
+      return await call(handleOf(model, name));
+    } catch (err) {
+      throw scheduleCallError(err, model, name);
+    }
+  };
+
+  const describe = (model: string, name: string) =>
+    onSchedule(model, name, async (h) => view(model, name, await h.describe()));
+
+  /**
+   * The schedule names of a model: those Temporal's visibility store lists
+   * (it lags behind by a moment) and those this API created (read from the
+   * audit trail, so a schedule shows up at once after it is created).
+   */
+  const scheduleNames = async (model: string): Promise<string[]> => {
+    const names = new Set<string>();
+    const prefix = scheduleId(model, '');
+    for await (const s of temporal.schedule.list({ query: `CtModel = '${model}'` })) {
+      if (s.scheduleId.startsWith(prefix)) names.add(s.scheduleId.slice(prefix.length));
+    }
+    const created = await db
+      .select({ details: auditEvents.details })
+      .from(auditEvents)
+      .where(and(eq(auditEvents.model, model), eq(auditEvents.kind, 'schedule_created')));
+    for (const row of created) {
+      const name = (row.details as { name?: unknown }).name;
+      if (typeof name === 'string') names.add(name);
+    }
+    return [...names].sort();
+  };
+
+  const stateChange = (action: 'pause' | 'unpause') =>
+    createRoute({
+      method: 'post',
+      path: `/models/{model}/schedules/{name}/${action}`,
+      summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule, with a note saying why`,
+      request: { params: ScheduleParams, ...jsonBody(ScheduleActionBody) },
+      responses: { 200: jsonResponse('The schedule'), ...errorResponses },
+    });
+
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/models/{model}/schedules',
+        summary:
+          'Create a retrain schedule (cron or interval, time zone, jitter); overlapping firings are skipped',
+        request: { params: ModelParam, ...jsonBody(CreateScheduleBody) },
+        responses: { 201: jsonResponse('The schedule, with its next run times'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        const { name, by, note, paused, ...given } = c.req.valid('json');
+        const spec: RetrainScheduleSpec = {
+          ...(given.cron !== undefined
+            ? { cron: given.cron.trim() }
+            : { intervalSeconds: given.intervalSeconds!, offsetSeconds: given.offsetSeconds ?? 0 }),
+          timezone: canonicalTimeZone(given.timezone ?? 'UTC')!,
+          jitterSeconds: given.jitterSeconds ?? 0,
+        };
+        const input: ScheduledTriggerInput = { model, name, spec };
+        await onSchedule(model, name, () =>
+          temporal.schedule.create<typeof scheduledTriggerWorkflow>({
+            scheduleId: scheduleId(model, name),
+            spec: temporalSpec(spec),
+            action: {
+              type: 'startWorkflow',
+              workflowType: 'scheduledTriggerWorkflow',
+              // The scheduler appends each firing's nominal time to this id.
+              workflowId: scheduleId(model, name),
+              taskQueue: taskQueues.control,
+              args: [input],
+              typedSearchAttributes: [{ key: ctModelKey, value: model }],
+            },
+            policies: { overlap: 'SKIP', catchupWindow: CATCHUP_WINDOW },
+            typedSearchAttributes: [{ key: ctModelKey, value: model }],
+            state: { paused, ...(note !== undefined ? { note } : {}) },
+          }),
+        );
+        await audit(model, 'schedule_created', by, note, { name, spec, paused });
+        return c.json(await describe(model, name), 201);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/schedules',
+        summary: "A model's schedules: state, note, next run times, recent firings",
+        request: { params: ModelParam },
+        responses: { 200: jsonResponse('Schedules, by name'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model } = c.req.valid('param');
+        await requireModel(deps, model);
+        let names: string[];
+        try {
+          names = await scheduleNames(model);
+        } catch (err) {
+          throw temporalCallError(err, 'listing schedules');
+        }
+        const found = await Promise.all(
+          names.map((name) =>
+            describe(model, name).catch((err) => {
+              if (err instanceof ApiError && err.status === 404) return null; // deleted since
+              throw err;
+            }),
+          ),
+        );
+        return c.json({ schedules: found.filter((s) => s !== null) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/models/{model}/schedules/{name}',
+        summary: 'A schedule: spec, state, note, next run times, recent firings',
+        request: { params: ScheduleParams },
+        responses: { 200: jsonResponse('The schedule'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, name } = c.req.valid('param');
+        return c.json(await describe(model, name), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'patch',
+        path: '/models/{model}/schedules/{name}',
+        summary: 'Change when a schedule fires (cron or interval, time zone, jitter) or its note',
+        request: { params: ScheduleParams, ...jsonBody(UpdateScheduleBody) },
+        responses: { 200: jsonResponse('The updated schedule'), ...errorResponses },
+      }),
+      async (c) => {
+        const { model, name } = c.req.valid('param');
+        const { by, note, ...changes } = c.req.valid('json');
+        if (Object.keys(changes).length === 0 && note === undefined) {
+          throw new ApiError(400, 'invalid_request', 'nothing to change: give a timing field or a note');
+        }
+        let spec: RetrainScheduleSpec | null = null;
+        await onSchedule(model, name, (h) =>
+          h.update<typeof scheduledTriggerWorkflow>((previous) => {
+            const input = previous.action.args?.[0] as ScheduledTriggerInput | undefined;
+            if (!input?.spec) {
+              throw new ApiError(409, 'not_managed', `schedule ${name} was not created through this API`);
+            }
+            spec = nextSpec(input.spec, changes);
+            return {
+              ...previous,
+              spec: temporalSpec(spec),
+              action: { ...previous.action, args: [{ ...input, spec }] },
+              state: { ...previous.state, ...(note !== undefined ? { note } : {}) },
+            };
+          }),
+        );
+        await audit(model, 'schedule_updated', by, note, { name, spec });
+        return c.json(await describe(model, name), 200);
+      },
+    )
+    .openapi(stateChange('pause'), async (c) => {
+      const { model, name } = c.req.valid('param');
+      const { by, note } = c.req.valid('json');
+      await onSchedule(model, name, (h) => h.pause(note ?? `paused by ${by}`));
+      await audit(model, 'schedule_paused', by, note, { name });
+      return c.json(await describe(model, name), 200);
+    })
+    .openapi(stateChange('unpause'), async (c) => {
+      const { model, name } = c.req.valid('param');
+      const { by, note } = c.req.valid('json');
+      await onSchedule(model, name, (h) => h.unpause(note ?? `resumed by ${by}`));
+      await audit(model, 'schedule_unpaused', by, note, { name });
+      return c.json(await describe(model, name), 200);
+    })
+    .openapi(
+      createRoute({
+        method: 'delete',
+        path: '/models/{model}/schedules/{name}',
+        summary: 'Delete a schedule (runs it already triggered go on)',
+        request: {
+          params: ScheduleParams,
+          body: { required: false, content: { 'application/json': { schema: ScheduleActionBody } } },
+        },
+        responses: { 204: { description: 'Deleted' }, ...errorResponses },
+      }),
+      async (c) => {
+        const { model, name } = c.req.valid('param');
+        // The body is optional here, and an absent one skips validation (and its defaults).
+        const { by = 'api', note } = c.req.valid('json');
+        await onSchedule(model, name, (h) => h.delete());
+        await audit(model, 'schedule_deleted', by, note, { name });
+        return c.body(null, 204);
+      },
+    );
+}
+
+/** The spec after a PATCH: a new cron or interval replaces the other kind; other fields keep their value. */
+function nextSpec(
+  current: RetrainScheduleSpec,
+  changes: {
+    cron?: string;
+    intervalSeconds?: number;
+    offsetSeconds?: number;
+    timezone?: string;
+    jitterSeconds?: number;
+  },
+): RetrainScheduleSpec {
+  const usesCron =
+    changes.cron !== undefined || (changes.intervalSeconds === undefined && current.cron !== undefined);
+  if (usesCron && changes.offsetSeconds !== undefined) {
+    throw new ApiError(400, 'invalid_request', 'offsetSeconds applies to intervalSeconds only', {
+      issues: [{ path: 'offsetSeconds', message: 'the schedule uses cron' }],
+    });
+  }
+  const interval = changes.intervalSeconds ?? current.intervalSeconds;
+  const offset =
+    changes.offsetSeconds ?? (changes.intervalSeconds !== undefined ? 0 : (current.offsetSeconds ?? 0));
+  if (!usesCron && offset >= interval!) {
+    throw new ApiError(400, 'invalid_request', 'offsetSeconds must be less than intervalSeconds', {
+      issues: [{ path: 'offsetSeconds', message: `${offset} ≥ ${interval}` }],
+    });
+  }
+  return {
+    ...(usesCron
+      ? { cron: (changes.cron ?? current.cron)!.trim() }
+      : { intervalSeconds: interval!, offsetSeconds: offset }),
+    timezone: changes.timezone !== undefined ? canonicalTimeZone(changes.timezone)! : current.timezone,
+    jitterSeconds: changes.jitterSeconds ?? current.jitterSeconds,
+  };
+}
