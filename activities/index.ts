@@ -6,6 +6,7 @@ import { createEvaluationActivities } from './evaluation';
 import { createNotificationActivities } from './notifications';
 import { createRegistryActivities } from './registry';
 import { createRunActivities } from './runs';
+import { createScheduleActivities } from './schedules';
 import { createTrainingActivities } from './training';
 import { createValidationActivities } from './validation';
 
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDriftActivities(deps),
     ...createApprovalActivities(deps),
     ...createNotificationActivities(deps),
+    ...createScheduleActivities(deps),
   };
 }
 

@@ -8,6 +8,7 @@ import { driftReportRoutes } from './routes/drift-reports';
 import { lineageRoutes } from './routes/lineage';
 import { modelRoutes } from './routes/models';
 import { runRoutes } from './routes/runs';
+import { scheduleRoutes } from './routes/schedules';
 import { servingRoutes } from './routes/serving';
 import { triggerRoutes } from './routes/triggers';
 
@@ -44,6 +45,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1', driftReportRoutes(deps));
   app.route('/v1', approvalRoutes(deps));
   app.route('/v1', lineageRoutes(deps));
+  app.route('/v1', scheduleRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -40,6 +40,7 @@ export const runWorkflowId = (model: string, runId: string) => `ct-run/${model}/
 export const driftWorkflowId = (model: string, reportId: string) => `ct-drift/${model}/${reportId}`;
 export const notifyWorkflowId = (runId: string, event: string, n: number) =>
   `ct-notify/${runId}/${event}/${n}`;
+export const scheduleId = (model: string, name: string) => `ct-schedule/${model}/${name}`;
 
 export const ctModelKey = defineSearchAttributeKey('CtModel', SearchAttributeType.KEYWORD);
 export const ctStageKey = defineSearchAttributeKey('CtStage', SearchAttributeType.KEYWORD);
@@ -226,3 +227,21 @@ export const decideUpdate = defineUpdate<ApprovalState, [DecisionInput]>('decide
 export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');
 export const rollbackUpdate = defineUpdate<{ accepted: true }, [RollbackInput]>('requestRollback');
 export const runStateQuery = defineQuery<RunState>('runState');
+
+// ---- retrain schedules ------------------------------------------------------------------
+
+/** A retrain schedule's timing as the API takes it: exactly one of `cron` and `intervalSeconds`. */
+export interface RetrainScheduleSpec {
+  readonly cron?: string;
+  readonly intervalSeconds?: number;
+  readonly offsetSeconds?: number;
+  readonly timezone: string;
+  readonly jitterSeconds: number;
+}
+
+/** What a schedule starts `scheduledTriggerWorkflow` with; the spec rides along so the API can show it as given. */
+export interface ScheduledTriggerInput {
+  readonly model: string;
+  readonly name: string;
+  readonly spec: RetrainScheduleSpec;
+}
