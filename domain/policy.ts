@@ -136,10 +136,10 @@ export const canaryPolicySchema = z
     /** Spread τ of the mSPRT's normal mixture: the size of difference (beyond the margin) it is tuned to find. */
     mixtureSd: z
       .object({
-        errorRate: z.number().gt(0).max(1).default(0.03),
-        accuracy: z.number().gt(0).max(1).default(0.05),
+        errorRate: z.number().gt(0).max(1).default(0.05),
+        accuracy: z.number().gt(0).max(1).default(0.1),
       })
-      .default({ errorRate: 0.03, accuracy: 0.05 }),
+      .default({ errorRate: 0.05, accuracy: 0.1 }),
     /** A step passes only once quality is judged; false lets it pass on error rate and latency alone (late labels). */
     requireQuality: z.boolean().default(true),
     /**

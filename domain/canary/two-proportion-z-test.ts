@@ -66,7 +66,9 @@ export function twoProportionZTest(
   const standardError = Math.sqrt(variance);
   const offset = difference - nullDifference;
   const z = standardError > 0 ? offset / standardError : offset === 0 ? 0 : Math.sign(offset) * Infinity;
-  return { difference, standardError, z, pValue: normalPValue(z, alternative), pooled };
+  // No spread and no difference: the data cannot speak against H0 in any direction.
+  const pValue = standardError === 0 && offset === 0 ? 1 : normalPValue(z, alternative);
+  return { difference, standardError, z, pValue, pooled };
 }
 
 /** Throws unless the sample is a count of events out of at least one trial. */
