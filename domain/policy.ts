@@ -127,7 +127,7 @@ export const canaryPolicySchema = z
     /** Most recent latencies per version the analysis ranks (Mann–Whitney U); caps the workflow's history. */
     latencySampleSize: z.number().int().min(10).max(5000).default(2000),
     /** False-alarm level of each metric's test (a healthy candidate is rolled back at most this often per metric). */
-    alpha: z.number().gt(0).lt(0.5).default(0.05),
+    alpha: z.number().gt(0).lt(0.5).default(0.01),
     /**
      * Always-valid sequential test (mixture SPRT) for error rate and quality, safe to
      * look at on every poll; false re-runs a fixed-sample z-test at each poll instead.

@@ -76,8 +76,8 @@ describe('canaryStepVerdict', () => {
       'inconclusive',
       /300s limit still waiting for errorRate/,
     ],
-    // 70 % vs 90 % accuracy on 100 labels each side of the comparison.
-    ['an accuracy drop', CHAMPION, traffic(100, 1, 100, 70), 60, 'fail', /^accuracy failed/],
+    // 60 % vs 90 % accuracy on 100 candidate labels.
+    ['an accuracy drop', CHAMPION, traffic(100, 1, 100, 60), 60, 'fail', /^accuracy failed/],
     // ~45 ms vs ~12 ms: far beyond max(20 % of 12 ms, 5 ms).
     [
       'a latency regression',
@@ -213,7 +213,7 @@ describe('canaryStepVerdict', () => {
       policy: strict,
     });
     expect(few.verdict).toBe('wait');
-    expect(few.metrics.errorRate.reason).toMatch(/non-inferiority p = .* > α 0.05/);
+    expect(few.metrics.errorRate.reason).toMatch(/non-inferiority p = .* > α 0.01/);
     const many = analyzeCanaryStep({
       champion: traffic(5000, 50, 5000, 4500),
       candidate: traffic(2000, 20, 2000, 1800),
@@ -227,7 +227,7 @@ describe('canaryStepVerdict', () => {
   it('keeps policies written before the statistics valid, with conservative defaults', () => {
     const old = canaryPolicySchema.parse({ minRequests: 30, minLabelled: 20, maxErrorRateIncrease: 0.05 });
     expect(old).toMatchObject({
-      alpha: 0.05,
+      alpha: 0.01,
       sequential: true,
       minRequests: 30,
       minLabelled: 20,
