@@ -46,7 +46,7 @@ export const MANN_WHITNEY_EXACT_MAX_SMALLER = 8;
  * is asked for with ties
  * @example
  * mannWhitneyU([19, 22, 16, 29, 24], [20, 11, 17, 12], { alternative: 'greater' });
- * // => { u: 17, pValue: 0.0555..., method: 'exact', ... } (scipy.stats.mannwhitneyu gives 0.05555555555555555)
+ * // => { u: 17, pValue: 0.05555555555555555, method: 'exact', … } (the same as scipy.stats.mannwhitneyu)
  */
 export function mannWhitneyU(
   first: readonly number[],

@@ -167,6 +167,7 @@ export interface LatencyMetricInput {
  *
  * @throws {Error} when a latency is not finite
  * @example
+ * // fast: 100 latencies around 10 ms
  * judgeLatency({ champion: fast, candidate: fast.map((ms) => ms + 40), minSamples: 50,
  *   maxIncrease: 0.2, allowanceMs: 5, alpha: 0.05 }).verdict; // => 'fail'
  */

@@ -37,7 +37,7 @@ export interface MixtureSprtResult {
  * @throws {Error} when variance or tau is not positive and finite, or an input is NaN
  * @example
  * normalMixtureSprt({ estimate: 0.02, variance: 5.8e-5, tau: 0.03, alternative: 'greater' });
- * // => { logLikelihoodRatio: 2.53…, pValue: 0.079… }
+ * // => { logLikelihoodRatio: 2.52497967134486, pValue: 0.08005994028109462 }
  */
 export function normalMixtureSprt(input: {
   estimate: number;
@@ -89,7 +89,7 @@ export interface TwoProportionSprtResult extends MixtureSprtResult {
  * @example
  * twoProportionMixtureSprt({ events: 12, trials: 30 }, { events: 0, trials: 270 },
  *   { nullDifference: 0.05, tau: 0.03, alternative: 'greater' });
- * // => { difference: 0.4, pValue: 0.22…, … }
+ * // => { difference: 0.4, variance: 0.00802797…, logLikelihoodRatio: 1.29546686…, pValue: 0.27377001… }
  */
 export function twoProportionMixtureSprt(
   first: ProportionSample,

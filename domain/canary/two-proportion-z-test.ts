@@ -38,7 +38,7 @@ export interface TwoProportionZTestResult {
  * or nullDifference is outside [−1, 1]
  * @example
  * twoProportionZTest({ events: 40, trials: 1000 }, { events: 20, trials: 1000 }, { alternative: 'greater' });
- * // => { difference: 0.02, z: 2.6080..., pValue: 0.004553..., pooled: true, ... }
+ * // => { difference: 0.02, standardError: 0.0076288…, z: 2.6216125…, pValue: 0.0043757…, pooled: true }
  */
 export function twoProportionZTest(
   first: ProportionSample,
