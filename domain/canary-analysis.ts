@@ -1,10 +1,11 @@
+import { judgeLatency, judgeProportion, type MetricAnalysis } from './canary/metric-verdicts';
 import type { CanaryPolicy } from './policy';
 
 /**
  * Judges one canary step from what the gateway recorded for each version
- * since the step began. Called on every poll; the run rolls back on 'fail',
- * moves to the next step on 'pass', applies policy.onInconclusive on
- * 'inconclusive' and polls again on 'wait'.
+ * since the step began (the same window for both). Called on every poll; the
+ * run rolls back on 'fail', moves to the next step on 'pass', applies
+ * policy.onInconclusive on 'inconclusive' and polls again on 'wait'.
  */
 
 export interface VersionTraffic {
@@ -16,147 +17,178 @@ export interface VersionTraffic {
   /** Labelled predictions that were right. */
   readonly correct: number;
   readonly latencyMsP50: number | null;
+  /** Latencies (ms) of the most recent requests, at most policy.latencySampleSize; absent: latency is not judged. */
+  readonly latencyMs?: readonly number[];
 }
 
 export type CanaryVerdict = 'pass' | 'fail' | 'wait' | 'inconclusive';
 
-// Rates are ratios of counts; forgive float noise at the exact boundary
-// (0.07 − 0.05 = 0.020000000000000004 must not exceed an allowed 0.02).
-const EPSILON = 1e-12;
+/**
+ * What the sequential tests carry from one look to the next within a step:
+ * each metric's always-valid p-value so far (1 at the step's start).
+ */
+export interface CanarySequentialState {
+  readonly errorRate: number;
+  readonly accuracy: number;
+}
+
+export const FRESH_SEQUENTIAL_STATE: CanarySequentialState = { errorRate: 1, accuracy: 1 };
+
+export interface CanaryStepInput {
+  readonly champion: VersionTraffic;
+  readonly candidate: VersionTraffic;
+  readonly elapsedSeconds: number;
+  readonly policy: CanaryPolicy;
+  /** The state the previous look of this step returned; omit at a step's first look. */
+  readonly previous?: CanarySequentialState;
+}
+
+export interface CanaryStepAnalysis {
+  readonly verdict: CanaryVerdict;
+  /** The verdict first, then one line per metric. */
+  readonly reasons: string[];
+  readonly metrics: {
+    readonly errorRate: MetricAnalysis;
+    readonly accuracy: MetricAnalysis;
+    readonly latency: MetricAnalysis;
+  };
+  /** Pass to the next look of the same step as `previous`. */
+  readonly sequential: CanarySequentialState;
+}
 
 /**
- * Rules, in order:
- * 1. fail when candidate error rate − champion error rate > maxErrorRateIncrease,
- *    judged once the candidate has minRequests requests, or earlier when its
- *    errors alone already guarantee that outcome;
- * 2. fail when both versions have ≥ minLabelled labelled predictions and
- *    champion accuracy − candidate accuracy > maxAccuracyDrop;
- * 3. pass when the candidate has ≥ minRequests requests and the step has run
- *    ≥ stepMinSeconds;
- * 4. inconclusive when the step has run ≥ stepMaxSeconds;
- * 5. otherwise wait.
+ * Compares candidate with champion on three metrics, each with a minimum
+ * sample per version (minRequests, minLabelled) and a practical margin:
+ * - error rate: fails when the candidate's rate is significantly more than
+ *   maxErrorRateIncrease above the champion's (one-sided mSPRT, or a z-test
+ *   when policy.sequential is false);
+ * - accuracy on labelled feedback: the same test for a drop beyond maxAccuracyDrop;
+ * - latency: fails when the candidate is significantly slower than the
+ *   champion plus max(maxLatencyIncrease × champion median, latencyAllowanceMs)
+ *   (one-sided Mann–Whitney U).
+ * Step verdict: 'fail' as soon as any metric fails (the sequential tests can
+ * stop a bad canary at any look); 'pass' once every judged metric passes
+ * (enough samples, no failure, estimate within its margin) and the step has
+ * run stepMinSeconds; 'inconclusive' at stepMaxSeconds; otherwise 'wait'.
+ * Accuracy without enough labels does not block a pass when requireQuality
+ * is false; latency is skipped when the traffic carries no latencies.
  *
  * @throws {Error} when counts are negative or inconsistent (errors > requests,
- * correct > labelled) or elapsedSeconds is negative
+ * correct > labelled), elapsedSeconds is negative or a previous p-value is outside [0, 1]
  * @example
- * canaryStepVerdict({
- *   champion: { requests: 900, errors: 9, labelled: 0, correct: 0, latencyMsP50: 12 },
- *   candidate: { requests: 100, errors: 1, labelled: 0, correct: 0, latencyMsP50: 13 },
+ * analyzeCanaryStep({
+ *   champion: { requests: 900, errors: 9, labelled: 900, correct: 810, latencyMsP50: 12 },
+ *   candidate: { requests: 100, errors: 1, labelled: 100, correct: 91, latencyMsP50: 13 },
  *   elapsedSeconds: 60, policy,
  * }).verdict; // => 'pass' with the default policy
  */
-export function canaryStepVerdict(input: {
-  champion: VersionTraffic;
-  candidate: VersionTraffic;
-  elapsedSeconds: number;
-  policy: CanaryPolicy;
-}): { verdict: CanaryVerdict; reasons: string[] } {
+export function analyzeCanaryStep(input: CanaryStepInput): CanaryStepAnalysis {
   const { champion, candidate, elapsedSeconds, policy } = input;
   checkTraffic('champion', champion);
   checkTraffic('candidate', candidate);
   if (!(elapsedSeconds >= 0)) {
-    throw new Error(`canaryStepVerdict: elapsedSeconds must be ≥ 0, got ${elapsedSeconds}`);
+    throw new Error(`analyzeCanaryStep: elapsedSeconds must be ≥ 0, got ${elapsedSeconds}`);
   }
+  const previous = input.previous ?? FRESH_SEQUENTIAL_STATE;
+  const sequential = policy.sequential;
 
-  const reasons: string[] = [];
-  const fails: string[] = [];
+  const errorRate = judgeProportion({
+    metric: 'errorRate',
+    worseIfLarger: { events: candidate.errors, trials: candidate.requests },
+    other: { events: champion.errors, trials: champion.requests },
+    candidateIsFirst: true,
+    minSamples: policy.minRequests,
+    margin: policy.maxErrorRateIncrease,
+    alpha: policy.alpha,
+    tau: sequential ? policy.mixtureSd.errorRate : null,
+    previousPValue: previous.errorRate,
+    requireNonInferiority: policy.requireNonInferiority,
+  });
+  const accuracy = judgeProportion({
+    metric: 'accuracy',
+    worseIfLarger: { events: champion.correct, trials: champion.labelled },
+    other: { events: candidate.correct, trials: candidate.labelled },
+    candidateIsFirst: false,
+    minSamples: policy.minLabelled,
+    margin: policy.maxAccuracyDrop,
+    alpha: policy.alpha,
+    tau: sequential ? policy.mixtureSd.accuracy : null,
+    previousPValue: previous.accuracy,
+    requireNonInferiority: policy.requireNonInferiority,
+  });
+  const latency = judgeLatency({
+    champion: champion.latencyMs,
+    candidate: candidate.latencyMs,
+    minSamples: Math.min(policy.minRequests, policy.latencySampleSize),
+    maxIncrease: policy.maxLatencyIncrease,
+    allowanceMs: policy.latencyAllowanceMs,
+    alpha: policy.alpha,
+  });
 
-  // With no champion traffic (first deployment, or the 100 % step) there is
-  // nothing to compare against; taking its error rate as 0 holds the candidate
-  // to the absolute bar maxErrorRateIncrease.
-  const championRate = champion.requests > 0 ? champion.errors / champion.requests : 0;
-  const candidateRate = candidate.requests > 0 ? candidate.errors / candidate.requests : 0;
-  const allowedRate = championRate + policy.maxErrorRateIncrease;
-  const errorLine = `candidate error rate ${pct(candidateRate)} (${candidate.errors}/${candidate.requests}) vs champion ${pct(championRate)} (${champion.errors}/${champion.requests})`;
-  const enoughRequests = candidate.requests >= policy.minRequests;
-  if (enoughRequests) {
-    const increase = candidateRate - championRate;
-    if (increase > policy.maxErrorRateIncrease + EPSILON) {
-      fails.push(
-        `${errorLine}: increase ${points(increase)} > allowed ${points(policy.maxErrorRateIncrease)}`,
-      );
-    } else {
-      reasons.push(
-        `${errorLine}: increase ${points(increase)} ≤ allowed ${points(policy.maxErrorRateIncrease)}`,
-      );
-    }
-  } else {
-    // Early fail. At the judging point the candidate will have at least
-    // minRequests requests and at least the errors it has now, so its rate
-    // there can be no lower than errors / minRequests (every remaining request
-    // succeeding). If even that best case is over the limit, waiting for more
-    // traffic only sends more users to a broken model.
-    const bestCase = candidate.errors / policy.minRequests;
-    if (bestCase > allowedRate + EPSILON) {
-      fails.push(
-        `${errorLine}: ${candidate.errors} errors already exceed the limit — even if all ${policy.minRequests - candidate.requests} remaining requests up to ${policy.minRequests} succeed, the rate would be ≥ ${pct(bestCase)} > allowed ${pct(allowedRate)}`,
-      );
-    } else {
-      reasons.push(`${errorLine}: judged at ${policy.minRequests} candidate requests`);
-    }
+  const quality: MetricAnalysis =
+    !policy.requireQuality && accuracy.analysis.verdict === 'wait' && accuracy.analysis.test === null
+      ? {
+          ...accuracy.analysis,
+          verdict: 'skipped',
+          reason: `${accuracy.analysis.reason} (not required to pass)`,
+        }
+      : accuracy.analysis;
+  const metrics = { errorRate: errorRate.analysis, accuracy: quality, latency };
+  const all = [metrics.errorRate, metrics.accuracy, metrics.latency];
+  const lines = all.map((m) => `${m.verdict}: ${m.reason}`);
+  const state = { errorRate: errorRate.runningPValue, accuracy: accuracy.runningPValue };
+  const result = (verdict: CanaryVerdict, summary: string): CanaryStepAnalysis => ({
+    verdict,
+    reasons: [summary, ...lines],
+    metrics,
+    sequential: state,
+  });
+
+  const failed = all.filter((m) => m.verdict === 'fail');
+  if (failed.length > 0) {
+    return result('fail', `${failed.map((m) => m.metric).join(' and ')} failed after ${elapsedSeconds}s`);
   }
-
-  if (candidate.labelled >= policy.minLabelled && champion.labelled >= policy.minLabelled) {
-    const championAcc = champion.correct / champion.labelled;
-    const candidateAcc = candidate.correct / candidate.labelled;
-    const drop = championAcc - candidateAcc;
-    const accLine = `candidate accuracy ${pct(candidateAcc)} (${candidate.correct}/${candidate.labelled}) vs champion ${pct(championAcc)} (${champion.correct}/${champion.labelled})`;
-    if (drop > policy.maxAccuracyDrop + EPSILON) {
-      fails.push(`${accLine}: drop ${points(drop)} > allowed ${points(policy.maxAccuracyDrop)}`);
-    } else {
-      reasons.push(`${accLine}: drop ${points(drop)} ≤ allowed ${points(policy.maxAccuracyDrop)}`);
-    }
-  } else {
-    reasons.push(
-      `accuracy not judged: needs ${policy.minLabelled} labelled predictions per version (candidate ${candidate.labelled}, champion ${champion.labelled})`,
+  const pending = all.filter((m) => m.verdict === 'wait');
+  if (pending.length === 0 && elapsedSeconds >= policy.stepMinSeconds) {
+    const judged = all.filter((m) => m.verdict === 'pass').map((m) => m.metric);
+    return result('pass', `healthy after ${elapsedSeconds}s: ${judged.join(', ')} within their margins`);
+  }
+  const waitingFor =
+    pending.length > 0
+      ? pending.map((m) => m.metric).join(', ')
+      : `the step minimum ${policy.stepMinSeconds}s`;
+  if (elapsedSeconds >= policy.stepMaxSeconds) {
+    return result(
+      'inconclusive',
+      `step reached its ${policy.stepMaxSeconds}s limit still waiting for ${waitingFor}`,
     );
   }
+  return result('wait', `waiting for ${waitingFor} (at ${elapsedSeconds}s of ${policy.stepMaxSeconds}s)`);
+}
 
-  if (fails.length > 0) return { verdict: 'fail', reasons: [...fails, ...reasons] };
-
-  if (enoughRequests && elapsedSeconds >= policy.stepMinSeconds) {
-    return {
-      verdict: 'pass',
-      reasons: [
-        `healthy: ${candidate.requests} ≥ ${policy.minRequests} candidate requests after ${elapsedSeconds}s (minimum ${policy.stepMinSeconds}s)`,
-        ...reasons,
-      ],
-    };
-  }
-  if (elapsedSeconds >= policy.stepMaxSeconds) {
-    return {
-      verdict: 'inconclusive',
-      reasons: [
-        `step reached its ${policy.stepMaxSeconds}s limit with ${candidate.requests}/${policy.minRequests} candidate requests`,
-        ...reasons,
-      ],
-    };
-  }
-  const waitingFor = enoughRequests
-    ? `the step minimum ${policy.stepMinSeconds}s (at ${elapsedSeconds}s)`
-    : `${policy.minRequests} candidate requests (have ${candidate.requests}, at ${elapsedSeconds}s of ${policy.stepMaxSeconds}s)`;
-  return { verdict: 'wait', reasons: [`waiting for ${waitingFor}`, ...reasons] };
+/**
+ * The canary's per-poll verdict; the same analysis as analyzeCanaryStep
+ * under the name the run workflow has always called.
+ *
+ * @throws {Error} as analyzeCanaryStep
+ * @example
+ * canaryStepVerdict({ champion, candidate, elapsedSeconds: 30, policy }).verdict; // => 'wait'
+ */
+export function canaryStepVerdict(input: CanaryStepInput): CanaryStepAnalysis {
+  return analyzeCanaryStep(input);
 }
 
 function checkTraffic(role: string, t: VersionTraffic): void {
   const counts = [t.requests, t.errors, t.labelled, t.correct];
   if (!counts.every((c) => Number.isInteger(c) && c >= 0)) {
-    throw new Error(`canaryStepVerdict: ${role} counts must be non-negative integers`);
+    throw new Error(`analyzeCanaryStep: ${role} counts must be non-negative integers`);
   }
   if (t.errors > t.requests) {
-    throw new Error(`canaryStepVerdict: ${role} has more errors (${t.errors}) than requests (${t.requests})`);
+    throw new Error(`analyzeCanaryStep: ${role} has more errors (${t.errors}) than requests (${t.requests})`);
   }
   if (t.correct > t.labelled) {
     throw new Error(
-      `canaryStepVerdict: ${role} has more correct (${t.correct}) than labelled (${t.labelled})`,
+      `analyzeCanaryStep: ${role} has more correct (${t.correct}) than labelled (${t.labelled})`,
     );
   }
-}
-
-function pct(share: number): string {
-  return `${(share * 100).toFixed(2)}%`;
-}
-
-function points(share: number): string {
-  return `${(share * 100).toFixed(2)} points`;
 }

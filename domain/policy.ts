@@ -145,18 +145,47 @@ export const canaryPolicySchema = z
   .object({
     /** Traffic shares (percent) for the candidate; the last step must be 100 (promotion). */
     steps: z.array(z.number().gt(0).max(100)).min(1).default([10, 50, 100]),
-    /** Candidate requests needed at a step before it can pass. */
+    /** Requests per version (champion and candidate) before error rate and latency are judged at a step. */
     minRequests: z.number().int().min(1).default(50),
-    /** Labelled candidate predictions needed before quality is judged. */
-    minLabelled: z.number().int().min(1).default(30),
+    /** Labelled predictions per version before quality (accuracy on feedback) is judged. */
+    minLabelled: z.number().int().min(1).default(50),
     stepMinSeconds: z.number().min(0).default(0),
     stepMaxSeconds: z.number().positive().default(600),
     /** How often the run looks at the gateway's records during a step. */
     pollSeconds: z.number().positive().default(5),
-    /** Roll back when candidate error rate exceeds the champion's by more than this. */
+    /** Roll back when candidate error rate exceeds the champion's by more than this (significantly so). */
     maxErrorRateIncrease: z.number().min(0).max(1).default(0.02),
-    /** Roll back when candidate accuracy on labelled feedback is lower by more than this. */
+    /** Roll back when candidate accuracy on labelled feedback is lower by more than this (significantly so). */
     maxAccuracyDrop: z.number().min(0).max(1).default(0.05),
+    /**
+     * Latency margin: the candidate's median may exceed the champion's by the larger of
+     * this share of the champion's median and latencyAllowanceMs.
+     */
+    maxLatencyIncrease: z.number().min(0).default(0.2),
+    latencyAllowanceMs: z.number().min(0).default(5),
+    /** Most recent latencies per version the analysis ranks (Mann–Whitney U); caps the workflow's history. */
+    latencySampleSize: z.number().int().min(10).max(5000).default(2000),
+    /** False-alarm level of each metric's test (a healthy candidate is rolled back at most this often per metric). */
+    alpha: z.number().gt(0).lt(0.5).default(0.01),
+    /**
+     * Always-valid sequential test (mixture SPRT) for error rate and quality, safe to
+     * look at on every poll; false re-runs a fixed-sample z-test at each poll instead.
+     */
+    sequential: z.boolean().default(true),
+    /** Spread τ of the mSPRT's normal mixture: the size of difference (beyond the margin) it is tuned to find. */
+    mixtureSd: z
+      .object({
+        errorRate: z.number().gt(0).max(1).default(0.05),
+        accuracy: z.number().gt(0).max(1).default(0.1),
+      })
+      .default({ errorRate: 0.05, accuracy: 0.1 }),
+    /** A step passes only once quality is judged; false lets it pass on error rate and latency alone (late labels). */
+    requireQuality: z.boolean().default(true),
+    /**
+     * A step passes only when the data show, at alpha, that each proportion metric is within its
+     * margin (a non-inferiority test); by default an estimate within the margin suffices.
+     */
+    requireNonInferiority: z.boolean().default(false),
     /** What a step that reaches stepMaxSeconds without enough traffic does. */
     onInconclusive: z.enum(['rollback', 'proceed']).default('rollback'),
   })

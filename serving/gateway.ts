@@ -1,4 +1,4 @@
-import { and, eq, gte, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { modelVersions, predictions, routes } from '../db/schema';
 import type { VersionTraffic } from '../domain/canary-analysis';
@@ -44,9 +44,25 @@ export interface Gateway {
     model: string,
     route: { championVersion: number | null; candidateVersion: number | null; candidateWeight: number },
   ): Promise<{ since: Date }>;
-  /** Per-version traffic since a time, for the canary analysis. */
-  traffic(model: string, versions: readonly number[], since: Date): Promise<Map<number, VersionTraffic>>;
+  /**
+   * Per-version traffic since a time, for the canary analysis: counts, and the
+   * latencies of the most recent `latencySample` requests per version (default
+   * DEFAULT_LATENCY_SAMPLE; 0 leaves `latencyMs` out).
+   */
+  traffic(
+    model: string,
+    versions: readonly number[],
+    since: Date,
+    options?: { latencySample?: number },
+  ): Promise<Map<number, VersionTraffic>>;
 }
+
+/**
+ * Latencies per version the canary ranks by default. The sample travels in the
+ * run workflow's history on every poll, so it is capped (the most recent
+ * requests, at 0.001 ms resolution) rather than growing with traffic.
+ */
+export const DEFAULT_LATENCY_SAMPLE = 2000;
 
 export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?: () => number }): Gateway {
   const { db, artifacts } = deps;
@@ -76,6 +92,16 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
       .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)));
     if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
     return row;
+  };
+
+  const recentLatencies = async (where: ReturnType<typeof and>, limit: number): Promise<number[]> => {
+    const rows = await db
+      .select({ latencyMs: predictions.latencyMs })
+      .from(predictions)
+      .where(where)
+      .orderBy(desc(predictions.createdAt))
+      .limit(limit);
+    return rows.map((r) => Math.round(r.latencyMs * 1000) / 1000);
   };
 
   return {
@@ -154,7 +180,8 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
       return { since: row!.updatedAt };
     },
 
-    async traffic(model, versions, since) {
+    async traffic(model, versions, since, options = {}) {
+      const latencySample = options.latencySample ?? DEFAULT_LATENCY_SAMPLE;
       const result = new Map<number, VersionTraffic>();
       for (const version of versions) {
         const where = and(
@@ -180,6 +207,7 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
           labelled: Number(counts?.labelled ?? 0),
           correct: Number(counts?.correct ?? 0),
           latencyMsP50: counts?.latencyMsP50 == null ? null : Number(counts.latencyMsP50),
+          ...(latencySample > 0 ? { latencyMs: await recentLatencies(where, latencySample) } : {}),
         });
       }
       return result;

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DecisionContext, Vote } from '../domain/approval';
-import { canaryStepVerdict } from '../domain/canary-analysis';
+import { type CanarySequentialState, canaryStepVerdict } from '../domain/canary-analysis';
 import { type Policy, parsePolicy } from '../domain/policy';
 import {
   type ApprovalRun,
@@ -340,6 +340,8 @@ async function canary(
       weight,
     });
     const stepStarted = Date.now();
+    // The sequential tests' always-valid p-values, carried from look to look within the step.
+    let sequential: CanarySequentialState | undefined;
     for (;;) {
       if (await condition(() => run.rollback !== null, rules.pollSeconds * 1000)) {
         return restore(
@@ -354,12 +356,15 @@ async function canary(
         championVersion: champion,
         candidateVersion: candidate,
         since,
+        latencySample: rules.latencySampleSize,
       });
       const result = canaryStepVerdict({
         ...traffic,
         elapsedSeconds: (Date.now() - stepStarted) / 1000,
         policy: rules,
+        previous: sequential,
       });
+      sequential = result.sequential;
       if (result.verdict === 'wait') continue;
       run.canarySteps = [
         ...run.canarySteps,
