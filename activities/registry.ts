@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { CHAMPION, championVersion } from '../db/registry';
-import { aliases, aliasHistory, auditEvents, modelVersions, routes } from '../db/schema';
+import { aliases, aliasHistory, auditEvents, modelVersions, monitorBaselines, routes } from '../db/schema';
 import type { ActivityDeps } from './deps';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -17,12 +17,6 @@ async function setChampion(
   tx: Tx,
   change: { model: string; to: number | null; runId: string; actor: string; reason: string; kind: string },
 ): Promise<{ from: number | null; changed: boolean }> {
-  const [current] = await tx
-    .select({ version: aliases.version })
-    .from(aliases)
-    .where(and(eq(aliases.model, change.model), eq(aliases.alias, CHAMPION)))
-    .for('update');
-  const from = current?.version ?? null;
   const route = {
     model: change.model,
     championVersion: change.to,
@@ -31,6 +25,20 @@ async function setChampion(
     updatedAt: sql`now()`,
   };
   await tx.insert(routes).values(route).onConflictDoUpdate({ target: routes.model, set: route });
+  return moveAlias(tx, change);
+}
+
+/** The champion alias alone, with its history row and the audit event (idempotent per run and kind). */
+async function moveAlias(
+  tx: Tx,
+  change: { model: string; to: number | null; runId: string; actor: string; reason: string; kind: string },
+): Promise<{ from: number | null; changed: boolean }> {
+  const [current] = await tx
+    .select({ version: aliases.version })
+    .from(aliases)
+    .where(and(eq(aliases.model, change.model), eq(aliases.alias, CHAMPION)))
+    .for('update');
+  const from = current?.version ?? null;
   await tx
     .insert(auditEvents)
     .values({
@@ -63,6 +71,25 @@ async function setChampion(
     reason: change.reason,
   });
   return { from, changed: true };
+}
+
+/** A monitor_baselines row as an activity passes it around (dates as strings). */
+export interface MonitorBaseline {
+  readonly model: string;
+  readonly version: number;
+  readonly runId: string | null;
+  readonly referenceUri: string;
+  readonly baseline: unknown;
+}
+
+function toMonitorBaseline(row: typeof monitorBaselines.$inferSelect): MonitorBaseline {
+  return {
+    model: row.model,
+    version: row.version,
+    runId: row.runId,
+    referenceUri: row.referenceUri,
+    baseline: row.baseline,
+  };
 }
 
 export function createRegistryActivities({ db, codeVersion }: ActivityDeps) {
@@ -125,6 +152,89 @@ export function createRegistryActivities({ db, codeVersion }: ActivityDeps) {
       await db.transaction((tx) =>
         setChampion(tx, { ...input, to: input.version, kind: input.kind ?? 'rollback' }),
       );
+    },
+
+    /**
+     * Promotion saga, step 1 (and its undo): the champion alias, with its
+     * history and an audit event saying who and why. Routing is left alone.
+     */
+    async moveChampionAlias(input: {
+      model: string;
+      runId: string;
+      to: number | null;
+      actor: string;
+      reason: string;
+      kind: 'promotion' | 'rollback';
+    }): Promise<{ from: number | null }> {
+      return db.transaction(async (tx) => {
+        const { from } = await moveAlias(tx, input);
+        return { from };
+      });
+    },
+
+    /** Promotion saga, step 2 (and its undo): all traffic to `version`, which also ends a canary. */
+    async routeAllTraffic(input: { model: string; version: number | null }): Promise<void> {
+      const route = {
+        model: input.model,
+        championVersion: input.version,
+        candidateVersion: null,
+        candidateWeight: 0,
+        updatedAt: sql`now()`,
+      };
+      await db.insert(routes).values(route).onConflictDoUpdate({ target: routes.model, set: route });
+    },
+
+    /**
+     * Promotion saga, step 3: the monitors' reference (the new champion's
+     * training data) and baseline. Returns what it replaced, for the undo.
+     */
+    async setMonitorBaseline(input: {
+      model: string;
+      runId: string;
+      version: number;
+      baseline: unknown;
+    }): Promise<{ previous: MonitorBaseline | null }> {
+      return db.transaction(async (tx) => {
+        const [current] = await tx
+          .select()
+          .from(monitorBaselines)
+          .where(eq(monitorBaselines.model, input.model))
+          .for('update');
+        if (current?.runId === input.runId && current.version === input.version) {
+          // A retried step: the row is already ours; what it replaced was returned the first time.
+          return { previous: null };
+        }
+        const [version] = await tx
+          .select({ dataUri: modelVersions.dataUri })
+          .from(modelVersions)
+          .where(and(eq(modelVersions.model, input.model), eq(modelVersions.version, input.version)));
+        const row = {
+          model: input.model,
+          version: input.version,
+          runId: input.runId,
+          referenceUri: version?.dataUri ?? '',
+          baseline: input.baseline ?? null,
+          updatedAt: sql`now()`,
+        };
+        await tx
+          .insert(monitorBaselines)
+          .values(row)
+          .onConflictDoUpdate({ target: monitorBaselines.model, set: row });
+        return { previous: current ? toMonitorBaseline(current) : null };
+      });
+    },
+
+    /** Undo of step 3: the monitors' previous reference and baseline (or none). */
+    async restoreMonitorBaseline(input: { model: string; previous: MonitorBaseline | null }): Promise<void> {
+      if (!input.previous) {
+        await db.delete(monitorBaselines).where(eq(monitorBaselines.model, input.model));
+        return;
+      }
+      const row = { ...input.previous, updatedAt: sql`now()` };
+      await db
+        .insert(monitorBaselines)
+        .values(row)
+        .onConflictDoUpdate({ target: monitorBaselines.model, set: row });
     },
 
     async currentChampion(input: { model: string }): Promise<number | null> {

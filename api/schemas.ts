@@ -67,6 +67,9 @@ export const DecisionBody = z
   })
   .openapi('Decision');
 export const RollbackBody = z.object({ reason: z.string().min(1).max(2000) }).openapi('Rollback');
+export const ControlBody = z
+  .object({ reason: z.string().min(1).max(2000).optional() })
+  .openapi('CanaryControl');
 export const CancelBody = z.object({ reason: z.string().min(1).max(2000) }).openapi('Cancel');
 
 export const PredictBody = z

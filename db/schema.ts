@@ -188,6 +188,23 @@ export const approvalDecisions = pgTable(
   ],
 );
 
+/**
+ * What the model's monitors compare against: the champion version, the data it
+ * was trained on (the drift reference), and its production baseline (the
+ * traffic it served in the last canary step). Set by the promotion saga, put
+ * back by its compensation.
+ */
+export const monitorBaselines = pgTable('monitor_baselines', {
+  model: text('model')
+    .primaryKey()
+    .references(() => models.name),
+  version: integer('version').notNull(),
+  runId: text('run_id'),
+  referenceUri: text('reference_uri').notNull(),
+  baseline: jsonb('baseline'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** The serving gateway's routing for a model: champion plus an optional canary candidate. */
 export const routes = pgTable('routes', {
   model: text('model')

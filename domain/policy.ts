@@ -186,8 +186,28 @@ export const canaryPolicySchema = z
      * margin (a non-inferiority test); by default an estimate within the margin suffices.
      */
     requireNonInferiority: z.boolean().default(false),
-    /** What a step that reaches stepMaxSeconds without enough traffic does. */
-    onInconclusive: z.enum(['rollback', 'proceed']).default('rollback'),
+    /**
+     * What a step that reaches stepMaxSeconds without a verdict does: roll back, go on, or
+     * pause the rollout and ask a human (`ask`), who answers like an approval.
+     */
+    onInconclusive: z.enum(['rollback', 'proceed', 'ask']).default('rollback'),
+    /** Who is asked when a step is inconclusive, until when, and what the deadline means. */
+    ask: z
+      .object({
+        approvers: z.number().int().min(1).max(20).default(1),
+        role: z.enum(['approver', 'admin']).default('approver'),
+        group: z.string().trim().min(1).optional(),
+        timeoutSeconds: z.number().positive().default(3600),
+        reminderBeforeSeconds: z.number().positive().optional(),
+        /** With no decision by the deadline. */
+        onExpiry: z.enum(['rollback', 'proceed']).default('rollback'),
+      })
+      .default(() => ({
+        approvers: 1,
+        role: 'approver' as const,
+        timeoutSeconds: 3600,
+        onExpiry: 'rollback' as const,
+      })),
   })
   .refine((c) => c.steps.every((s, i) => i === 0 || s > c.steps[i - 1]!), {
     message: 'canary steps must increase',
@@ -205,6 +225,13 @@ export const canaryPolicySchema = z
 export const bakePolicySchema = z.object({
   /** After promotion the previous champion stays restorable for this long. */
   seconds: z.number().min(0).default(3600),
+  /**
+   * During the bake, compare the new champion's traffic with the baseline the
+   * previous champion recorded in the last canary step (same tests as the
+   * canary); a regression rolls back.
+   */
+  regressionCheck: z.boolean().default(true),
+  pollSeconds: z.number().positive().default(5),
 });
 
 export const policySchema = z.object({
@@ -214,7 +241,7 @@ export const policySchema = z.object({
   evaluation: evaluationPolicySchema,
   approval: approvalPolicySchema.default(() => approvalPolicySchema.parse({})),
   canary: canaryPolicySchema.default(() => canaryPolicySchema.parse({})),
-  bake: bakePolicySchema.default({ seconds: 3600 }),
+  bake: bakePolicySchema.default(() => bakePolicySchema.parse({})),
   /** When a drift report says "retrain" (domain/drift/policy.ts). */
   drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
 });

@@ -40,6 +40,8 @@ export const initialApprovalState: ApprovalState = {
   votes: [],
   refusals: 0,
   evaluationReportHash: null,
+  purpose: null,
+  question: null,
 };
 
 /** A decision signal waiting to be judged (its sender's identity is looked up first). */
@@ -56,19 +58,38 @@ export interface ApprovalRun {
   readonly signalInbox: QueuedSignal[];
   /** Votes accepted (from updates or signals) and not recorded in the registry yet. */
   readonly unrecorded: Vote[];
-  /** Set when the stage opens: who may not decide under four-eyes. */
+  /** Set when a round opens: who may not decide under four-eyes. */
   context: Omit<DecisionContext, 'level' | 'votes'> | null;
+  /** The open round's name (`approval`, `canary-10`, …), part of every record's idempotency key. */
+  round: string | null;
 }
 
 export type ApprovalEnding = { outcome: 'rejected_approval'; reason: string } | null;
 
+/** One round of human decisions: who decides (levels), about what, and how it is recorded. */
+export interface DecisionRound {
+  readonly round: string;
+  readonly purpose: 'promotion' | 'canary';
+  readonly question: string;
+  readonly levels: readonly ApprovalLevel[];
+  readonly fourEyes: boolean;
+  readonly registeredBy: string | null;
+  readonly evaluationReportHash: string | null;
+  /** Called once the first level is open (the approval stage enters its stage here). */
+  readonly onOpen: () => Promise<void>;
+  /** Audit event kinds and key of the round's result. */
+  readonly audit: {
+    readonly key: string;
+    readonly approved: string;
+    readonly rejected: string;
+    readonly expired: string;
+  };
+}
+
 /**
- * The approval stage: each level (the first group, then the escalation group
- * if the policy says so) has its own durable deadline and reminder; decisions
- * arrive as updates (judged in their validator) or signals (judged here, after
- * the sender's identity is looked up); every decision, accepted or refused, is
- * recorded; notifications go out on a child workflow, so delivery retries
- * never hold the run up.
+ * The approval stage: the policy's levels (the first group, then the
+ * escalation group if the policy says so), four-eyes, and the evaluation
+ * report's hash that every decision is checked against.
  */
 export async function approvalStage(
   run: ApprovalRun,
@@ -77,20 +98,69 @@ export async function approvalStage(
 ): Promise<ApprovalEnding> {
   const { model, runId } = run.input;
   const opened = await control.openApproval({ model, runId, candidateVersion: run.candidateVersion });
-  run.context = {
+  const result = await decisionRound(run, {
+    round: 'approval',
+    purpose: 'promotion',
+    question: `promote version ${run.candidateVersion} of ${model}?`,
+    levels: approvalLevels(policy.approval),
     fourEyes: policy.approval.fourEyes,
-    triggeredBy: [...new Set(run.input.causes.map((c) => c.requestedBy))],
     registeredBy: opened.registeredBy,
     evaluationReportHash: opened.evaluationReportHash,
+    onOpen: enterStage,
+    audit: {
+      key: `${runId}:approval`,
+      approved: 'approval',
+      rejected: 'rejection',
+      expired: 'approval_expired',
+    },
+  });
+  if (result === 'approved') return null;
+  const approval = run.approval;
+  return {
+    outcome: 'rejected_approval',
+    reason:
+      result === 'expired'
+        ? (approval.reason ?? 'approval deadline passed')
+        : `rejected by ${approval.by}${approval.reason ? `: ${approval.reason}` : ''}`,
   };
-  run.approval = { ...run.approval, required: true, evaluationReportHash: opened.evaluationReportHash };
+}
 
-  const levels = approvalLevels(policy.approval);
+/**
+ * Collects human decisions for one round: each level has its own durable
+ * deadline and reminder; decisions arrive as updates (judged in their
+ * validator) or signals (judged here, after the sender's identity is looked
+ * up); every decision, accepted or refused, is recorded; notifications go out
+ * on child workflows, so delivery retries never hold the run up.
+ */
+export async function decisionRound(
+  run: ApprovalRun,
+  spec: DecisionRound,
+): Promise<'approved' | 'rejected' | 'expired'> {
+  const { model, runId } = run.input;
+  run.round = spec.round;
+  run.context = {
+    fourEyes: spec.fourEyes,
+    triggeredBy: [...new Set(run.input.causes.map((c) => c.requestedBy))],
+    registeredBy: spec.registeredBy,
+    evaluationReportHash: spec.evaluationReportHash,
+  };
+  run.approval = {
+    ...initialApprovalState,
+    required: true,
+    evaluationReportHash: spec.evaluationReportHash,
+    purpose: spec.purpose,
+    question: spec.question,
+  };
+  const prefix = spec.purpose === 'promotion' ? 'approval' : 'canary';
   let notifications = 0;
-  const notify = async (event: NotifyInput['event'], data: Record<string, unknown> = {}) => {
+  const notify = async (
+    what: 'requested' | 'reminder' | 'escalated' | 'decided',
+    data: Record<string, unknown> = {},
+  ) => {
     notifications += 1;
+    const event: NotifyInput['event'] = `${prefix}.${what}`;
     await startChild(notifyWorkflow, {
-      workflowId: notifyWorkflowId(runId, event, notifications),
+      workflowId: notifyWorkflowId(runId, `${spec.round}.${what}`, notifications),
       args: [
         { event, model, runId, at: new Date().toISOString(), data: { ...data, approval: run.approval } },
       ],
@@ -99,6 +169,7 @@ export async function approvalStage(
     });
   };
 
+  const { levels } = spec;
   for (const [index, level] of levels.entries()) {
     const deadlineMs = Date.now() + level.timeoutSeconds * 1000;
     const reminderMs =
@@ -113,17 +184,17 @@ export async function approvalStage(
       reminderAt: reminderMs === null ? null : new Date(reminderMs).toISOString(),
     };
     if (index === 0) {
-      await enterStage();
-      await notify('approval.requested');
+      await spec.onOpen();
+      await notify('requested');
     } else {
-      await notify('approval.escalated', { previousLevel: levels[index - 1]!.level });
+      await notify('escalated', { previousLevel: levels[index - 1]!.level });
     }
 
     let reminded = false;
     for (;;) {
       await recordVotes(run);
       const result = tallyVotes(run.approval.votes, level);
-      if (result !== null) return decide(run, result, notify);
+      if (result !== null) return finishRound(run, spec, result, notify);
       const signal = run.signalInbox.shift();
       if (signal) {
         await judgeSignal(run, level, signal);
@@ -133,14 +204,14 @@ export async function approvalStage(
       if (now >= deadlineMs) break;
       if (reminderMs !== null && !reminded && now >= reminderMs) {
         reminded = true;
-        await notify('approval.reminder', { deadline: run.approval.deadline });
+        await notify('reminder', { deadline: run.approval.deadline });
         continue;
       }
       const wakeAt = reminderMs !== null && !reminded ? reminderMs : deadlineMs;
       await waitUntil(() => run.signalInbox.length > 0 || run.unrecorded.length > 0, wakeAt - now);
     }
   }
-  return decide(run, 'expired', notify);
+  return finishRound(run, spec, 'expired', notify);
 }
 
 /** Judges an update's decision; the validator calls this, so a refusal reaches the caller at once. */
@@ -238,7 +309,7 @@ async function judgeSignal(run: ApprovalRun, level: ApprovalLevel, signal: Queue
       evaluationReportHash: signal.evaluationReportHash ?? null,
       status: 'refused',
       refusal: refusal.message,
-      eventKey: `${runId}:signal-refused:${run.approval.refusals}`,
+      eventKey: `${runId}:${run.round}:signal-refused:${run.approval.refusals}`,
     });
     return;
   }
@@ -263,17 +334,18 @@ async function recordVotes(run: ApprovalRun): Promise<void> {
       evaluationReportHash: vote.evaluationReportHash,
       status: 'accepted',
       refusal: null,
-      eventKey: `${runId}:vote:${vote.level}:${vote.by}`,
+      eventKey: `${runId}:${run.round}:vote:${vote.level}:${vote.by}`,
     });
     run.unrecorded.shift();
   }
 }
 
-async function decide(
+async function finishRound(
   run: ApprovalRun,
+  spec: DecisionRound,
   result: 'approved' | 'rejected' | 'expired',
-  notify: (event: NotifyInput['event'], data?: Record<string, unknown>) => Promise<void>,
-): Promise<ApprovalEnding> {
+  notify: (what: 'decided', data?: Record<string, unknown>) => Promise<void>,
+): Promise<'approved' | 'rejected' | 'expired'> {
   const { model, runId } = run.input;
   const votes = run.approval.votes.filter((v) => v.level === run.approval.level);
   const last = votes[votes.length - 1];
@@ -291,25 +363,19 @@ async function decide(
   await control.recordAudit({
     model,
     runId,
-    kind: result === 'approved' ? 'approval' : result === 'rejected' ? 'rejection' : 'approval_expired',
+    kind: spec.audit[result],
     actor: approval.by ?? 'ctloop',
     reason: approval.reason,
     details: {
+      question: spec.question,
       decision: approval.decision,
       level: approval.level,
       deadline: approval.deadline,
       approvers: votes.filter((v) => v.decision === 'approve').map((v) => v.by),
       evaluationReportHash: approval.evaluationReportHash,
     },
-    eventKey: `${runId}:approval`,
+    eventKey: spec.audit.key,
   });
-  await notify('approval.decided');
-  if (result === 'approved') return null;
-  return {
-    outcome: 'rejected_approval',
-    reason:
-      result === 'expired'
-        ? (approval.reason ?? 'approval deadline passed')
-        : `rejected by ${approval.by}${approval.reason ? `: ${approval.reason}` : ''}`,
-  };
+  await notify('decided');
+  return result;
 }

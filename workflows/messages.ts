@@ -172,11 +172,18 @@ export interface ApprovalState {
   readonly refusals: number;
   /** SHA-256 of the evaluation report the approvers decide on. */
   readonly evaluationReportHash: string | null;
+  /**
+   * What is being decided: `promotion` (the approval stage) or `canary` (a
+   * step was inconclusive: approve = go on, reject = roll back).
+   */
+  readonly purpose: 'promotion' | 'canary' | null;
+  /** The question in words, for the approver's inbox. */
+  readonly question: string | null;
 }
 
 /** One notification: approval requested, reminder, escalated, decided. */
 export interface NotifyInput {
-  readonly event: 'approval.requested' | 'approval.reminder' | 'approval.escalated' | 'approval.decided';
+  readonly event: `${'approval' | 'canary'}.${'requested' | 'reminder' | 'escalated' | 'decided'}`;
   readonly model: string;
   readonly runId: string;
   readonly at: string;
@@ -212,7 +219,13 @@ export interface RunState {
   readonly championVersion: number | null;
   readonly training: TrainingState;
   readonly approval: ApprovalState;
-  readonly canary: { readonly weight: number; readonly steps: readonly CanaryStepState[] };
+  readonly canary: {
+    readonly weight: number;
+    readonly steps: readonly CanaryStepState[];
+    /** Held by an operator (or while a human decides an inconclusive step). */
+    readonly paused: boolean;
+    readonly controls: readonly CanaryControlRecord[];
+  };
   readonly bakeEndsAt: string | null;
   readonly outcome: Outcome | null;
   readonly reason: string | null;
@@ -227,6 +240,36 @@ export const decideUpdate = defineUpdate<ApprovalState, [DecisionInput]>('decide
 export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');
 export const rollbackUpdate = defineUpdate<{ accepted: true }, [RollbackInput]>('requestRollback');
 export const runStateQuery = defineQuery<RunState>('runState');
+
+export const CANARY_ACTIONS = ['pause', 'resume', 'abort', 'promote-now'] as const;
+export type CanaryAction = (typeof CANARY_ACTIONS)[number];
+
+/**
+ * An operator's control of a rollout in canary: `pause` holds the current
+ * step (a failing candidate is still rolled back), `resume` goes on, `abort`
+ * rolls back now, `promote-now` skips the remaining steps. From the Temporal
+ * UI: signal `canaryControl` with `{"action": "pause", "by": "olga", "reason": "…"}`.
+ */
+export interface CanaryControlInput {
+  readonly action: CanaryAction;
+  readonly by: string;
+  readonly reason?: string;
+  /** The authenticated caller (the API sets it; a signal names `by` only). */
+  readonly operator?: Identity;
+}
+
+export interface CanaryControlRecord {
+  readonly action: CanaryAction;
+  readonly by: string;
+  readonly reason: string | null;
+  readonly at: string;
+  readonly via: 'api' | 'signal';
+  readonly accepted: boolean;
+  readonly refusal: string | null;
+}
+
+export const canaryControlSignal = defineSignal<[CanaryControlInput]>('canaryControl');
+export const controlCanaryUpdate = defineUpdate<CanaryControlRecord, [CanaryControlInput]>('controlCanary');
 
 // ---- retrain schedules ------------------------------------------------------------------
 

@@ -12,7 +12,11 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DecisionContext, Vote } from '../domain/approval';
-import { type CanarySequentialState, canaryStepVerdict } from '../domain/canary-analysis';
+import {
+  type CanarySequentialState,
+  canaryStepVerdict,
+  type VersionTraffic,
+} from '../domain/canary-analysis';
 import { type Policy, parsePolicy } from '../domain/policy';
 import {
   type ApprovalRun,
@@ -26,7 +30,12 @@ import {
   type ApprovalDecisionInput,
   type ApprovalState,
   approveSignal,
+  CANARY_ACTIONS,
+  type CanaryControlInput,
+  type CanaryControlRecord,
   type CanaryStepState,
+  canaryControlSignal,
+  controlCanaryUpdate,
   ctOutcomeKey,
   ctStageKey,
   type DecisionInput,
@@ -44,6 +53,7 @@ import {
   type Stage,
   type TrainingState,
 } from './messages';
+import { bake, canary, controlRefusal, promote, type RolloutRun } from './rollout-stage';
 import { initialTrainingState, trainWithBudgets } from './training-stage';
 
 // Two timeout profiles: quick control calls, and long training that heartbeats.
@@ -55,7 +65,7 @@ const control = proxyActivities<Activities>({
 type Ending = { outcome: Outcome; reason: string };
 
 /** The run's state, held in one place so handlers and the query read the same thing. */
-class RunTracker implements ApprovalRun {
+class RunTracker implements RolloutRun {
   stage: Stage = 'queued';
   training: TrainingState = initialTrainingState;
   candidateVersion: number | null = null;
@@ -70,7 +80,13 @@ class RunTracker implements ApprovalRun {
   readonly signalInbox: QueuedSignal[] = [];
   readonly unrecorded: Vote[] = [];
   context: Omit<DecisionContext, 'level' | 'votes'> | null = null;
+  round: string | null = null;
   canaryWeight = 0;
+  paused = false;
+  promoteNow: { by: string; reason: string } | null = null;
+  readonly controlInbox: Array<CanaryControlInput & { via: 'api' | 'signal' }> = [];
+  controls: CanaryControlRecord[] = [];
+  baseline: VersionTraffic | null = null;
   canarySteps: CanaryStepState[] = [];
   bakeEndsAt: string | null = null;
   rollback: RollbackInput | null = null;
@@ -90,7 +106,12 @@ class RunTracker implements ApprovalRun {
       championVersion: this.championVersion,
       training: this.training,
       approval: this.approval,
-      canary: { weight: this.canaryWeight, steps: this.canarySteps },
+      canary: {
+        weight: this.canaryWeight,
+        steps: this.canarySteps,
+        paused: this.paused,
+        controls: this.controls,
+      },
       bakeEndsAt: this.bakeEndsAt,
       outcome: this.ending?.outcome ?? null,
       reason: this.ending?.reason ?? null,
@@ -100,7 +121,11 @@ class RunTracker implements ApprovalRun {
   /** Why a decision cannot be taken now, or null when it can. */
   decisionRefusal(d: DecisionInput | { by: string }): string | null {
     if (!d.by || typeof d.by !== 'string' || d.by.trim() === '') return 'a decision needs `by`, who decides';
-    if (this.stage !== 'approve') return `run is not waiting for approval (stage: ${this.stage})`;
+    if (this.approvalMode !== 'levels') {
+      if (this.stage !== 'approve') return `run is not waiting for approval (stage: ${this.stage})`;
+    } else if (this.round === null || this.approval.level === null) {
+      return `run is not waiting for a decision (stage: ${this.stage})`;
+    }
     if (this.approval.decision !== null) return `run was already decided: ${this.approval.decision}`;
     return null;
   }
@@ -156,6 +181,37 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
           const ruled = refuseUpdate(run, d);
           if (ruled) throw ApplicationFailure.nonRetryable(ruled.message, ruled.code);
         }
+      },
+    },
+  );
+  setHandler(canaryControlSignal, (c) => {
+    if (c && CANARY_ACTIONS.includes(c.action) && typeof c.by === 'string' && c.by !== '') {
+      run.controlInbox.push({ action: c.action, by: c.by, reason: c.reason, via: 'signal' });
+    } else {
+      log.warn('canary control signal ignored: it needs an action and `by`', { control: c });
+    }
+  });
+  setHandler(
+    controlCanaryUpdate,
+    async (c) => {
+      run.controlInbox.push({ ...c, by: c.operator!.name, via: 'api' });
+      const seen = run.controls.length;
+      // Answer once the control is applied (or refused) and audited.
+      await condition(
+        () => run.controls.length > seen && !run.controlInbox.some((x) => x.by === c.operator!.name),
+      );
+      return run.controls[run.controls.length - 1]!;
+    },
+    {
+      validator: (c) => {
+        if (!c || !CANARY_ACTIONS.includes(c.action)) {
+          throw ApplicationFailure.nonRetryable(
+            `action must be one of ${CANARY_ACTIONS.join(', ')}`,
+            'InvalidControl',
+          );
+        }
+        const refusal = controlRefusal(run, c, c.operator ?? null);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'ControlRefused');
       },
     },
   );
@@ -265,9 +321,28 @@ async function runStages(run: RunTracker): Promise<Ending> {
   }
 
   const previousChampion = run.championVersion;
+  // Runs recorded before the promotion saga replay the single-transaction promotion and plain bake.
+  const saga = patched('rollout-saga');
   if (previousChampion !== null) {
-    const canaryEnding = await canary(run, policy, previousChampion, version);
+    await enterStage(run, 'canary');
+    const canaryEnding = saga
+      ? await canary(run, policy, previousChampion, version, (actor, reason) =>
+          restore(run, previousChampion, actor, reason),
+        )
+      : await legacyCanary(run, policy, previousChampion, version);
     if (canaryEnding) return canaryEnding;
+  }
+  if (saga) {
+    const reason =
+      previousChampion === null
+        ? 'first model passed evaluation'
+        : run.promoteNow
+          ? `promoted now by ${run.promoteNow.by} at ${run.canarySteps.at(-1)?.weight ?? 0} %: ${run.promoteNow.reason}`
+          : `canary passed ${policy.canary.steps.join(' → ')} %`;
+    const undo = await promote(run, version, previousChampion, reason, run.promoteNow?.by ?? 'ctloop');
+    if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
+    await enterStage(run, 'bake');
+    return bake(run, policy, version, previousChampion, undo);
   }
 
   await control.promoteCandidate({
@@ -283,7 +358,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.routingTouched = false;
   // The first model has nothing to roll back to, so it needs no bake window.
   if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
-  return bake(run, policy, previousChampion);
+  return legacyBake(run, policy, previousChampion);
 }
 
 /** The approval stage as it was before levels (one decision, no identities); kept for replay. */
@@ -320,8 +395,8 @@ async function awaitSingleApproval(run: RunTracker, policy: Policy): Promise<End
   };
 }
 
-/** Steps the candidate's traffic share up; each step must pass the analysis before the next. */
-async function canary(
+/** The canary as runs recorded before operator controls ran it; kept for replay. */
+async function legacyCanary(
   run: RunTracker,
   policy: Policy,
   champion: number,
@@ -329,7 +404,6 @@ async function canary(
 ): Promise<Ending | null> {
   const { model, runId } = run.input;
   const rules = policy.canary;
-  await enterStage(run, 'canary');
   for (const weight of rules.steps.filter((w) => w < 100)) {
     run.routingTouched = true;
     run.canaryWeight = weight;
@@ -391,8 +465,8 @@ async function canary(
   return null;
 }
 
-/** After promotion, the previous champion stays restorable for the bake window. */
-async function bake(run: RunTracker, policy: Policy, previousChampion: number): Promise<Ending> {
+/** The bake window as runs recorded before the promotion saga ran it; kept for replay. */
+async function legacyBake(run: RunTracker, policy: Policy, previousChampion: number): Promise<Ending> {
   await enterStage(run, 'bake');
   run.bakeEndsAt = new Date(Date.now() + policy.bake.seconds * 1000).toISOString();
   const rolledBack = await condition(() => run.rollback !== null, policy.bake.seconds * 1000);

@@ -3,6 +3,9 @@ import { auditFor, findRun, listRuns } from '../../db/registry';
 import { approvalDecisions, auditEvents } from '../../db/schema';
 import type { Identity } from '../../domain/roles';
 import {
+  CANARY_ACTIONS,
+  type CanaryAction,
+  controlCanaryUpdate,
   decideUpdate,
   modelStateQuery,
   modelWorkflowId,
@@ -16,6 +19,7 @@ import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
 import {
   CancelBody,
+  ControlBody,
   DecisionBody,
   errorResponses,
   jsonBody,
@@ -102,7 +106,40 @@ export function runRoutes(deps: ApiDeps) {
   const approve = decisionHandler('approve');
   const reject = decisionHandler('reject');
 
-  return createRouter()
+  const controlRoute = (action: CanaryAction) =>
+    createRoute({
+      method: 'post',
+      path: `/models/{model}/runs/{runId}/${action}`,
+      summary: {
+        pause: 'Pause the rollout at its current step (a failing candidate is still rolled back)',
+        resume: 'Resume a paused rollout',
+        abort: 'Abort the rollout: the champion takes all traffic back now',
+        'promote-now': 'Promote the candidate now, skipping the remaining canary steps',
+      }[action],
+      request: { params: RunParams, ...jsonBody(ControlBody) },
+      responses: { 200: jsonResponse('The control as the run applied it'), ...errorResponses },
+    });
+  const router = createRouter();
+  for (const action of CANARY_ACTIONS) {
+    router.openapi(controlRoute(action), async (c) => {
+      const { model, runId } = c.req.valid('param');
+      const { reason } = c.req.valid('json');
+      const run = await requireRun(model, runId);
+      if (run.outcome !== null)
+        throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+      const operator = callerOf(c);
+      try {
+        const applied = await temporal.workflow
+          .getHandle(runWorkflowId(model, runId))
+          .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason, operator }] });
+        return c.json({ runId, control: applied }, 200);
+      } catch (err) {
+        throw temporalCallError(err, action);
+      }
+    });
+  }
+
+  return router
     .openapi(
       createRoute({
         method: 'get',
