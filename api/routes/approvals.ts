@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, inArray, isNull } from 'drizzle-orm';
 import { evaluationReportHash, findModel } from '../../db/registry';
 import { runs } from '../../db/schema';
 import { refuseDecision } from '../../domain/approval';
@@ -41,7 +41,7 @@ export function approvalRoutes(deps: ApiDeps) {
       const waiting = await db
         .select()
         .from(runs)
-        .where(and(eq(runs.stage, 'approve'), isNull(runs.outcome)))
+        .where(and(inArray(runs.stage, ['approve', 'canary']), isNull(runs.outcome)))
         .orderBy(asc(runs.startedAt));
       const approvals = await Promise.all(
         waiting.map(async (run) => {
@@ -78,9 +78,14 @@ export function approvalRoutes(deps: ApiDeps) {
                   },
                 )
               : null;
+          // A run in canary is listed only while it asks a human about an inconclusive step.
+          if (run.stage === 'canary' && !(approval?.purpose === 'canary' && approval.decision === null))
+            return null;
           return {
             model: run.model,
             runId: run.id,
+            purpose: approval?.purpose ?? 'promotion',
+            question: approval?.question ?? null,
             causes: run.causes,
             candidateVersion: evaluation?.candidateVersion ?? null,
             championVersion: evaluation?.championVersion ?? null,
@@ -103,7 +108,7 @@ export function approvalRoutes(deps: ApiDeps) {
           };
         }),
       );
-      return c.json({ approvals }, 200);
+      return c.json({ approvals: approvals.filter((a) => a !== null) }, 200);
     },
   );
 }

@@ -134,7 +134,20 @@ export function runRoutes(deps: ApiDeps) {
           .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason, operator }] });
         return c.json({ runId, control: applied }, 200);
       } catch (err) {
-        throw temporalCallError(err, action);
+        const refused = temporalCallError(err, action);
+        // The run never saw a refused update, so the API records the attempt.
+        await db
+          .insert(auditEvents)
+          .values({
+            model,
+            runId,
+            kind: 'canary_control_refused',
+            actor: operator.name,
+            reason: refused.message,
+            details: { action, via: 'api' },
+          })
+          .catch(() => {});
+        throw refused;
       }
     });
   }
