@@ -100,7 +100,12 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
   const drifted = await writeDataset(dir, 'drifted', { rows: 2000, seed: 202, shift: 1.5 });
   say(`generated data in ${dir}`);
 
-  await registerModel(api, model, baseline, fastPolicy());
+  // The canary judges each step on at least 50 requests per version (the policy default).
+  const policy = fastPolicy();
+  await registerModel(api, model, baseline, {
+    ...policy,
+    canary: { ...(policy.canary as object), minRequests: 50 },
+  });
   say(`registered model ${model}`);
 
   const first = await trigger(api, model, { reason: 'manual' });
@@ -132,6 +137,8 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
   }
   expectStatus(await decide(approver, model, alert.runId, 'approve', 'better on this week’s data'), 200);
   say('dev-approver approved (four-eyes: not the one who registered or triggered)');
+  // From here the candidate serves canary traffic (and, in the bad scenario, fails half of it).
+  const canaryStarted = Date.now();
 
   let done = false;
   const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
@@ -155,6 +162,7 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
     `sent ${sent.sent} prediction requests (${JSON.stringify(sent.byVersion)} by version, ${sent.failed} failed)`,
   );
   const { champion } = expectStatus(await api('GET', `/v1/models/${model}`), 200);
+  const decisive = (run.reports.canary ?? []).at(-1);
   return {
     scenario,
     model,
@@ -163,6 +171,17 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
     loopSeconds: Number(((Date.now() - loopStarted) / 1000).toFixed(1)),
     totalSeconds: Number(((Date.now() - started) / 1000).toFixed(1)),
     outcome: run.outcome as string,
+    /** Bad scenario: from the faulty candidate's first canary traffic to the champion serving alone again. */
+    faultToRollbackSeconds:
+      run.outcome === 'rolled_back' ? Number(((Date.now() - canaryStarted) / 1000).toFixed(1)) : null,
+    /** Requests per version behind the last canary verdict. */
+    samplesAtDecision: decisive
+      ? {
+          champion: decisive.championRequests,
+          candidate: decisive.candidateRequests,
+          verdict: decisive.verdict,
+        }
+      : null,
   };
 }
 
