@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -53,6 +53,17 @@ const REPEAT_EVERY = 10;
 const REPEAT_DISTANCE = 45;
 const TOKEN = process.env.CTLOOP_BENCH_TOKEN;
 
+/** CPU time (user + system, ms) a process has used so far; null where /proc is not there. */
+function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of proc(5), in clock ticks (100 a second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -65,7 +76,10 @@ async function freePort(): Promise<number> {
 }
 
 /** api/server.ts as its own process, configured like the stack's worker processes. */
-async function startApiProcess(stack: Stack, port: number): Promise<{ url: string; stop(): Promise<void> }> {
+async function startApiProcess(
+  stack: Stack,
+  port: number,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
     env: {
       ...process.env,
@@ -95,6 +109,7 @@ async function startApiProcess(stack: Stack, port: number): Promise<{ url: strin
   }
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -146,6 +161,14 @@ async function main() {
 
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (TOKEN) headers.authorization = `Bearer ${TOKEN}`;
+    // Where the CPU goes during the load, per request answered (Postgres is shared, so not counted).
+    const processes = {
+      api: server.pid,
+      controlWorker: worker.pid,
+      temporalServer: temporal.pid,
+      loadGenerator: process.pid,
+    };
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
     let sent = 0;
     const fates: Record<string, number> = {};
     /** The first answer of each refused kind, to say why. */
@@ -175,6 +198,17 @@ async function main() {
       ],
     });
 
+    const answered = Object.values(fates).reduce((a, b) => a + b, 0);
+    const cpuMsPerRequest = Object.fromEntries(
+      Object.entries(processes).map(([k, pid]) => {
+        const before = cpuBefore[k];
+        const after = cpuMs(pid);
+        return [
+          k,
+          before == null || after === null ? null : Math.round(((after - before) / answered) * 100) / 100,
+        ];
+      }),
+    );
     const [stored] = await stack.database.db
       .select({ n: count() })
       .from(triggers)
@@ -190,7 +224,7 @@ async function main() {
       durationSeconds: DURATION_S,
       connections: CONNECTIONS,
       models: MODELS,
-      requests: { sent: result.requests.sent, answered: Object.values(fates).reduce((a, b) => a + b, 0) },
+      requests: { sent: result.requests.sent, answered },
       latencyMs: {
         p50: result.latency.p50,
         p90: result.latency.p90,
@@ -215,6 +249,7 @@ async function main() {
       },
       fates,
       refusals,
+      cpuMsPerRequest,
       triggersStored: stored?.n ?? 0,
     };
     await mkdir('bench/results', { recursive: true });
