@@ -5,9 +5,10 @@ import { type ProductionMetricRow, productionMetrics } from '../../db/schema';
 import { alarmDedupKey, type PerformanceAlarmResult, performanceAlarm } from '../../domain/performance/alarm';
 import { type MetricAlarmRule, metricName } from '../../domain/performance/policy';
 import { parsePolicy } from '../../domain/policy';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { createRouter } from '../router';
-import { actor, errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
 import { requireModel } from './models';
 import { submitTriggerForApi } from './triggers';
 
@@ -49,7 +50,6 @@ const MetricsBody = z
   .object({
     points: z.array(MetricPointBody).min(1).max(1000),
     source: z.string().trim().min(1).max(200).default('api'),
-    by: actor.default('metrics-api'),
   })
   .strict()
   .openapi('ProductionMetrics');
@@ -201,7 +201,8 @@ export function metricRoutes(deps: ApiDeps) {
             });
             continue;
           }
-          judgements.push(await judge(model, metric, rule, champion, body.by));
+          // The caller (its API token) is who asked for the retrain.
+          judgements.push(await judge(model, metric, rule, champion, callerOf(c).name));
         }
         const triggered = judgements.some((j) => j.trigger && j.trigger.fate !== 'deduplicated');
         return c.json(

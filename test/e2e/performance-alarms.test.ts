@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { ApiCall } from '../../api/client';
 import {
   bootstrapChampion,
   fastPolicy,
@@ -18,7 +18,9 @@ const performance = {
 
 describe('performance alarms: production accuracy that stays low starts a retrain', () => {
   let stack: Stack;
-  let api: ReturnType<typeof inProcessApi>;
+  let api: ApiCall;
+  /** A monitoring job with a `trigger` token: it may send metrics, not register models. */
+  let monitor: ApiCall;
   let baseline: string;
   // Points are placed in time with observedAt (in the recent past) instead of waiting.
   const start = Date.now() - 10 * 60_000;
@@ -26,7 +28,8 @@ describe('performance alarms: production accuracy that stays low starts a retrai
 
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
+    monitor = stack.api('monitor');
     baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 91 });
   });
   afterAll(async () => {
@@ -37,9 +40,9 @@ describe('performance alarms: production accuracy that stays low starts a retrai
 
   it('starts one performance run when accuracy stays below the threshold for the window, with the alarm as its cause', async () => {
     const model = 'perf-sustained';
-    await bootstrapChampion(api, model, baseline, fastPolicy({ performance }));
+    await bootstrapChampion(api, model, baseline, fastPolicy({ performance }), stack.api('alice'));
     const post = (points: object[]) =>
-      api('POST', `/v1/models/${model}/metrics`, { points, source: 'label-join', by: 'quality-job' });
+      monitor('POST', `/v1/models/${model}/metrics`, { points, source: 'label-join' });
 
     const early = await post([
       { metric: 'accuracy', value: 0.91, coverage: 0.8, samples: 400, observedAt: at(0) },
@@ -74,7 +77,7 @@ describe('performance alarms: production accuracy that stays low starts a retrai
     expect(run.causes).toHaveLength(1);
     expect(run.causes[0]).toMatchObject({
       reason: 'performance',
-      requestedBy: 'quality-job',
+      requestedBy: 'monitor',
       details: {
         metric: 'accuracy',
         version: 1,
@@ -218,13 +221,18 @@ describe('performance alarms: production accuracy that stays low starts a retrai
     expect((await api('GET', `/v1/models/${model}/metrics`)).body.points).toEqual([]);
   });
 
-  it('answers 404 for an unknown model and 400 for a bad query', async () => {
+  it('answers 404 for an unknown model, 403 for a viewer, and 400 for a bad query', async () => {
     const post = await api('POST', '/v1/models/no-such-model/metrics', {
       points: [{ metric: 'accuracy', value: 0.5 }],
     });
     expect(post.status).toBe(404);
     expect(post.body.error).toMatchObject({ code: 'not_found', details: { model: 'no-such-model' } });
     expect((await api('GET', '/v1/models/no-such-model/metrics')).status).toBe(404);
+    const viewer = await stack.api('vera')('POST', '/v1/models/perf-unmonitored/metrics', {
+      points: [{ metric: 'accuracy', value: 0.5 }],
+    });
+    expect(viewer.status).toBe(403);
+    expect(viewer.body.error.code).toBe('forbidden');
     const badSince = await api('GET', '/v1/models/perf-unmonitored/metrics?since=last-week');
     expect(badSince.status).toBe(400);
     expect(badSince.body.error.code).toBe('invalid_request');
