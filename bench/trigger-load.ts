@@ -8,6 +8,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import autocannon from 'autocannon';
 import { count, inArray } from 'drizzle-orm';
 import { httpApi } from '../api/client';
+import { generateToken, hashToken } from '../auth/identities';
 import { triggers } from '../db/schema';
 import { fastPolicy, registerModel, writeDataset } from '../scripts/lib/scenario';
 import { startDevServer } from '../scripts/temporal-dev-server';
@@ -31,7 +32,8 @@ import { workflowsPath } from '../workers/runtime';
  *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--connections 10] [--models 1]
  *
  * DATABASE_URL names the Postgres server (default: scripts/ensure-postgres);
- * CTLOOP_BENCH_TOKEN, if set, is sent as `Authorization: Bearer <token>`.
+ * Every request carries `Authorization: Bearer <token>`: CTLOOP_BENCH_TOKEN
+ * if set, else a fresh token; the API process is given its hash (role `trigger`).
  * Writes bench/results/trigger-load.json and prints the same JSON.
  */
 
@@ -51,7 +53,10 @@ const MODELS = option('models', 1);
 const REPEAT_EVERY = 10;
 /** Not a multiple of REPEAT_EVERY, so a repeated key is always one first sent fresh. */
 const REPEAT_DISTANCE = 45;
-const TOKEN = process.env.CTLOOP_BENCH_TOKEN;
+/** The load's API token (role `trigger`); one is made when CTLOOP_BENCH_TOKEN is not set. */
+const LOAD_TOKEN = process.env.CTLOOP_BENCH_TOKEN ?? generateToken();
+/** Registers the models (role `admin`). */
+const ADMIN_TOKEN = generateToken();
 
 /** CPU time (user + system, ms) a process has used so far; null where /proc is not there. */
 function cpuMs(pid: number): number | null {
@@ -91,6 +96,10 @@ async function startApiProcess(
       CTLOOP_DATA_DIR: stack.dataDir,
       CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
       PORT: String(port),
+      CTLOOP_TOKENS: JSON.stringify([
+        { name: 'bench-admin', role: 'admin', sha256: hashToken(ADMIN_TOKEN) },
+        { name: 'trigger-load', role: 'trigger', sha256: hashToken(LOAD_TOKEN) },
+      ]),
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -131,7 +140,6 @@ function triggerRequest(i: number, models: readonly string[]): { path: string; b
       reason: 'drift',
       dedupKey: key,
       details: { monitor: 'load-generator', alert: key, psi: 0.31 },
-      requestedBy: 'trigger-load',
     }),
   };
 }
@@ -154,13 +162,12 @@ async function main() {
   const worker = await startWorkerProcess(stack, { script: 'workers/control.ts' });
   const server = await startApiProcess(stack, await freePort());
   try {
-    const api = httpApi(server.url);
+    const api = httpApi(server.url, ADMIN_TOKEN);
     const data = await writeDataset(stack.dataDir, 'load', { rows: 500, seed: 5 });
     const models = Array.from({ length: MODELS }, (_, m) => `trigger-load-${m}`);
     for (const model of models) await registerModel(api, model, data, fastPolicy());
 
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (TOKEN) headers.authorization = `Bearer ${TOKEN}`;
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${LOAD_TOKEN}` };
     // Where the CPU goes during the load, per request answered (Postgres is shared, so not counted).
     const processes = {
       api: server.pid,
