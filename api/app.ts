@@ -6,6 +6,7 @@ import { createErrorHandler, errorBody, validationHook } from './errors';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { lineageRoutes } from './routes/lineage';
+import { metricRoutes } from './routes/metrics';
 import { modelRoutes } from './routes/models';
 import { runRoutes } from './routes/runs';
 import { scheduleRoutes } from './routes/schedules';
@@ -46,6 +47,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1', approvalRoutes(deps));
   app.route('/v1', lineageRoutes(deps));
   app.route('/v1', scheduleRoutes(deps));
+  app.route('/v1', metricRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -260,6 +260,31 @@ export const driftReports = pgTable(
   (t) => [index('drift_reports_model_idx').on(t.model, t.createdAt)],
 );
 
+/**
+ * Production metrics sent by a monitoring job (accuracy from delayed labels,
+ * AUC, RMSE, …), judged by the model's performance policy. Append-only.
+ */
+export const productionMetrics = pgTable(
+  'production_metrics',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    model: text('model')
+      .notNull()
+      .references(() => models.name),
+    /** The version that served the predictions behind the value (the champion when the sender did not say). */
+    version: integer('version'),
+    metric: text('metric').notNull(),
+    value: doublePrecision('value').notNull(),
+    /** Share of those predictions that had a label (null: not reported). */
+    coverage: doublePrecision('coverage'),
+    samples: integer('samples'),
+    observedAt: timestamp('observed_at', { withTimezone: true }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    source: text('source').notNull(),
+  },
+  (t) => [index('production_metrics_model_metric_time_idx').on(t.model, t.metric, t.observedAt)],
+);
+
 export type ModelRow = typeof models.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
 export type ModelVersionRow = typeof modelVersions.$inferSelect;
@@ -267,3 +292,4 @@ export type TriggerRow = typeof triggers.$inferSelect;
 export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type RouteRow = typeof routes.$inferSelect;
 export type ApprovalDecisionRow = typeof approvalDecisions.$inferSelect;
+export type ProductionMetricRow = typeof productionMetrics.$inferSelect;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
+import { performancePolicySchema } from './performance/policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
@@ -244,6 +245,8 @@ export const policySchema = z.object({
   bake: bakePolicySchema.default(() => bakePolicySchema.parse({})),
   /** When a drift report says "retrain" (domain/drift/policy.ts). */
   drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
+  /** Production metrics that ask for a retrain when they stay beyond a threshold (domain/performance/policy.ts). */
+  performance: performancePolicySchema.default(() => performancePolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;

@@ -1,0 +1,276 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import autocannon from 'autocannon';
+import { count, inArray } from 'drizzle-orm';
+import { httpApi } from '../api/client';
+import { generateToken, hashToken } from '../auth/identities';
+import { triggers } from '../db/schema';
+import { fastPolicy, registerModel, writeDataset } from '../scripts/lib/scenario';
+import { startDevServer } from '../scripts/temporal-dev-server';
+import { ensurePostgres } from '../test/helpers/postgres';
+import { type Stack, startStackWith } from '../test/helpers/stack';
+import { startWorkerProcess } from '../test/helpers/worker-process';
+import { workflowsPath } from '../workers/runtime';
+
+/**
+ * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
+ * The API (api/server.ts) and a control worker run as their own processes
+ * against a Temporal dev server and Postgres; autocannon, in this process,
+ * sends `POST /v1/models/:model/triggers` at a fixed rate (latency corrected
+ * for coordinated omission: a late request is timed from when it should have
+ * been sent). Most requests carry a fresh dedup key; every tenth repeats a
+ * key sent 45 requests before (answered 200 `deduplicated`). No training
+ * worker runs, so the first trigger's run stays in training and every later
+ * trigger takes the path a storm takes while a run is in progress: recorded,
+ * then queued or coalesced by the model's workflow.
+ *
+ *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--connections 10] [--models 1]
+ *
+ * DATABASE_URL names the Postgres server (default: scripts/ensure-postgres);
+ * Every request carries `Authorization: Bearer <token>`: CTLOOP_BENCH_TOKEN
+ * if set, else a fresh token; the API process is given its hash (role `trigger`).
+ * Writes bench/results/trigger-load.json and prints the same JSON.
+ */
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`bench/trigger-load: --${name} must be positive`);
+  return value;
+}
+
+const RATE = option('rate', 100);
+const DURATION_S = option('duration', 60);
+const CONNECTIONS = option('connections', 10);
+/** Requests go round-robin to this many models (one, as the issue asks, unless told). */
+const MODELS = option('models', 1);
+const REPEAT_EVERY = 10;
+/** Not a multiple of REPEAT_EVERY, so a repeated key is always one first sent fresh. */
+const REPEAT_DISTANCE = 45;
+/** The load's API token (role `trigger`); one is made when CTLOOP_BENCH_TOKEN is not set. */
+const LOAD_TOKEN = process.env.CTLOOP_BENCH_TOKEN ?? generateToken();
+/** Registers the models (role `admin`). */
+const ADMIN_TOKEN = generateToken();
+
+/** CPU time (user + system, ms) a process has used so far; null where /proc is not there. */
+function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of proc(5), in clock ticks (100 a second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** api/server.ts as its own process, configured like the stack's worker processes. */
+async function startApiProcess(
+  stack: Stack,
+  port: number,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      CTLOOP_TASK_QUEUE: stack.taskQueues.control,
+      CTLOOP_TRAIN_TASK_QUEUE: stack.taskQueues.train,
+      CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
+      CTLOOP_DATA_DIR: stack.dataDir,
+      CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
+      PORT: String(port),
+      CTLOOP_TOKENS: JSON.stringify([
+        { name: 'bench-admin', role: 'admin', sha256: hashToken(ADMIN_TOKEN) },
+        { name: 'trigger-load', role: 'trigger', sha256: hashToken(LOAD_TOKEN) },
+      ]),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.once('exit', () => child.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 60_000; ; ) {
+    if (child.exitCode !== null) throw new Error('API process exited during start-up');
+    const healthy = await fetch(`${url}/healthz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (healthy) break;
+    if (Date.now() > deadline) throw new Error('API not healthy after 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * The i-th request: a fresh dedup key, or every REPEAT_EVERY-th one the key
+ * (and model) of a request sent REPEAT_DISTANCE before.
+ */
+function triggerRequest(i: number, models: readonly string[]): { path: string; body: string } {
+  const repeat = i % REPEAT_EVERY === REPEAT_EVERY - 1 && i >= REPEAT_DISTANCE;
+  const origin = repeat ? i - REPEAT_DISTANCE : i;
+  const key = `alert-${origin}`;
+  return {
+    path: `/v1/models/${models[origin % models.length]}/triggers`,
+    body: JSON.stringify({
+      reason: 'drift',
+      dedupKey: key,
+      details: { monitor: 'load-generator', alert: key, psi: 0.31 },
+    }),
+  };
+}
+
+async function main() {
+  const temporal = await startDevServer({ headless: true });
+  const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code);
+  const stack = await startStackWith(
+    {
+      temporalAddress: temporal.address,
+      postgresUrl: process.env.DATABASE_URL ?? ensurePostgres(),
+      workflowBundlePath: bundlePath,
+      trainerPython: process.env.CTLOOP_TRAINER_PYTHON ?? 'python3',
+    },
+    { workers: false },
+  );
+  // Its start-up log line ("worker polling") is at info level, which startWorkerProcess waits for.
+  const worker = await startWorkerProcess(stack, { script: 'workers/control.ts' });
+  const server = await startApiProcess(stack, await freePort());
+  try {
+    const api = httpApi(server.url, ADMIN_TOKEN);
+    const data = await writeDataset(stack.dataDir, 'load', { rows: 500, seed: 5 });
+    const models = Array.from({ length: MODELS }, (_, m) => `trigger-load-${m}`);
+    for (const model of models) await registerModel(api, model, data, fastPolicy());
+
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${LOAD_TOKEN}` };
+    // Where the CPU goes during the load, per request answered (Postgres is shared, so not counted).
+    const processes = {
+      api: server.pid,
+      controlWorker: worker.pid,
+      temporalServer: temporal.pid,
+      loadGenerator: process.pid,
+    };
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
+    let sent = 0;
+    const fates: Record<string, number> = {};
+    /** The first answer of each refused kind, to say why. */
+    const refusals: Record<string, string> = {};
+    const result = await autocannon({
+      url: server.url,
+      method: 'POST',
+      headers,
+      connections: CONNECTIONS,
+      overallRate: RATE,
+      duration: DURATION_S,
+      timeout: 10,
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, ...triggerRequest(sent++, models) }),
+          onResponse: (status, body) => {
+            let fate = `http-${status}`;
+            try {
+              fate = (JSON.parse(body) as { fate?: string }).fate ?? fate;
+            } catch {
+              // not JSON: counted by status
+            }
+            fates[fate] = (fates[fate] ?? 0) + 1;
+            if (status >= 300) refusals[`http-${status}`] ??= body.slice(0, 500);
+          },
+        },
+      ],
+    });
+
+    const answered = Object.values(fates).reduce((a, b) => a + b, 0);
+    const cpuMsPerRequest = Object.fromEntries(
+      Object.entries(processes).map(([k, pid]) => {
+        const before = cpuBefore[k];
+        const after = cpuMs(pid);
+        return [
+          k,
+          before == null || after === null ? null : Math.round(((after - before) / answered) * 100) / 100,
+        ];
+      }),
+    );
+    const [stored] = await stack.database.db
+      .select({ n: count() })
+      .from(triggers)
+      .where(inArray(triggers.model, models));
+    const round = (x: number) => Math.round(x * 100) / 100;
+    const report = {
+      bench: 'trigger-load',
+      at: new Date().toISOString(),
+      machine: `${os.cpus().length} cores, load average ${os.loadavg().map(round).join(' ')} at the end`,
+      setup:
+        'API and control worker as separate processes; Temporal dev server; Postgres; autocannon in the bench process on loopback',
+      targetRate: RATE,
+      durationSeconds: DURATION_S,
+      connections: CONNECTIONS,
+      models: MODELS,
+      requests: { sent: result.requests.sent, answered },
+      latencyMs: {
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        max: result.latency.max,
+        mean: round(result.latency.mean),
+      },
+      goal: {
+        p99Ms: 50,
+        errors: 0,
+        met: result.latency.p99 <= 50 && result.errors === 0 && result.non2xx === 0,
+      },
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+      statusCodes: Object.fromEntries(
+        Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
+      ),
+      throughput: {
+        requestsPerSecond: round(result.requests.average),
+        bytesPerSecond: Math.round(result.throughput.average),
+      },
+      fates,
+      refusals,
+      cpuMsPerRequest,
+      triggersStored: stored?.n ?? 0,
+    };
+    await mkdir('bench/results', { recursive: true });
+    await writeFile('bench/results/trigger-load.json', `${JSON.stringify(report, null, 2)}\n`);
+    console.log(JSON.stringify(report));
+  } finally {
+    await server.stop();
+    await worker.kill('SIGTERM');
+    await stack.close();
+    await temporal.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
