@@ -1,8 +1,8 @@
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, or, sql } from 'drizzle-orm';
 import { type Policy, parsePolicy } from '../domain/policy';
 import { sha256 } from '../storage/atomic-file';
 import type { Db } from './client';
-import { aliases, auditEvents, models, modelVersions, runs } from './schema';
+import { aliases, aliasHistory, auditEvents, models, modelVersions, runs } from './schema';
 
 /** Reads of the registry shared by activities and the API. */
 
@@ -84,4 +84,18 @@ export function canonicalJson(value: unknown): string {
  */
 export function evaluationReportHash(evaluation: unknown): string | null {
   return evaluation === null || evaluation === undefined ? null : sha256(canonicalJson(evaluation));
+}
+
+/** Every move of the champion alias to or from `version`, oldest first. */
+export async function aliasChangesOf(db: Db, model: string, version: number) {
+  return db
+    .select()
+    .from(aliasHistory)
+    .where(
+      and(
+        eq(aliasHistory.model, model),
+        or(eq(aliasHistory.toVersion, version), eq(aliasHistory.fromVersion, version)),
+      ),
+    )
+    .orderBy(asc(aliasHistory.at));
 }

@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, or } from 'drizzle-orm';
-import { auditFor, evaluationReportHash, findRun, findVersion } from '../../db/registry';
-import { aliasHistory, approvalDecisions, driftReports, triggers } from '../../db/schema';
+import { asc, eq, inArray } from 'drizzle-orm';
+import { aliasChangesOf, auditFor, evaluationReportHash, findRun, findVersion } from '../../db/registry';
+import { approvalDecisions, driftReports, triggers } from '../../db/schema';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../errors';
 import { createRouter } from '../router';
@@ -67,16 +67,7 @@ export function lineageRoutes(deps: ApiDeps) {
         .from(approvalDecisions)
         .where(eq(approvalDecisions.runId, row.runId))
         .orderBy(asc(approvalDecisions.at), asc(approvalDecisions.id));
-      const aliasChanges = await db
-        .select()
-        .from(aliasHistory)
-        .where(
-          and(
-            eq(aliasHistory.model, model),
-            or(eq(aliasHistory.toVersion, version), eq(aliasHistory.fromVersion, version)),
-          ),
-        )
-        .orderBy(asc(aliasHistory.at));
+      const aliasChanges = await aliasChangesOf(db, model, version);
       const audit = await auditFor(db, model, row.runId);
       return c.json(
         {

@@ -1,7 +1,15 @@
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, eq, or } from 'drizzle-orm';
-import { auditFor, championVersion, findModel, findRun, findVersion, listVersions } from '../../db/registry';
-import { aliasHistory, auditEvents, models, triggers } from '../../db/schema';
+import { asc, eq } from 'drizzle-orm';
+import {
+  aliasChangesOf,
+  auditFor,
+  championVersion,
+  findModel,
+  findRun,
+  findVersion,
+  listVersions,
+} from '../../db/registry';
+import { auditEvents, models, triggers } from '../../db/schema';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
@@ -152,16 +160,7 @@ export function modelRoutes(deps: ApiDeps) {
         if (!row) throw notFound(`version ${version} of model ${model}`);
         const run = await findRun(db, model, row.runId);
         const runTriggers = await db.select().from(triggers).where(eq(triggers.runId, row.runId));
-        const aliasChanges = await db
-          .select()
-          .from(aliasHistory)
-          .where(
-            and(
-              eq(aliasHistory.model, model),
-              or(eq(aliasHistory.toVersion, version), eq(aliasHistory.fromVersion, version)),
-            ),
-          )
-          .orderBy(asc(aliasHistory.at));
+        const aliasChanges = await aliasChangesOf(db, model, version);
         return c.json(
           {
             ...row,
