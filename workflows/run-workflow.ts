@@ -19,7 +19,6 @@ import {
 } from '../domain/canary-analysis';
 import { type Policy, parsePolicy } from '../domain/policy';
 import {
-  type ApprovalRun,
   acceptVote,
   approvalStage,
   initialApprovalState,
