@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
+import { triggerPolicySchema } from './trigger-policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
@@ -244,6 +245,8 @@ export const policySchema = z.object({
   bake: bakePolicySchema.default(() => bakePolicySchema.parse({})),
   /** When a drift report says "retrain" (domain/drift/policy.ts). */
   drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
+  /** How triggers are governed: dedup TTL, cooldowns, daily run budget (domain/trigger-policy.ts). */
+  triggers: triggerPolicySchema.default(() => triggerPolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;
