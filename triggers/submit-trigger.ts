@@ -117,10 +117,12 @@ export async function submitTrigger(
   const context = { dedupKey: request.dedupKey ?? null, policy: parsePolicy(registered.policy).triggers };
   let accepted: TriggerAccepted;
   try {
-    accepted = await temporal.workflow.executeUpdateWithStart(triggerUpdate, {
-      args: [cause, context],
-      startWorkflowOperation: modelWorkflowStart(deps, registered),
-    });
+    accepted = await inFlightGate(temporal, model).run(() =>
+      temporal.workflow.executeUpdateWithStart(triggerUpdate, {
+        args: [cause, context],
+        startWorkflowOperation: modelWorkflowStart(deps, registered),
+      }),
+    );
   } catch (err) {
     await db.update(triggers).set({ fate: 'failed_to_deliver' }).where(eq(triggers.id, row!.id));
     throw err;
@@ -138,4 +140,48 @@ export async function submitTrigger(
 function describeFate(accepted: TriggerAccepted): string | null {
   if (accepted.duplicateOf) return `duplicate of trigger ${accepted.duplicateOf}`;
   return accepted.reason ?? null;
+}
+
+/**
+ * Temporal refuses more than a few concurrent updates per workflow (the
+ * server's `history.maxInFlightUpdates`, 10 by default) and the client's
+ * retries of that refusal back off for seconds, so a burst of triggers for one
+ * model would crawl and then fail. Each process therefore sends at most this
+ * many at a time per model and queues the rest; the model workflow still
+ * decides every one of them, in arrival order.
+ */
+const MAX_IN_FLIGHT_PER_MODEL = 8;
+
+class InFlightGate {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly onIdle: () => void) {}
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_IN_FLIGHT_PER_MODEL) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active += 1;
+    try {
+      return await call();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next caller; the count drops only when nobody waits.
+      if (next) next();
+      else if (--this.active === 0) this.onIdle();
+    }
+  }
+}
+
+const gates = new WeakMap<Client, Map<string, InFlightGate>>();
+
+function inFlightGate(temporal: Client, model: string): InFlightGate {
+  let byModel = gates.get(temporal);
+  if (!byModel) gates.set(temporal, (byModel = new Map()));
+  let gate = byModel.get(model);
+  if (!gate) {
+    const models = byModel;
+    gate = new InFlightGate(() => models.delete(model));
+    byModel.set(model, gate);
+  }
+  return gate;
 }

@@ -13,7 +13,7 @@ import {
 import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
-describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts', () => {
+describe('triggers: one run at a time, one follow-up run, deduplicated alerts', () => {
   let stack: Stack;
   let api: ReturnType<typeof inProcessApi>;
   let data: string;
@@ -41,7 +41,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     ] as const) {
       during.push(await trigger(stack.api(caller), model, { reason }));
     }
-    expect(during.map((t) => t.fate)).toEqual(['queued', 'coalesced', 'coalesced']);
+    expect(during.map((t) => t.fate)).toEqual(['queued', 'joined', 'joined']);
     const followUp = during[0]!.runId;
     expect(new Set(during.map((t) => t.runId))).toEqual(new Set([followUp]));
     expect(followUp).not.toBe(first.runId);
@@ -79,11 +79,13 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
 
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
+    // Every trigger is recorded; the duplicate names the first one and its run.
     expect(again.body).toMatchObject({
       fate: 'deduplicated',
-      triggerId: first.body.triggerId,
+      duplicateOf: first.body.triggerId,
       runId: first.body.runId,
     });
+    expect(again.body.triggerId).not.toBe(first.body.triggerId);
     const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
     expect(state.pending).toBeNull();
     expect(state.current.causes).toHaveLength(1);
