@@ -67,6 +67,8 @@ export interface ModelWorkflowInput {
   readonly gpuTrainTaskQueue?: string;
   /** Continue-as-new after this many runs (default 100; history size also triggers it). */
   readonly maxRunsPerExecution?: number;
+  /** Continue-as-new, between runs, once the history has this many events (default 2000). */
+  readonly maxHistoryEvents?: number;
   /** Carried across continue-as-new. */
   readonly carried?: ModelWorkflowCarry;
   /** The registry's freeze state when the workflow is started (a carried one wins). */

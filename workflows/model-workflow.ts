@@ -53,7 +53,10 @@ import { runWorkflow } from './run-workflow';
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 
-/** Continue-as-new well before the history gets heavy; a run adds only a handful of events here. */
+/**
+ * Continue-as-new well before the history gets heavy: a run adds only a handful of events here,
+ * a trigger two or three (Temporal also caps the updates one execution may take, at 2000).
+ */
 const MAX_HISTORY_EVENTS = 2_000;
 const MAX_RUNS_PER_EXECUTION = 100;
 
@@ -258,8 +261,14 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
   setHandler(modelStateQuery, () => entity.state());
 
   for (;;) {
-    await condition(() => entity.current !== null || entity.pending !== null);
+    await condition(() => entity.current !== null || entity.pending !== null || historyIsHeavy(input));
     if (entity.current === null) {
+      // No run in progress (it cannot be carried over), so a history grown by a flood of triggers
+      // (a frozen model, a long cooldown) is cut here.
+      if (historyIsHeavy(input)) {
+        await continueAsNewWith(input, entity);
+        continue;
+      }
       // Only the follow-up is there. Kept free of extra awaits when it may start at once: the
       // order of commands in a workflow task must stay what recorded histories have.
       const now = Date.now();
@@ -273,25 +282,34 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
     const run = entity.current!;
     entity.runEnded(await executeRun(input, entity, run), Date.now());
 
-    const info = workflowInfo();
     if (
-      info.continueAsNewSuggested ||
-      info.historyLength > MAX_HISTORY_EVENTS ||
+      historyIsHeavy(input) ||
       entity.completedRuns % (input.maxRunsPerExecution ?? MAX_RUNS_PER_EXECUTION) === 0
     ) {
-      // Let in-flight trigger updates finish so none is lost across the boundary.
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof modelWorkflow>({
-        ...input,
-        carried: {
-          pending: entity.pending,
-          completedRuns: entity.completedRuns,
-          lastOutcome: entity.lastOutcome,
-          governance: entity.carry(),
-        },
-      });
+      await continueAsNewWith(input, entity);
     }
   }
+}
+
+function historyIsHeavy(input: ModelWorkflowInput): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
+}
+
+/** Continues as new between runs; returns only if a trigger started a run while handlers finished. */
+async function continueAsNewWith(input: ModelWorkflowInput, entity: ModelEntity): Promise<void> {
+  // Let in-flight updates finish so none is lost across the boundary.
+  await condition(allHandlersFinished);
+  if (entity.current !== null) return;
+  await continueAsNew<typeof modelWorkflow>({
+    ...input,
+    carried: {
+      pending: entity.pending,
+      completedRuns: entity.completedRuns,
+      lastOutcome: entity.lastOutcome,
+      governance: entity.carry(),
+    },
+  });
 }
 
 /**
@@ -301,7 +319,8 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
  */
 async function waitForFollowUp(entity: ModelEntity, startsAt: number | null): Promise<void> {
   const seen = entity.freezeVersion;
-  const woken = () => entity.current !== null || entity.freezeVersion !== seen;
+  const woken = () =>
+    entity.current !== null || entity.freezeVersion !== seen || historyIsHeavy(entity.input);
   if (startsAt === null) await condition(woken);
   else await condition(woken, startsAt - Date.now());
 }

@@ -279,4 +279,37 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
       ['model_unfrozen', 'oncall-frank', 'labels fixed'],
     ]);
   });
+
+  it('keeps a frozen model frozen when a flood of triggers makes its workflow continue as new', async () => {
+    const model = 'flood';
+    await registerModel(api, model, data, fastPolicy());
+    // Start the model's workflow as the API would, but with a tiny history allowance.
+    const handle = await stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
+    });
+    const executionBefore = (await handle.describe()).runId;
+    const reason = 'maintenance window';
+    expectStatus(await api('POST', `/v1/models/${model}/freeze`, { by: 'oncall-frank', reason }), 200);
+
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => send(model, { reason: 'drift', dedupKey: `alert-${i}` })),
+    );
+    expect(new Set(answers.map((a) => a.fate))).toEqual(new Set(['suppressed']));
+    const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
+    await waitForModel(model, () => true);
+    expect((await latest.describe()).runId).not.toBe(executionBefore);
+    expect(await modelState(model)).toMatchObject({
+      current: null,
+      pending: null,
+      freeze: { frozen: true, reason },
+    });
+    expect((await send(model, { reason: 'manual' })).fate).toBe('suppressed');
+
+    expectStatus(await api('POST', `/v1/models/${model}/unfreeze`, { by: 'oncall-frank' }), 200);
+    // Suppressed alerts claimed no dedup key, so a re-sent one counts now.
+    const resent = await send(model, { reason: 'drift', dedupKey: 'alert-7' });
+    expect(resent.fate).toBe('started');
+  });
 });

@@ -105,7 +105,7 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     });
     const first = await trigger(api, model, { reason: 'manual' });
     await waitForRun(api, model, first.runId, inStage('approve'));
-    const second = await trigger(api, model, { reason: 'drift' });
+    const second = await trigger(api, model, { reason: 'drift', dedupKey: 'monitor/alert-1' });
     expect(second.fate).toBe('queued');
     const executionBefore = (await handle.describe()).runId;
 
@@ -117,6 +117,10 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     const state = await latest.query(modelStateQuery);
     expect(state.completedRuns).toBe(1);
     expect(state.current?.runId).toBe(second.runId);
+    // Governance state crosses the boundary too: the alert's dedup key is still remembered.
+    expect(state.runsLast24h).toBe(2);
+    const redelivered = await trigger(api, model, { reason: 'drift', dedupKey: 'monitor/alert-1' });
+    expect(redelivered).toMatchObject({ fate: 'deduplicated', runId: second.runId });
     await decide(stack.api('bob'), model, second.runId, 'reject');
     expect((await waitForRun(api, model, second.runId, hasEnded)).outcome).toBe('rejected_approval');
   });
