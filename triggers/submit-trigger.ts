@@ -176,7 +176,10 @@ const gates = new WeakMap<Client, Map<string, InFlightGate>>();
 
 function inFlightGate(temporal: Client, model: string): InFlightGate {
   let byModel = gates.get(temporal);
-  if (!byModel) gates.set(temporal, (byModel = new Map()));
+  if (!byModel) {
+    byModel = new Map();
+    gates.set(temporal, byModel);
+  }
   let gate = byModel.get(model);
   if (!gate) {
     const models = byModel;
