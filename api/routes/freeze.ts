@@ -3,25 +3,26 @@ import { eq } from 'drizzle-orm';
 import { auditEvents, type ModelRow, models } from '../../db/schema';
 import { modelWorkflowStart } from '../../triggers/submit-trigger';
 import { type FreezeRequest, freezeUpdate, type ModelState } from '../../workflows/messages';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { createRouter } from '../router';
-import { actor, errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
 const FreezeBody = z
-  .object({ by: actor, reason: z.string().trim().min(1).max(2000) })
-  .openapi('Freeze', { example: { by: 'oncall-frank', reason: 'incident 4711: bad labels upstream' } });
+  .object({ reason: z.string().trim().min(1).max(2000) })
+  .openapi('Freeze', { example: { reason: 'incident 4711: bad labels upstream' } });
 
 const UnfreezeBody = z
-  .object({ by: actor, reason: z.string().max(2000).optional() })
-  .openapi('Unfreeze', { example: { by: 'oncall-frank', reason: 'labels fixed' } });
+  .object({ reason: z.string().max(2000).optional() })
+  .openapi('Unfreeze', { example: { reason: 'labels fixed' } });
 
 /**
  * Freezing a model: its triggers are still recorded (fate `suppressed`,
  * reason `frozen: …`) but no run starts, and a follow-up waits, until it is
  * unfrozen; the run in progress is told (`modelFreeze` signal) and does not
- * promote. The registry is written first, then the model workflow, which is
+ * promote. Operators (and admins) may freeze; the caller's identity is the actor. The registry is written first, then the model workflow, which is
  * the one that enforces it; repeating a request is harmless, so a caller that
  * saw an error retries it.
  */
@@ -38,7 +39,7 @@ export function freezeRoutes(deps: ApiDeps) {
       await tx.insert(auditEvents).values({
         model: registered.name,
         kind: frozen ? 'model_frozen' : 'model_unfrozen',
-        actor: by!,
+        actor: by ?? 'unknown',
         reason,
         details: { wasFrozen: registered.frozen, previousReason: registered.frozenReason },
       });
@@ -72,9 +73,9 @@ export function freezeRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model } = c.req.valid('param');
-        const { by, reason } = c.req.valid('json');
+        const { reason } = c.req.valid('json');
         const registered = await requireModel(deps, model);
-        return c.json(await setFreeze(registered, { frozen: true, reason, by }), 200);
+        return c.json(await setFreeze(registered, { frozen: true, reason, by: callerOf(c).name }), 200);
       },
     )
     .openapi(
@@ -87,9 +88,10 @@ export function freezeRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model } = c.req.valid('param');
-        const { by, reason } = c.req.valid('json');
+        const { reason } = c.req.valid('json');
         const registered = await requireModel(deps, model);
-        return c.json(await setFreeze(registered, { frozen: false, reason: reason ?? null, by }), 200);
+        const request = { frozen: false, reason: reason ?? null, by: callerOf(c).name };
+        return c.json(await setFreeze(registered, request), 200);
       },
     );
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inProcessApi } from '../../api/client';
+import type { ApiCall } from '../../api/client';
 import { auditEvents, triggers } from '../../db/schema';
 import {
   bootstrapChampion,
@@ -29,12 +29,19 @@ interface TriggerAnswer {
 
 describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds, freeze', () => {
   let stack: Stack;
-  let api: ReturnType<typeof inProcessApi>;
+  let api: ApiCall;
+  /** The operator on call, the approver, and the drift monitor, each with a token of their own. */
+  let olga: ApiCall;
+  let bob: ApiCall;
+  let monitor: ApiCall;
   let data: string;
   let drifted: string;
   beforeAll(async () => {
     stack = await startStack();
-    api = inProcessApi(stack.app);
+    api = stack.api();
+    olga = stack.api('olga');
+    bob = stack.api('bob');
+    monitor = stack.api('monitor');
     // As in the rollback tests: a candidate trained on the drifted data beats the champion.
     data = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 21 });
     drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 1500, seed: 22, shift: 1.5 });
@@ -58,8 +65,8 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   }
 
   /** A trigger through the API, with the fields of a governed answer. */
-  async function send(model: string, body: Record<string, unknown>) {
-    const res = await api('POST', `/v1/models/${model}/triggers`, body);
+  async function send(model: string, body: Record<string, unknown>, as?: ApiCall) {
+    const res = await (as ?? api)('POST', `/v1/models/${model}/triggers`, body);
     return expectStatus<TriggerAnswer>(res, 200, 202);
   }
 
@@ -76,12 +83,11 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     // Half the alerts are re-deliveries of five alerts (20 each), the other half are distinct.
     const alerts = Array.from({ length: 200 }, (_, i) => ({
       reason: 'drift',
-      requestedBy: 'drift-monitor',
       details: { alert: i },
       ...(i % 2 === 0 ? { dedupKey: `monitor/alert-${i % 10}` } : {}),
     }));
     const began = Date.now();
-    const answers = await Promise.all(alerts.map((a) => api('POST', `/v1/models/${model}/triggers`, a)));
+    const answers = await Promise.all(alerts.map((a) => monitor('POST', `/v1/models/${model}/triggers`, a)));
     const stormSeconds = (Date.now() - began) / 1000;
     console.log(`storm: 200 triggers answered in ${stormSeconds.toFixed(2)} s`);
     expect(stormSeconds).toBeLessThan(30);
@@ -107,11 +113,11 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     }
 
     await waitForRun(api, model, first, inStage('approve'));
-    await decide(api, model, first, 'reject', 'approver-bob', 'storm drill');
+    await decide(bob, model, first, 'reject', 'storm drill');
     const next = await waitForRun(api, model, followUp, inStage('approve'));
     // The follow-up answers every alert that was not a duplicate (and not the first run's own).
     expect(next.causes).toHaveLength(104);
-    await decide(api, model, followUp, 'reject', 'approver-bob', 'storm drill');
+    await decide(bob, model, followUp, 'reject', 'storm drill');
     await waitForRun(api, model, followUp, hasEnded);
     const runs = (await api('GET', `/v1/models/${model}/runs`)).body.runs;
     expect(runs.map((r: { id: string }) => r.id).sort()).toEqual([first, followUp].sort());
@@ -120,14 +126,14 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   it('forgets a dedup key after its TTL, so a recurring alert counts again', async () => {
     const model = 'dedup-ttl';
     await registerModel(api, model, data, fastPolicy({ triggers: { dedupTtlSeconds: 2 } }));
-    const alert = { reason: 'drift', dedupKey: 'monitor/feature-x', requestedBy: 'drift-monitor' };
-    const first = await trigger(api, model, alert);
-    const again = await send(model, alert);
+    const alert = { reason: 'drift', dedupKey: 'monitor/feature-x' };
+    const first = await trigger(monitor, model, alert);
+    const again = await send(model, alert, monitor);
     expect(first.fate).toBe('started');
     expect(again).toMatchObject({ fate: 'deduplicated', runId: first.runId, duplicateOf: first.triggerId });
 
     await new Promise((r) => setTimeout(r, 2_500));
-    const later = await trigger(api, model, alert);
+    const later = await trigger(monitor, model, alert);
     expect(later.fate).toBe('queued');
     expect(later.runId).not.toBe(first.runId);
     const rows = await rowsOf(model);
@@ -160,16 +166,16 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     const model = 'held';
     const rollbackCooldownSeconds = 6;
     const policy = fastPolicy({ bake: { seconds: 120 }, triggers: { rollbackCooldownSeconds } });
-    await bootstrapChampion(api, model, data, policy);
+    await bootstrapChampion(api, model, data, policy, bob);
     const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
     await waitForRun(api, model, runId, inStage('approve'));
-    expect((await decide(api, model, runId, 'approve', 'approver-alice')).status).toBe(200);
+    expect((await decide(bob, model, runId, 'approve')).status).toBe(200);
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
     // The run tells the model workflow its stage.
     await waitForModel(model, (s) => s.currentStage === 'canary' || s.currentStage === 'bake');
-    const duringRollout = await send(model, { reason: 'drift', requestedBy: 'drift-monitor' });
+    const duringRollout = await send(model, { reason: 'drift' }, monitor);
     expect(duringRollout.fate).toBe('held');
     expect(duringRollout.reason).toMatch(new RegExp(`^run ${runId} is in (canary|bake)`));
     const followUp = duringRollout.runId!;
@@ -177,9 +183,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     await waitForRun(api, model, runId, inStage('bake'));
     done = true;
     await traffic;
-    expect(
-      (await api('POST', `/v1/models/${model}/rollback`, { by: 'oncall-frank', reason: 'drill' })).status,
-    ).toBe(202);
+    expect((await olga('POST', `/v1/models/${model}/rollback`, { reason: 'drill' })).status).toBe(202);
     expect((await waitForRun(api, model, runId, hasEnded)).outcome).toBe('rolled_back');
 
     // The rollback cooldown: drift is held for the same follow-up, a scheduled retrain is suppressed.
@@ -187,7 +191,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     expect(state.pending?.runId).toBe(followUp);
     expect(state.cooldown?.after).toBe(`run ${runId} rolled_back`);
     const cooldownUntil = Date.parse(state.cooldown!.until);
-    const heldDrift = await send(model, { reason: 'drift', requestedBy: 'drift-monitor' });
+    const heldDrift = await send(model, { reason: 'drift' }, monitor);
     expect(heldDrift).toMatchObject({ fate: 'held', runId: followUp });
     expect(heldDrift.reason).toBe(`cooldown until ${state.cooldown!.until} after run ${runId} rolled_back`);
     const schedule = await api('POST', `/v1/models/${model}/triggers`, { reason: 'schedule' });
@@ -201,36 +205,35 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     expect(startedAt).toBeGreaterThanOrEqual(cooldownUntil - 250);
     expect(next.causes.map((c) => c.triggerId)).toEqual([duringRollout.triggerId, heldDrift.triggerId]);
     const settled = await waitForRun(api, model, followUp, (r) => hasEnded(r) || r.stage === 'approve');
-    if (!hasEnded(settled)) await decide(api, model, followUp, 'reject', 'approver-alice', 'drill over');
+    if (!hasEnded(settled)) await decide(bob, model, followUp, 'reject', 'drill over');
     await waitForRun(api, model, followUp, hasEnded);
   });
 
   it('records triggers for a frozen model but starts nothing, the follow-up included, until it is unfrozen', async () => {
     const model = 'frozen';
     await registerModel(api, model, data, fastPolicy());
-    const first = await trigger(api, model, { reason: 'manual', requestedBy: 'ml-engineer' });
+    const first = await trigger(api, model, { reason: 'manual' });
     await waitForRun(api, model, first.runId, inStage('approve'));
-    const queued = await trigger(api, model, { reason: 'drift' });
+    const queued = await trigger(monitor, model, { reason: 'drift' });
     expect(queued.fate).toBe('queued');
 
-    const bad = await api('POST', `/v1/models/${model}/freeze`, { by: 'oncall-frank' });
+    const bad = await olga('POST', `/v1/models/${model}/freeze`, {});
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBeTypeOf('string');
-    expect((await api('POST', '/v1/models/no-such-model/freeze', { by: 'x', reason: 'y' })).status).toBe(404);
+    expect((await olga('POST', '/v1/models/no-such-model/freeze', { reason: 'y' })).status).toBe(404);
+    // Freezing is an operator's call: the drift monitor may not.
+    expect((await monitor('POST', `/v1/models/${model}/freeze`, { reason: 'y' })).status).toBe(403);
 
     const reason = 'incident 4711: upstream labels are wrong';
-    const frozen = expectStatus(
-      await api('POST', `/v1/models/${model}/freeze`, { by: 'oncall-frank', reason }),
-      200,
-    );
-    expect(frozen).toMatchObject({ frozen: true, reason, by: 'oncall-frank', currentRunId: first.runId });
+    const frozen = expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
+    expect(frozen).toMatchObject({ frozen: true, reason, by: 'olga', currentRunId: first.runId });
     expect((await api('GET', `/v1/models/${model}`)).body.freeze).toMatchObject({
       frozen: true,
       reason,
-      by: 'oncall-frank',
+      by: 'olga',
     });
 
-    for (const body of [{ reason: 'drift' }, { reason: 'manual', requestedBy: 'ml-engineer' }]) {
+    for (const body of [{ reason: 'drift' }, { reason: 'manual' }]) {
       const res = await api('POST', `/v1/models/${model}/triggers`, body);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ fate: 'suppressed', runId: null, reason: `frozen: ${reason}` });
@@ -244,7 +247,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     );
     expect(signals).toContain('modelFreeze');
 
-    await decide(api, model, first.runId, 'reject', 'approver-bob');
+    await decide(bob, model, first.runId, 'reject');
     await waitForRun(api, model, first.runId, hasEnded);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await modelState(model)).toMatchObject({
@@ -255,14 +258,14 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     expect((await api('GET', `/v1/models/${model}/runs/${queued.runId}`)).status).toBe(404);
 
     const unfrozen = expectStatus(
-      await api('POST', `/v1/models/${model}/unfreeze`, { by: 'oncall-frank', reason: 'labels fixed' }),
+      await olga('POST', `/v1/models/${model}/unfreeze`, { reason: 'labels fixed' }),
       200,
     );
-    expect(unfrozen).toMatchObject({ frozen: false, by: 'oncall-frank' });
+    expect(unfrozen).toMatchObject({ frozen: false, by: 'olga' });
     const followUp = await waitForRun(api, model, queued.runId, inStage('approve'));
     // The suppressed triggers are not part of it.
     expect(followUp.causes.map((c) => c.triggerId)).toEqual([queued.triggerId]);
-    await decide(api, model, queued.runId, 'reject', 'approver-bob');
+    await decide(bob, model, queued.runId, 'reject');
     await waitForRun(api, model, queued.runId, hasEnded);
     const after = await trigger(api, model, { reason: 'drift' });
     expect(after.fate).toBe('started');
@@ -275,8 +278,8 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
       .where(and(eq(auditEvents.model, model), sql`${auditEvents.kind} like 'model_%frozen'`))
       .orderBy(asc(auditEvents.id));
     expect(audit.map((a) => [a.kind, a.actor, a.reason])).toEqual([
-      ['model_frozen', 'oncall-frank', reason],
-      ['model_unfrozen', 'oncall-frank', 'labels fixed'],
+      ['model_frozen', 'olga', reason],
+      ['model_unfrozen', 'olga', 'labels fixed'],
     ]);
   });
 
@@ -291,7 +294,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     });
     const executionBefore = (await handle.describe()).runId;
     const reason = 'maintenance window';
-    expectStatus(await api('POST', `/v1/models/${model}/freeze`, { by: 'oncall-frank', reason }), 200);
+    expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
 
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) => send(model, { reason: 'drift', dedupKey: `alert-${i}` })),
@@ -307,7 +310,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     });
     expect((await send(model, { reason: 'manual' })).fate).toBe('suppressed');
 
-    expectStatus(await api('POST', `/v1/models/${model}/unfreeze`, { by: 'oncall-frank' }), 200);
+    expectStatus(await olga('POST', `/v1/models/${model}/unfreeze`, {}), 200);
     // Suppressed alerts claimed no dedup key, so a re-sent one counts now.
     const resent = await send(model, { reason: 'drift', dedupKey: 'alert-7' });
     expect(resent.fate).toBe('started');
