@@ -267,6 +267,8 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     expect(followUp.causes.map((c) => c.triggerId)).toEqual([queued.triggerId]);
     await decide(bob, model, queued.runId, 'reject');
     await waitForRun(api, model, queued.runId, hasEnded);
+    // The run's record ends a moment before the model's workflow sees its child complete.
+    await waitForModel(model, (s) => s.current === null);
     const after = await trigger(api, model, { reason: 'drift' });
     expect(after.fate).toBe('started');
 
