@@ -13,9 +13,9 @@ export function createScheduleActivities({ submitTrigger }: ActivityDeps) {
     /**
      * Submits the trigger of one schedule firing. Idempotent: the dedup key is
      * the schedule id and the firing's nominal time. A frozen model records
-     * the trigger as refused and ends the firing normally (the schedule keeps
-     * going; unfreezing the model is a person's decision); a deleted model
-     * fails the firing without retries.
+     * the trigger as `suppressed` and the firing ends normally (the schedule
+     * keeps going; unfreezing the model is a person's decision); a deleted
+     * model fails the firing without retries.
      */
     async submitScheduledTrigger(input: {
       model: string;
@@ -33,13 +33,6 @@ export function createScheduleActivities({ submitTrigger }: ActivityDeps) {
         return { triggerId: body.triggerId, fate: body.fate, runId: body.runId };
       } catch (err) {
         if (!(err instanceof TriggerRefused)) throw err;
-        if (err.code === 'model_frozen') {
-          return {
-            triggerId: (err.details.triggerId as string) ?? null,
-            fate: 'rejected_frozen',
-            runId: null,
-          };
-        }
         throw ApplicationFailure.nonRetryable(err.message, 'TriggerRefused');
       }
     },

@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
+import { freezeRoutes } from './routes/freeze';
 import { lineageRoutes } from './routes/lineage';
 import { metricRoutes } from './routes/metrics';
 import { modelRoutes } from './routes/models';
@@ -48,6 +49,7 @@ export function createApp(deps: ApiDeps) {
   app.route('/v1', lineageRoutes(deps));
   app.route('/v1', scheduleRoutes(deps));
   app.route('/v1', metricRoutes(deps));
+  app.route('/v1', freezeRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

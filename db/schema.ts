@@ -126,12 +126,23 @@ export const triggers = pgTable(
     details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
     dedupKey: text('dedup_key'),
     requestedBy: text('requested_by').notNull(),
-    /** What ctloop did with it: started, queued (follow-up run), rejected_frozen, … */
+    /**
+     * What ctloop did with it (workflows/messages.ts TriggerFate): started, queued, joined, held,
+     * deduplicated, suppressed; `received` until the model workflow answers, `failed_to_deliver`
+     * if it never did. Older rows may say `coalesced` (now `joined`) or `rejected_frozen`.
+     */
     fate: text('fate').notNull(),
+    /** Why it was held, deduplicated (the earlier trigger) or suppressed (frozen, cooldown, budget). */
+    fateReason: text('fate_reason'),
+    /** The run it started or joined; for a duplicate, the earlier trigger's run. */
     runId: text('run_id'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('triggers_model_dedup_uq').on(t.model, t.dedupKey)],
+  // Not unique: the model workflow deduplicates within a TTL, after which a key may recur.
+  (t) => [
+    index('triggers_model_dedup_idx').on(t.model, t.dedupKey),
+    index('triggers_model_received_idx').on(t.model, t.receivedAt),
+  ],
 );
 
 /** Decisions and operator actions: who, when, why. Append-only. */

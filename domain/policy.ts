@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
 import { performancePolicySchema } from './performance/policy';
+import { triggerPolicySchema } from './trigger-policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
@@ -247,6 +248,8 @@ export const policySchema = z.object({
   drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
   /** Production metrics that ask for a retrain when they stay beyond a threshold (domain/performance/policy.ts). */
   performance: performancePolicySchema.default(() => performancePolicySchema.parse({})),
+  /** How triggers are governed: dedup TTL, cooldowns, daily run budget (domain/trigger-policy.ts). */
+  triggers: triggerPolicySchema.default(() => triggerPolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;

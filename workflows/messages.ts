@@ -2,11 +2,13 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalLevel, Vote } from '../domain/approval';
 import type { Identity } from '../domain/roles';
+import type { DedupEntry } from '../domain/trigger-governance';
+import type { TriggerPolicy } from '../domain/trigger-policy';
 
 /**
  * Every message, payload type, id and search attribute shared by the
  * workflows and their clients (the API, the demo, the tests). It imports only
- * the SDK, so the API can import it without pulling workflow code along.
+ * the SDK (and types), so the API can import it without pulling workflow code along.
  */
 
 export const TRIGGER_REASONS = ['drift', 'schedule', 'performance', 'manual'] as const;
@@ -65,14 +67,31 @@ export interface ModelWorkflowInput {
   readonly gpuTrainTaskQueue?: string;
   /** Continue-as-new after this many runs (default 100; history size also triggers it). */
   readonly maxRunsPerExecution?: number;
+  /** Continue-as-new, between runs, once the history has this many events (default 2000). */
+  readonly maxHistoryEvents?: number;
   /** Carried across continue-as-new. */
   readonly carried?: ModelWorkflowCarry;
+  /** The registry's freeze state when the workflow is started (a carried one wins). */
+  readonly freeze?: FreezeState;
 }
 
 export interface ModelWorkflowCarry {
   readonly pending: PendingRun | null;
   readonly completedRuns: number;
   readonly lastOutcome: RunOutcomeSummary | null;
+  /** Trigger governance (absent in carries written before it existed). */
+  readonly governance?: GovernanceCarry;
+}
+
+/** The model workflow's trigger governance, carried across continue-as-new. */
+export interface GovernanceCarry {
+  /** The `triggers` section of the policy that came with the latest trigger; null before any did. */
+  readonly policy: TriggerPolicy | null;
+  readonly freeze: FreezeState;
+  readonly cooldown: { readonly until: number; readonly after: string } | null;
+  /** Epoch milliseconds at which runs started, for the rolling 24-hour budget. */
+  readonly runStarts: readonly number[];
+  readonly dedup: Readonly<Record<string, DedupEntry>>;
 }
 
 export interface PendingRun {
@@ -87,28 +106,79 @@ export interface RunOutcomeSummary {
 }
 
 /**
- * `started`: a run began for this trigger; `queued`: a run is in progress, so
- * this trigger opened the follow-up run; `coalesced`: it joined the follow-up
- * that another trigger already opened.
+ * What became of a trigger. `started`: a run began for it; `queued`: a run is
+ * in progress, so it opened the follow-up run; `joined`: it joined the
+ * follow-up another trigger opened (older records say `coalesced`); `held`:
+ * the follow-up it opened or joined waits for a canary/bake to end or for a
+ * cooldown; `deduplicated`: its dedup key was seen within the TTL, it answers
+ * the earlier trigger and its run; `suppressed`: nothing starts (frozen,
+ * cooldown, daily budget: see `reason`).
  */
-export type TriggerFate = 'started' | 'queued' | 'coalesced';
+export type TriggerFate = 'started' | 'queued' | 'joined' | 'held' | 'deduplicated' | 'suppressed';
 
 export interface TriggerAccepted {
   readonly fate: TriggerFate;
+  /** The run it started or joined (for `deduplicated`, the earlier trigger's run); null when suppressed. */
+  readonly runId: string | null;
+  /** Why it was held, deduplicated or suppressed. */
+  readonly reason?: string;
+  /** For `deduplicated`: the earlier trigger with the same key. */
+  readonly duplicateOf?: string;
+}
+
+/** What the model workflow needs besides the cause to govern a trigger (absent in old histories). */
+export interface TriggerContext {
+  readonly dedupKey: string | null;
+  /** The model's `triggers` policy section as the API read it with the trigger. */
+  readonly policy: TriggerPolicy;
+}
+
+/** A model's freeze: no run starts (and, in a run, no promotion) while `frozen`. */
+export interface FreezeState {
+  readonly frozen: boolean;
+  readonly reason: string | null;
+  readonly by: string | null;
+  /** ISO time of the freeze or unfreeze. */
+  readonly at: string | null;
+}
+
+export type FreezeRequest = Omit<FreezeState, 'at'>;
+
+/** A run tells its parent model workflow each stage it enters (triggers are held in canary/bake). */
+export interface RunStageReport {
   readonly runId: string;
+  readonly stage: Stage;
 }
 
 export interface ModelState {
   readonly model: string;
   readonly current: PendingRun | null;
+  /** The current run's stage as it last reported it (null until it does). */
+  readonly currentStage: Stage | null;
   readonly pending: PendingRun | null;
   readonly completedRuns: number;
   readonly lastOutcome: RunOutcomeSummary | null;
+  readonly freeze: FreezeState;
+  /** ISO time until which the model cools down after its last run, and why. */
+  readonly cooldown: { readonly until: string; readonly after: string } | null;
+  /** Runs started in the last 24 hours, and the policy's budget for them (null: no policy seen yet). */
+  readonly runsLast24h: number;
+  readonly dailyRunBudget: number | null;
+  /** Dedup keys remembered (within their TTL). */
+  readonly dedupKeys: number;
 }
 
 /** An update, not a signal: the API must answer the caller with the run it started or joined. */
-export const triggerUpdate = defineUpdate<TriggerAccepted, [TriggerCause]>('trigger');
+export const triggerUpdate = defineUpdate<TriggerAccepted, [TriggerCause, TriggerContext | undefined]>(
+  'trigger',
+);
 export const modelStateQuery = defineQuery<ModelState>('modelState');
+/** An update so that the operator's call returns once the model workflow holds the freeze. */
+export const freezeUpdate = defineUpdate<ModelState, [FreezeRequest]>('freeze');
+/** Sent by a run to its parent model workflow from each stage it enters. */
+export const runStageSignal = defineSignal<[RunStageReport]>('runStage');
+/** Forwarded by the model workflow to its current run when the model is frozen or unfrozen. */
+export const modelFreezeSignal = defineSignal<[FreezeRequest]>('modelFreeze');
 
 // ---- run workflow ---------------------------------------------------------------------
 

@@ -1,77 +1,213 @@
 import {
   ApplicationFailure,
   allHandlersFinished,
+  type ChildWorkflowHandle,
   condition,
   continueAsNew,
-  executeChild,
   isCancellation,
   log,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  type Cooldown,
+  cooldownAfterRun,
+  type DedupEntry,
+  decideTrigger,
+  followUpStartsAt,
+  type GovernanceState,
+  pruneDedup,
+  rememberDedupKey,
+  runsInLastDay,
+  type TriggerDecision,
+} from '../domain/trigger-governance';
+import type { TriggerPolicy } from '../domain/trigger-policy';
+import {
   ctModelKey,
   ctTriggerKey,
+  type FreezeRequest,
+  type FreezeState,
+  freezeUpdate,
+  type GovernanceCarry,
   type ModelState,
   type ModelWorkflowInput,
+  modelFreezeSignal,
   modelStateQuery,
   type PendingRun,
   type RunOutcomeSummary,
+  runStageSignal,
   runWorkflowId,
+  type Stage,
   TRIGGER_REASONS,
   type TriggerAccepted,
   type TriggerCause,
+  type TriggerContext,
   triggerUpdate,
 } from './messages';
 import { runWorkflow } from './run-workflow';
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 
-/** Continue-as-new well before the history gets heavy; a run adds only a handful of events here. */
+/**
+ * Continue-as-new well before the history gets heavy: a run adds only a handful of events here,
+ * a trigger two or three (Temporal also caps the updates one execution may take, at 2000).
+ */
 const MAX_HISTORY_EVENTS = 2_000;
 const MAX_RUNS_PER_EXECUTION = 100;
 
+const NOT_FROZEN: FreezeState = { frozen: false, reason: null, by: null, at: null };
+
 /**
- * The per-model entity: at most one CT run at a time. Triggers that arrive
- * while a run is in progress are coalesced into at most one follow-up run,
- * which carries every cause.
+ * The per-model entity: at most one CT run at a time, and the one arbiter of
+ * every trigger's fate (domain/trigger-governance.ts decides; this applies).
+ * Triggers that arrive while a run is in progress go into at most one
+ * follow-up run, which carries every cause and waits for the cooldown.
  */
 class ModelEntity {
   current: PendingRun | null = null;
+  currentStage: Stage | null = null;
+  child: ChildWorkflowHandle<typeof runWorkflow> | null = null;
   pending: PendingRun | null;
   completedRuns: number;
   lastOutcome: RunOutcomeSummary | null;
+  policy: TriggerPolicy | null;
+  freeze: FreezeState;
+  cooldown: Cooldown | null;
+  runStarts: number[];
+  dedup: Record<string, DedupEntry>;
+  /** Bumped by a freeze or unfreeze, which changes when the follow-up may start. */
+  freezeVersion = 0;
 
   constructor(readonly input: ModelWorkflowInput) {
-    this.pending = input.carried?.pending ?? null;
-    this.completedRuns = input.carried?.completedRuns ?? 0;
-    this.lastOutcome = input.carried?.lastOutcome ?? null;
+    const carried = input.carried;
+    this.pending = carried?.pending ?? null;
+    this.completedRuns = carried?.completedRuns ?? 0;
+    this.lastOutcome = carried?.lastOutcome ?? null;
+    const g = carried?.governance;
+    this.policy = g?.policy ?? null;
+    this.freeze = g?.freeze ?? input.freeze ?? NOT_FROZEN;
+    this.cooldown = g?.cooldown ?? null;
+    this.runStarts = [...(g?.runStarts ?? [])];
+    this.dedup = { ...(g?.dedup ?? {}) };
   }
 
-  accept(cause: TriggerCause): TriggerAccepted {
-    if (this.current === null && this.pending === null) {
-      this.current = { runId: uuid4(), causes: [cause] };
-      return { fate: 'started', runId: this.current.runId };
+  governance(): GovernanceState {
+    return {
+      policy: this.policy,
+      frozen: this.freeze.frozen ? { reason: this.freeze.reason } : null,
+      current: this.current && { runId: this.current.runId, stage: this.currentStage },
+      pending: this.pending,
+      cooldown: this.cooldown,
+      runStarts: this.runStarts,
+      dedup: this.dedup,
+    };
+  }
+
+  accept(cause: TriggerCause, context: TriggerContext | undefined): TriggerAccepted {
+    const now = Date.now();
+    // A trigger without context comes from a history recorded before governance: no limits apply.
+    if (context) this.policy = context.policy;
+    const dedupKey = context?.dedupKey ?? null;
+    this.dedup = pruneDedup(this.dedup, now);
+    const decision = decideTrigger(this.governance(), { reason: cause.reason, dedupKey }, now);
+    const runId = this.apply(decision, cause, now);
+    if (runId !== null) {
+      this.dedup = rememberDedupKey(
+        this.dedup,
+        { dedupKey, triggerId: cause.triggerId, runId },
+        this.policy,
+        now,
+      );
     }
-    if (this.pending === null) {
-      this.pending = { runId: uuid4(), causes: [cause] };
-      return { fate: 'queued', runId: this.pending.runId };
+    const answer: TriggerAccepted = {
+      fate: decision.fate,
+      runId: decision.duplicateOf?.runId ?? runId,
+      ...(decision.reason === null ? {} : { reason: decision.reason }),
+      ...(decision.duplicateOf === null ? {} : { duplicateOf: decision.duplicateOf.triggerId }),
+    };
+    if (decision.fate === 'suppressed')
+      log.info('trigger suppressed', { triggerId: cause.triggerId, ...answer });
+    return answer;
+  }
+
+  /** Carries out the decision on the runs; answers the run the trigger belongs to. */
+  private apply(decision: TriggerDecision, cause: TriggerCause, now: number): string | null {
+    switch (decision.action) {
+      case 'start':
+        this.startRun({ runId: uuid4(), causes: [cause] }, now);
+        return this.current!.runId;
+      case 'start-follow-up':
+        this.pending = { ...this.pending!, causes: [...this.pending!.causes, cause] };
+        this.startFollowUp(now);
+        return this.current!.runId;
+      case 'open-follow-up':
+        this.pending = { runId: uuid4(), causes: [cause] };
+        return this.pending.runId;
+      case 'join-follow-up':
+        this.pending = { ...this.pending!, causes: [...this.pending!.causes, cause] };
+        return this.pending.runId;
+      case 'none':
+        return null;
     }
-    this.pending = { ...this.pending, causes: [...this.pending.causes, cause] };
-    return { fate: 'coalesced', runId: this.pending.runId };
+  }
+
+  startFollowUp(now: number): void {
+    const run = this.pending!;
+    this.pending = null;
+    this.startRun(run, now);
+  }
+
+  private startRun(run: PendingRun, now: number): void {
+    this.current = run;
+    this.currentStage = null;
+    this.runStarts = [...runsInLastDay(this.runStarts, now), now];
+  }
+
+  runEnded(outcome: RunOutcomeSummary, now: number): void {
+    this.lastOutcome = outcome;
+    this.completedRuns += 1;
+    this.current = null;
+    this.currentStage = null;
+    this.child = null;
+    this.cooldown = cooldownAfterRun(this.policy, outcome, now);
+  }
+
+  setFreeze(request: FreezeRequest): void {
+    this.freeze = { ...request, at: new Date(Date.now()).toISOString() };
+    this.freezeVersion += 1;
+  }
+
+  carry(): GovernanceCarry {
+    const now = Date.now();
+    return {
+      policy: this.policy,
+      freeze: this.freeze,
+      cooldown: this.cooldown,
+      runStarts: runsInLastDay(this.runStarts, now),
+      dedup: pruneDedup(this.dedup, now),
+    };
   }
 
   state(): ModelState {
+    const now = Date.now();
+    const cooldown = this.cooldown !== null && this.cooldown.until > now ? this.cooldown : null;
     return {
       model: this.input.model,
       current: this.current,
+      currentStage: this.currentStage,
       pending: this.pending,
       completedRuns: this.completedRuns,
       lastOutcome: this.lastOutcome,
+      freeze: this.freeze,
+      cooldown: cooldown && { until: new Date(cooldown.until).toISOString(), after: cooldown.after },
+      runsLast24h: runsInLastDay(this.runStarts, now).length,
+      dailyRunBudget: this.policy?.dailyRunBudget ?? null,
+      dedupKeys: Object.values(this.dedup).filter((e) => e.expiresAt > now).length,
     };
   }
 }
@@ -79,8 +215,8 @@ class ModelEntity {
 export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
   const entity = new ModelEntity(input);
 
-  setHandler(triggerUpdate, (cause) => entity.accept(cause), {
-    validator: (cause) => {
+  setHandler(triggerUpdate, (cause, context) => entity.accept(cause, context), {
+    validator: (cause, context) => {
       if (!cause || !TRIGGER_REASONS.includes(cause.reason)) {
         throw ApplicationFailure.nonRetryable(
           `reason must be one of ${TRIGGER_REASONS.join(', ')}`,
@@ -90,44 +226,112 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
       if (typeof cause.triggerId !== 'string' || cause.triggerId === '') {
         throw ApplicationFailure.nonRetryable('triggerId is required', 'InvalidTrigger');
       }
+      if (context !== undefined && (typeof context.policy !== 'object' || context.policy === null)) {
+        throw ApplicationFailure.nonRetryable(
+          'a trigger context needs the triggers policy',
+          'InvalidTrigger',
+        );
+      }
     },
+  });
+  setHandler(
+    freezeUpdate,
+    async (request) => {
+      entity.setFreeze(request);
+      const child = entity.child;
+      if (child !== null) {
+        // The run decides what a freeze means for it (no promotion); a run that just ended misses nothing.
+        await child
+          .signal(modelFreezeSignal, request)
+          .catch((err) => log.warn('could not tell the run about the freeze', { error: String(err) }));
+      }
+      return entity.state();
+    },
+    {
+      validator: (request) => {
+        if (typeof request?.frozen !== 'boolean' || typeof request.by !== 'string' || request.by === '') {
+          throw ApplicationFailure.nonRetryable('a freeze needs `frozen` and `by`', 'InvalidFreeze');
+        }
+      },
+    },
+  );
+  setHandler(runStageSignal, ({ runId, stage }) => {
+    if (entity.current?.runId === runId) entity.currentStage = stage;
   });
   setHandler(modelStateQuery, () => entity.state());
 
   for (;;) {
-    await condition(() => entity.current !== null || entity.pending !== null);
+    await condition(() => entity.current !== null || entity.pending !== null || historyIsHeavy(input));
     if (entity.current === null) {
-      entity.current = entity.pending;
-      entity.pending = null;
+      // No run in progress (it cannot be carried over), so a history grown by a flood of triggers
+      // (a frozen model, a long cooldown) is cut here.
+      if (historyIsHeavy(input)) {
+        await continueAsNewWith(input, entity);
+        continue;
+      }
+      // Only the follow-up is there. Kept free of extra awaits when it may start at once: the
+      // order of commands in a workflow task must stay what recorded histories have.
+      const now = Date.now();
+      const startsAt = followUpStartsAt(entity.governance(), now);
+      if (startsAt === null || startsAt > now) {
+        await waitForFollowUp(entity, startsAt);
+        continue;
+      }
+      entity.startFollowUp(now);
     }
     const run = entity.current!;
-    entity.lastOutcome = await executeRun(input, run);
-    entity.completedRuns += 1;
-    entity.current = null;
+    entity.runEnded(await executeRun(input, entity, run), Date.now());
 
-    const info = workflowInfo();
     if (
-      info.continueAsNewSuggested ||
-      info.historyLength > MAX_HISTORY_EVENTS ||
+      historyIsHeavy(input) ||
       entity.completedRuns % (input.maxRunsPerExecution ?? MAX_RUNS_PER_EXECUTION) === 0
     ) {
-      // Let in-flight trigger updates finish so none is lost across the boundary.
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof modelWorkflow>({
-        ...input,
-        carried: {
-          pending: entity.pending,
-          completedRuns: entity.completedRuns,
-          lastOutcome: entity.lastOutcome,
-        },
-      });
+      await continueAsNewWith(input, entity);
     }
   }
 }
 
-async function executeRun(input: ModelWorkflowInput, run: PendingRun): Promise<RunOutcomeSummary> {
+function historyIsHeavy(input: ModelWorkflowInput): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength > (input.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
+}
+
+/** Continues as new between runs; returns only if a trigger started a run while handlers finished. */
+async function continueAsNewWith(input: ModelWorkflowInput, entity: ModelEntity): Promise<void> {
+  // Let in-flight updates finish so none is lost across the boundary.
+  await condition(allHandlersFinished);
+  if (entity.current !== null) return;
+  await continueAsNew<typeof modelWorkflow>({
+    ...input,
+    carried: {
+      pending: entity.pending,
+      completedRuns: entity.completedRuns,
+      lastOutcome: entity.lastOutcome,
+      governance: entity.carry(),
+    },
+  });
+}
+
+/**
+ * Waits while the follow-up may not start: until the cooldown ends (a durable
+ * timer, so a worker restart loses nothing), or while the model is frozen
+ * (`startsAt` null) until it is unfrozen; a manual trigger may start it sooner.
+ */
+async function waitForFollowUp(entity: ModelEntity, startsAt: number | null): Promise<void> {
+  const seen = entity.freezeVersion;
+  const woken = () =>
+    entity.current !== null || entity.freezeVersion !== seen || historyIsHeavy(entity.input);
+  if (startsAt === null) await condition(woken);
+  else await condition(woken, startsAt - Date.now());
+}
+
+async function executeRun(
+  input: ModelWorkflowInput,
+  entity: ModelEntity,
+  run: PendingRun,
+): Promise<RunOutcomeSummary> {
   try {
-    const result = await executeChild(runWorkflow, {
+    const child = await startChild(runWorkflow, {
       workflowId: runWorkflowId(input.model, run.runId),
       args: [
         {
@@ -145,6 +349,13 @@ async function executeRun(input: ModelWorkflowInput, run: PendingRun): Promise<R
       // Cancelling the model's workflow cancels its run, which cleans up and records `cancelled`.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
     });
+    entity.child = child;
+    // A freeze that arrived while the run was being started has not been forwarded yet.
+    if (entity.freeze.frozen) {
+      const { frozen, reason, by } = entity.freeze;
+      await child.signal(modelFreezeSignal, { frozen, reason, by });
+    }
+    const result = await child.result();
     return { runId: run.runId, outcome: result.outcome, reason: result.reason };
   } catch (err) {
     // The run records its own outcome; this covers a run terminated from outside (or a bug in it),

@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   patched,
@@ -47,6 +48,7 @@ import {
   rejectSignal,
   rollbackSignal,
   rollbackUpdate,
+  runStageSignal,
   runStateQuery,
   runWorkflowId,
   type Stage,
@@ -490,6 +492,14 @@ async function restore(run: RunTracker, champion: number, actor: string, reason:
 async function enterStage(run: RunTracker, stage: Stage): Promise<void> {
   run.stage = stage;
   upsertSearchAttributes([{ key: ctStageKey, value: stage }]);
+  // The model workflow holds triggers while its run is in canary or bake; runs recorded before
+  // this signal existed replay without it.
+  const parent = workflowInfo().parent;
+  if (parent && patched('run-stage-to-parent')) {
+    getExternalWorkflowHandle(parent.workflowId)
+      .signal(runStageSignal, { runId: run.input.runId, stage })
+      .catch((err) => log.warn('could not tell the model workflow the stage', { stage, error: String(err) }));
+  }
   await control.setRunStage({ runId: run.input.runId, stage });
 }
 

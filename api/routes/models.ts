@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import {
   aliasChangesOf,
   auditFor,
@@ -35,7 +35,20 @@ export function modelRoutes(deps: ApiDeps) {
   const { db } = deps;
   const describe = async (name: string) => {
     const model = await requireModel(deps, name);
-    return { ...model, champion: await championVersion(db, name) };
+    // Who froze (or unfroze) it and when: the latest such audit event.
+    const [change] = await db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.model, name), inArray(auditEvents.kind, ['model_frozen', 'model_unfrozen'])))
+      .orderBy(desc(auditEvents.at), desc(auditEvents.id))
+      .limit(1);
+    const freeze = {
+      frozen: model.frozen,
+      reason: model.frozenReason,
+      by: change?.actor ?? null,
+      at: change?.at ?? null,
+    };
+    return { ...model, champion: await championVersion(db, name), freeze };
   };
 
   return createRouter()

@@ -23,11 +23,16 @@ export function triggerRoutes(deps: ApiDeps) {
       method: 'post',
       path: '/models/{model}/triggers',
       summary:
-        'Ask for a retrain (drift, schedule, performance, manual); answers with the run it started or joined',
+        'Ask for a retrain (drift, schedule, performance, manual); answers with the fate the model workflow decided',
+      description:
+        'Every trigger is stored with its fate. `started`, `queued` (opened the follow-up run), `joined` ' +
+        '(joined it), `held` (the follow-up waits for a canary/bake or a cooldown) answer 202 with the run; ' +
+        '`deduplicated` (same dedupKey within its TTL: `duplicateOf` and its run) and `suppressed` ' +
+        '(frozen, cooldown, daily budget: see `reason`) answer 200 and start nothing.',
       request: { params: ModelParam, ...jsonBody(TriggerBody) },
       responses: {
-        202: jsonResponse('Accepted: the run this trigger started, or the follow-up run it joined'),
-        200: jsonResponse('Duplicate dedupKey: nothing new happened'),
+        202: jsonResponse('Part of a run: the run it started, or the follow-up run it opened or joined'),
+        200: jsonResponse('Deduplicated or suppressed: nothing new happened'),
         ...errorResponses,
       },
     }),

@@ -143,7 +143,9 @@ describe('schedules: retrains on a timetable, as Temporal Schedules managed thro
     const first = await submitScheduledTrigger(firing);
     const retried = await submitScheduledTrigger(firing);
     expect(first.fate).toBe('started');
-    expect(retried).toEqual({ triggerId: first.triggerId, fate: 'deduplicated', runId: first.runId });
+    // The retry is recorded as a trigger of its own, deduplicated onto the first one's run.
+    expect(retried).toMatchObject({ fate: 'deduplicated', runId: first.runId });
+    expect(retried.triggerId).not.toBe(first.triggerId);
   });
 
   it('does not fire while paused, and fires once resumed', async () => {

@@ -13,7 +13,7 @@ import {
 import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
-describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts', () => {
+describe('triggers: one run at a time, one follow-up run, deduplicated alerts', () => {
   let stack: Stack;
   let api: ReturnType<typeof inProcessApi>;
   let data: string;
@@ -41,7 +41,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     ] as const) {
       during.push(await trigger(stack.api(caller), model, { reason }));
     }
-    expect(during.map((t) => t.fate)).toEqual(['queued', 'coalesced', 'coalesced']);
+    expect(during.map((t) => t.fate)).toEqual(['queued', 'joined', 'joined']);
     const followUp = during[0]!.runId;
     expect(new Set(during.map((t) => t.runId))).toEqual(new Set([followUp]));
     expect(followUp).not.toBe(first.runId);
@@ -79,11 +79,13 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
 
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
+    // Every trigger is recorded; the duplicate names the first one and its run.
     expect(again.body).toMatchObject({
       fate: 'deduplicated',
-      triggerId: first.body.triggerId,
+      duplicateOf: first.body.triggerId,
       runId: first.body.runId,
     });
+    expect(again.body.triggerId).not.toBe(first.body.triggerId);
     const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
     expect(state.pending).toBeNull();
     expect(state.current.causes).toHaveLength(1);
@@ -103,7 +105,7 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     });
     const first = await trigger(api, model, { reason: 'manual' });
     await waitForRun(api, model, first.runId, inStage('approve'));
-    const second = await trigger(api, model, { reason: 'drift' });
+    const second = await trigger(api, model, { reason: 'drift', dedupKey: 'monitor/alert-1' });
     expect(second.fate).toBe('queued');
     const executionBefore = (await handle.describe()).runId;
 
@@ -115,6 +117,10 @@ describe('triggers: one run at a time, coalesced follow-ups, deduplicated alerts
     const state = await latest.query(modelStateQuery);
     expect(state.completedRuns).toBe(1);
     expect(state.current?.runId).toBe(second.runId);
+    // Governance state crosses the boundary too: the alert's dedup key is still remembered.
+    expect(state.runsLast24h).toBe(2);
+    const redelivered = await trigger(api, model, { reason: 'drift', dedupKey: 'monitor/alert-1' });
+    expect(redelivered).toMatchObject({ fate: 'deduplicated', runId: second.runId });
     await decide(stack.api('bob'), model, second.runId, 'reject');
     expect((await waitForRun(api, model, second.runId, hasEnded)).outcome).toBe('rejected_approval');
   });

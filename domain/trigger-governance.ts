@@ -1,0 +1,218 @@
+import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy';
+
+/**
+ * The rules that decide a trigger's fate, as pure functions of the per-model
+ * workflow's state and its clock (milliseconds since the epoch; inside a
+ * workflow that is the SDK's deterministic `Date.now()`). The workflow is the
+ * single, serialised arbiter: it calls `decideTrigger`, applies the answer
+ * and keeps the state; nothing here does I/O, generates ids or reads a clock.
+ *
+ * The order of the checks is the order of precedence:
+ * 1. a dedup key seen within its TTL → `deduplicated` (answers the earlier trigger and its run);
+ * 2. a frozen model → `suppressed` (nothing starts until it is unfrozen);
+ * 3. a run in progress → the trigger opens (`queued`) or joins (`joined`) the one follow-up run,
+ *    or is `held` for it when the run is in canary or bake;
+ * 4. a cooldown after the last run → per reason: `held` for the follow-up that starts when it ends,
+ *    `suppressed`, or (manual by default) no cooldown: `started`, taking along a held follow-up;
+ * 5. otherwise `started`.
+ * A trigger that would add a run (start one, or open the follow-up) is `suppressed` when the
+ * daily run budget is used; joining a follow-up that is already counted is always allowed.
+ */
+
+export const DAY_MS = 86_400_000;
+
+export type GovernedFate = 'started' | 'queued' | 'joined' | 'held' | 'deduplicated' | 'suppressed';
+
+/**
+ * What the workflow does with its runs: start a new one now, start the waiting
+ * follow-up now, open the follow-up, add the trigger to it, or nothing.
+ */
+export type RunAction = 'start' | 'start-follow-up' | 'open-follow-up' | 'join-follow-up' | 'none';
+
+export interface DedupEntry {
+  readonly triggerId: string;
+  readonly runId: string;
+  /** Epoch milliseconds after which the key counts as new. */
+  readonly expiresAt: number;
+}
+
+export interface Cooldown {
+  /** Epoch milliseconds. */
+  readonly until: number;
+  /** Which run, and how it ended, e.g. `run 1f2e… rolled_back`. */
+  readonly after: string;
+}
+
+export interface GovernanceState {
+  /** null: triggers came without a policy (histories recorded before governance): no limits at all. */
+  readonly policy: TriggerPolicy | null;
+  readonly frozen: { readonly reason: string | null } | null;
+  readonly current: { readonly runId: string; readonly stage: string | null } | null;
+  /** The one follow-up run, waiting for the current run, a cooldown or an unfreeze. */
+  readonly pending: { readonly runId: string } | null;
+  readonly cooldown: Cooldown | null;
+  /** When runs started (epoch milliseconds), at least those of the last 24 hours. */
+  readonly runStarts: readonly number[];
+  readonly dedup: Readonly<Record<string, DedupEntry>>;
+}
+
+export interface IncomingTrigger {
+  readonly reason: GovernedReason;
+  readonly dedupKey: string | null;
+}
+
+export interface TriggerDecision {
+  readonly fate: GovernedFate;
+  readonly action: RunAction;
+  /** Why it was held, suppressed or deduplicated; null for the plain fates. */
+  readonly reason: string | null;
+  /** For `deduplicated`: the earlier trigger and the run it belongs to. */
+  readonly duplicateOf: DedupEntry | null;
+}
+
+/** What "no policy" means: the behaviour before governance (no dedup, cooldown or budget). */
+const UNGOVERNED: TriggerPolicy = {
+  dedupTtlSeconds: 0,
+  cooldownSeconds: 0,
+  rollbackCooldownSeconds: 0,
+  dailyRunBudget: Number.POSITIVE_INFINITY,
+  duringCooldown: { drift: 'bypass', performance: 'bypass', schedule: 'bypass', manual: 'bypass' },
+};
+
+/** The stages in which a new model is taking traffic; triggers wait for the rollout to finish. */
+const ROLLOUT_STAGES: ReadonlySet<string> = new Set(['canary', 'bake']);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function decision(
+  fate: GovernedFate,
+  action: RunAction,
+  reason: string | null = null,
+  duplicateOf: DedupEntry | null = null,
+): TriggerDecision {
+  return { fate, action, reason, duplicateOf };
+}
+
+/**
+ * Decides one trigger's fate (see the module comment for the rules).
+ *
+ * @example
+ * decideTrigger({ policy, frozen: null, current: null, pending: null, cooldown: null, runStarts: [], dedup: {} },
+ *   { reason: 'drift', dedupKey: null }, now); // => { fate: 'started', action: 'start', … }
+ */
+export function decideTrigger(
+  state: GovernanceState,
+  trigger: IncomingTrigger,
+  now: number,
+): TriggerDecision {
+  const policy = state.policy ?? UNGOVERNED;
+  if (trigger.dedupKey !== null) {
+    const seen = state.dedup[trigger.dedupKey];
+    if (seen !== undefined && seen.expiresAt > now) {
+      const reason = `dedupKey seen in trigger ${seen.triggerId} (until ${iso(seen.expiresAt)})`;
+      return decision('deduplicated', 'none', reason, seen);
+    }
+  }
+  if (state.frozen !== null) {
+    return decision('suppressed', 'none', `frozen: ${state.frozen.reason ?? 'no reason given'}`);
+  }
+  const budget = budgetRefusal(state, policy, now);
+
+  if (state.current !== null) {
+    const { runId, stage } = state.current;
+    const rollout = stage !== null && ROLLOUT_STAGES.has(stage);
+    const heldFor = `run ${runId} is in ${stage}; the follow-up starts after it ends`;
+    if (state.pending !== null) {
+      return rollout ? decision('held', 'join-follow-up', heldFor) : decision('joined', 'join-follow-up');
+    }
+    if (budget !== null) return decision('suppressed', 'none', budget);
+    return rollout ? decision('held', 'open-follow-up', heldFor) : decision('queued', 'open-follow-up');
+  }
+
+  const cooldown = activeCooldown(state, now);
+  const action: CooldownAction = cooldown === null ? 'bypass' : policy.duringCooldown[trigger.reason];
+  const cooling = cooldown === null ? '' : `cooldown until ${iso(cooldown.until)} after ${cooldown.after}`;
+  if (action === 'suppress') return decision('suppressed', 'none', cooling);
+  if (state.pending !== null) {
+    // A follow-up is waiting (for the cooldown, or it is about to start).
+    if (action === 'bypass' && cooldown !== null) return decision('started', 'start-follow-up');
+    return cooldown === null
+      ? decision('joined', 'join-follow-up')
+      : decision('held', 'join-follow-up', cooling);
+  }
+  if (budget !== null) return decision('suppressed', 'none', budget);
+  if (action === 'hold') return decision('held', 'open-follow-up', cooling);
+  return decision('started', 'start');
+}
+
+/** The cooldown in force at `now`, or null. */
+export function activeCooldown(state: Pick<GovernanceState, 'cooldown'>, now: number): Cooldown | null {
+  return state.cooldown !== null && state.cooldown.until > now ? state.cooldown : null;
+}
+
+/** Why one more run may not start or be queued now (the daily budget), or null when it may. */
+function budgetRefusal(state: GovernanceState, policy: TriggerPolicy, now: number): string | null {
+  const started = runsInLastDay(state.runStarts, now);
+  // The follow-up counts as soon as it is opened, so starting it later never breaks the budget.
+  const counted = started.length + (state.pending === null ? 0 : 1);
+  if (counted < policy.dailyRunBudget) return null;
+  const oldest = started[0];
+  const next = oldest === undefined ? '' : `; the next may start after ${iso(oldest + DAY_MS)}`;
+  return `daily budget of ${policy.dailyRunBudget} runs used${next}`;
+}
+
+/** Start times within the 24 hours before `now`, oldest first. */
+export function runsInLastDay(runStarts: readonly number[], now: number): number[] {
+  return runStarts.filter((t) => t > now - DAY_MS).sort((a, b) => a - b);
+}
+
+/**
+ * When the waiting follow-up may start: at once, or when the cooldown ends;
+ * null while the model is frozen or there is no follow-up or a run is in progress.
+ */
+export function followUpStartsAt(state: GovernanceState, now: number): number | null {
+  if (state.pending === null || state.current !== null || state.frozen !== null) return null;
+  const cooldown = activeCooldown(state, now);
+  return cooldown === null ? now : cooldown.until;
+}
+
+/** The cooldown that follows a run that ended at `endedAt`, or null when the policy asks for none. */
+export function cooldownAfterRun(
+  policy: TriggerPolicy | null,
+  run: { readonly runId: string; readonly outcome: string },
+  endedAt: number,
+): Cooldown | null {
+  const p = policy ?? UNGOVERNED;
+  const seconds = run.outcome === 'rolled_back' ? p.rollbackCooldownSeconds : p.cooldownSeconds;
+  if (seconds <= 0) return null;
+  return { until: endedAt + seconds * 1000, after: `run ${run.runId} ${run.outcome}` };
+}
+
+/**
+ * Records the dedup key of a trigger that became part of a run. Suppressed
+ * triggers are not recorded: they did nothing, so a re-sent alert is judged afresh.
+ */
+export function rememberDedupKey(
+  dedup: Readonly<Record<string, DedupEntry>>,
+  entry: { readonly dedupKey: string | null; readonly triggerId: string; readonly runId: string },
+  policy: TriggerPolicy | null,
+  now: number,
+): Record<string, DedupEntry> {
+  const ttl = (policy ?? UNGOVERNED).dedupTtlSeconds;
+  if (entry.dedupKey === null || ttl <= 0) return { ...dedup };
+  return {
+    ...dedup,
+    [entry.dedupKey]: { triggerId: entry.triggerId, runId: entry.runId, expiresAt: now + ttl * 1000 },
+  };
+}
+
+/** Drops expired keys, and the oldest beyond `maxKeys`, so the map carried across continue-as-new stays small. */
+export function pruneDedup(
+  dedup: Readonly<Record<string, DedupEntry>>,
+  now: number,
+  maxKeys = 5_000,
+): Record<string, DedupEntry> {
+  const live = Object.entries(dedup).filter(([, e]) => e.expiresAt > now);
+  live.sort(([, a], [, b]) => b.expiresAt - a.expiresAt);
+  return Object.fromEntries(live.slice(0, maxKeys));
+}

@@ -1,0 +1,320 @@
+import { readFile } from 'node:fs/promises';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiCall } from '../../api/client';
+import { auditEvents, triggers } from '../../db/schema';
+import {
+  bootstrapChampion,
+  decide,
+  expectStatus,
+  fastPolicy,
+  hasEnded,
+  inStage,
+  registerModel,
+  sendTraffic,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../../scripts/lib/scenario';
+import { type ModelState, modelStateQuery, modelWorkflowId, runWorkflowId } from '../../workflows/messages';
+import { type Stack, startStack } from '../helpers/stack';
+
+interface TriggerAnswer {
+  readonly triggerId: string;
+  readonly fate: string;
+  readonly runId: string | null;
+  readonly reason?: string;
+  readonly duplicateOf?: string;
+}
+
+describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds, freeze', () => {
+  let stack: Stack;
+  let api: ApiCall;
+  /** The operator on call, the approver, and the drift monitor, each with a token of their own. */
+  let olga: ApiCall;
+  let bob: ApiCall;
+  let monitor: ApiCall;
+  let data: string;
+  let drifted: string;
+  beforeAll(async () => {
+    stack = await startStack();
+    api = stack.api();
+    olga = stack.api('olga');
+    bob = stack.api('bob');
+    monitor = stack.api('monitor');
+    // As in the rollback tests: a candidate trained on the drifted data beats the champion.
+    data = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 21 });
+    drifted = await writeDataset(stack.dataDir, 'drifted', { rows: 1500, seed: 22, shift: 1.5 });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const modelState = (model: string) =>
+    stack.client.workflow.getHandle(modelWorkflowId(model)).query(modelStateQuery);
+
+  async function waitForModel(model: string, predicate: (s: ModelState) => boolean, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await modelState(model);
+      if (predicate(state)) return state;
+      if (Date.now() > deadline)
+        throw new Error(`model ${model} never reached the state: ${JSON.stringify(state)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** A trigger through the API, with the fields of a governed answer. */
+  async function send(model: string, body: Record<string, unknown>, as?: ApiCall) {
+    const res = await (as ?? api)('POST', `/v1/models/${model}/triggers`, body);
+    return expectStatus<TriggerAnswer>(res, 200, 202);
+  }
+
+  const rowsOf = (model: string) =>
+    stack.database.db
+      .select()
+      .from(triggers)
+      .where(eq(triggers.model, model))
+      .orderBy(asc(triggers.receivedAt));
+
+  it('turns a storm of 200 drift alerts into one run and one follow-up, accounting for every alert', async () => {
+    const model = 'storm';
+    await registerModel(api, model, data, fastPolicy());
+    // Half the alerts are re-deliveries of five alerts (20 each), the other half are distinct.
+    const alerts = Array.from({ length: 200 }, (_, i) => ({
+      reason: 'drift',
+      details: { alert: i },
+      ...(i % 2 === 0 ? { dedupKey: `monitor/alert-${i % 10}` } : {}),
+    }));
+    const began = Date.now();
+    const answers = await Promise.all(alerts.map((a) => monitor('POST', `/v1/models/${model}/triggers`, a)));
+    const stormSeconds = (Date.now() - began) / 1000;
+    console.log(`storm: 200 triggers answered in ${stormSeconds.toFixed(2)} s`);
+    expect(stormSeconds).toBeLessThan(30);
+
+    const fates = answers.map((a) => a.body.fate as string);
+    const count = (list: string[]) =>
+      Object.fromEntries([...new Set(list)].sort().map((f) => [f, list.filter((x) => x === f).length]));
+    // Five keys: the first alert of each counts, the other 19 are duplicates.
+    expect(count(fates)).toEqual({ started: 1, queued: 1, joined: 103, deduplicated: 95 });
+    expect(answers.every((a) => a.status === (a.body.fate === 'deduplicated' ? 200 : 202))).toBe(true);
+    const first = answers.find((a) => a.body.fate === 'started')!.body.runId as string;
+    const followUp = answers.find((a) => a.body.fate === 'queued')!.body.runId as string;
+    expect(new Set(answers.map((a) => a.body.runId))).toEqual(new Set([first, followUp]));
+
+    // Every alert is stored with its final fate, and the stored fates add up to 200.
+    const rows = await rowsOf(model);
+    expect(rows).toHaveLength(200);
+    expect(count(rows.map((r) => r.fate))).toEqual(count(fates));
+    for (const row of rows.filter((r) => r.fate === 'deduplicated')) {
+      const earlier = rows.find((r) => r.id === row.fateReason?.replace('duplicate of trigger ', ''));
+      expect(earlier?.dedupKey).toBe(row.dedupKey);
+      expect(row.runId).toBe(earlier?.runId);
+    }
+
+    await waitForRun(api, model, first, inStage('approve'));
+    await decide(bob, model, first, 'reject', 'storm drill');
+    const next = await waitForRun(api, model, followUp, inStage('approve'));
+    // The follow-up answers every alert that was not a duplicate (and not the first run's own).
+    expect(next.causes).toHaveLength(104);
+    await decide(bob, model, followUp, 'reject', 'storm drill');
+    await waitForRun(api, model, followUp, hasEnded);
+    const runs = (await api('GET', `/v1/models/${model}/runs`)).body.runs;
+    expect(runs.map((r: { id: string }) => r.id).sort()).toEqual([first, followUp].sort());
+  });
+
+  it('forgets a dedup key after its TTL, so a recurring alert counts again', async () => {
+    const model = 'dedup-ttl';
+    await registerModel(api, model, data, fastPolicy({ triggers: { dedupTtlSeconds: 2 } }));
+    const alert = { reason: 'drift', dedupKey: 'monitor/feature-x' };
+    const first = await trigger(monitor, model, alert);
+    const again = await send(model, alert, monitor);
+    expect(first.fate).toBe('started');
+    expect(again).toMatchObject({ fate: 'deduplicated', runId: first.runId, duplicateOf: first.triggerId });
+
+    await new Promise((r) => setTimeout(r, 2_500));
+    const later = await trigger(monitor, model, alert);
+    expect(later.fate).toBe('queued');
+    expect(later.runId).not.toBe(first.runId);
+    const rows = await rowsOf(model);
+    expect(rows.map((r) => [r.fate, r.dedupKey])).toEqual([
+      ['started', alert.dedupKey],
+      ['deduplicated', alert.dedupKey],
+      ['queued', alert.dedupKey],
+    ]);
+  });
+
+  it('suppresses a run beyond the daily budget, a manual one too, and says why', async () => {
+    const model = 'budget';
+    await registerModel(api, model, data, fastPolicy({ triggers: { dailyRunBudget: 1 } }));
+    const first = await trigger(api, model, { reason: 'performance' });
+    expect(first.fate).toBe('started');
+    for (const reason of ['drift', 'manual']) {
+      const res = await api('POST', `/v1/models/${model}/triggers`, { reason });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ fate: 'suppressed', runId: null });
+      expect(res.body.reason).toMatch(/^daily budget of 1 runs used; the next may start after /);
+    }
+    const state = await modelState(model);
+    expect(state).toMatchObject({ pending: null, runsLast24h: 1, dailyRunBudget: 1 });
+    const rows = await rowsOf(model);
+    expect(rows.map((r) => r.fate)).toEqual(['started', 'suppressed', 'suppressed']);
+    expect(rows[2]?.fateReason).toMatch(/daily budget/);
+  });
+
+  it('holds a drift alert during the canary; after an operator rollback the follow-up waits out the rollback cooldown', async () => {
+    const model = 'held';
+    const rollbackCooldownSeconds = 6;
+    const policy = fastPolicy({ bake: { seconds: 120 }, triggers: { rollbackCooldownSeconds } });
+    await bootstrapChampion(api, model, data, policy, bob);
+    const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: drifted } });
+    await waitForRun(api, model, runId, inStage('approve'));
+    expect((await decide(bob, model, runId, 'approve')).status).toBe(200);
+
+    let done = false;
+    const traffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => done);
+    // The run tells the model workflow its stage.
+    await waitForModel(model, (s) => s.currentStage === 'canary' || s.currentStage === 'bake');
+    const duringRollout = await send(model, { reason: 'drift' }, monitor);
+    expect(duringRollout.fate).toBe('held');
+    expect(duringRollout.reason).toMatch(new RegExp(`^run ${runId} is in (canary|bake)`));
+    const followUp = duringRollout.runId!;
+
+    await waitForRun(api, model, runId, inStage('bake'));
+    done = true;
+    await traffic;
+    expect((await olga('POST', `/v1/models/${model}/rollback`, { reason: 'drill' })).status).toBe(202);
+    expect((await waitForRun(api, model, runId, hasEnded)).outcome).toBe('rolled_back');
+
+    // The rollback cooldown: drift is held for the same follow-up, a scheduled retrain is suppressed.
+    const state = await waitForModel(model, (s) => s.current === null);
+    expect(state.pending?.runId).toBe(followUp);
+    expect(state.cooldown?.after).toBe(`run ${runId} rolled_back`);
+    const cooldownUntil = Date.parse(state.cooldown!.until);
+    const heldDrift = await send(model, { reason: 'drift' }, monitor);
+    expect(heldDrift).toMatchObject({ fate: 'held', runId: followUp });
+    expect(heldDrift.reason).toBe(`cooldown until ${state.cooldown!.until} after run ${runId} rolled_back`);
+    const schedule = await api('POST', `/v1/models/${model}/triggers`, { reason: 'schedule' });
+    expect(schedule.status).toBe(200);
+    expect(schedule.body).toMatchObject({ fate: 'suppressed', runId: null });
+    expect(schedule.body.reason).toMatch(/^cooldown until /);
+
+    // The follow-up starts once the cooldown is over (its record appears when it begins).
+    const next = await waitForRun(api, model, followUp, () => true, { timeoutMs: 60_000 });
+    const startedAt = Date.parse((next as unknown as { startedAt: string }).startedAt);
+    expect(startedAt).toBeGreaterThanOrEqual(cooldownUntil - 250);
+    expect(next.causes.map((c) => c.triggerId)).toEqual([duringRollout.triggerId, heldDrift.triggerId]);
+    const settled = await waitForRun(api, model, followUp, (r) => hasEnded(r) || r.stage === 'approve');
+    if (!hasEnded(settled)) await decide(bob, model, followUp, 'reject', 'drill over');
+    await waitForRun(api, model, followUp, hasEnded);
+  });
+
+  it('records triggers for a frozen model but starts nothing, the follow-up included, until it is unfrozen', async () => {
+    const model = 'frozen';
+    await registerModel(api, model, data, fastPolicy());
+    const first = await trigger(api, model, { reason: 'manual' });
+    await waitForRun(api, model, first.runId, inStage('approve'));
+    const queued = await trigger(monitor, model, { reason: 'drift' });
+    expect(queued.fate).toBe('queued');
+
+    const bad = await olga('POST', `/v1/models/${model}/freeze`, {});
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBeTypeOf('string');
+    expect((await olga('POST', '/v1/models/no-such-model/freeze', { reason: 'y' })).status).toBe(404);
+    // Freezing is an operator's call: the drift monitor may not.
+    expect((await monitor('POST', `/v1/models/${model}/freeze`, { reason: 'y' })).status).toBe(403);
+
+    const reason = 'incident 4711: upstream labels are wrong';
+    const frozen = expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
+    expect(frozen).toMatchObject({ frozen: true, reason, by: 'olga', currentRunId: first.runId });
+    expect((await api('GET', `/v1/models/${model}`)).body.freeze).toMatchObject({
+      frozen: true,
+      reason,
+      by: 'olga',
+    });
+
+    for (const body of [{ reason: 'drift' }, { reason: 'manual' }]) {
+      const res = await api('POST', `/v1/models/${model}/triggers`, body);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ fate: 'suppressed', runId: null, reason: `frozen: ${reason}` });
+    }
+    // The run in progress is told, so that it does not promote while the model is frozen.
+    const runHistory = await stack.client.workflow
+      .getHandle(runWorkflowId(model, first.runId))
+      .fetchHistory();
+    const signals = (runHistory.events ?? []).map(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName ?? null,
+    );
+    expect(signals).toContain('modelFreeze');
+
+    await decide(bob, model, first.runId, 'reject');
+    await waitForRun(api, model, first.runId, hasEnded);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await modelState(model)).toMatchObject({
+      current: null,
+      pending: { runId: queued.runId },
+      freeze: { frozen: true, reason },
+    });
+    expect((await api('GET', `/v1/models/${model}/runs/${queued.runId}`)).status).toBe(404);
+
+    const unfrozen = expectStatus(
+      await olga('POST', `/v1/models/${model}/unfreeze`, { reason: 'labels fixed' }),
+      200,
+    );
+    expect(unfrozen).toMatchObject({ frozen: false, by: 'olga' });
+    const followUp = await waitForRun(api, model, queued.runId, inStage('approve'));
+    // The suppressed triggers are not part of it.
+    expect(followUp.causes.map((c) => c.triggerId)).toEqual([queued.triggerId]);
+    await decide(bob, model, queued.runId, 'reject');
+    await waitForRun(api, model, queued.runId, hasEnded);
+    // The run's record ends a moment before the model's workflow sees its child complete.
+    await waitForModel(model, (s) => s.current === null);
+    const after = await trigger(api, model, { reason: 'drift' });
+    expect(after.fate).toBe('started');
+
+    const rows = await rowsOf(model);
+    expect(rows.map((r) => r.fate)).toEqual(['started', 'queued', 'suppressed', 'suppressed', 'started']);
+    const audit = await stack.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.model, model), sql`${auditEvents.kind} like 'model_%frozen'`))
+      .orderBy(asc(auditEvents.id));
+    expect(audit.map((a) => [a.kind, a.actor, a.reason])).toEqual([
+      ['model_frozen', 'olga', reason],
+      ['model_unfrozen', 'olga', 'labels fixed'],
+    ]);
+  });
+
+  it('keeps a frozen model frozen when a flood of triggers makes its workflow continue as new', async () => {
+    const model = 'flood';
+    await registerModel(api, model, data, fastPolicy());
+    // Start the model's workflow as the API would, but with a tiny history allowance.
+    const handle = await stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
+    });
+    const executionBefore = (await handle.describe()).runId;
+    const reason = 'maintenance window';
+    expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
+
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => send(model, { reason: 'drift', dedupKey: `alert-${i}` })),
+    );
+    expect(new Set(answers.map((a) => a.fate))).toEqual(new Set(['suppressed']));
+    const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
+    await waitForModel(model, () => true);
+    expect((await latest.describe()).runId).not.toBe(executionBefore);
+    expect(await modelState(model)).toMatchObject({
+      current: null,
+      pending: null,
+      freeze: { frozen: true, reason },
+    });
+    expect((await send(model, { reason: 'manual' })).fate).toBe('suppressed');
+
+    expectStatus(await olga('POST', `/v1/models/${model}/unfreeze`, {}), 200);
+    // Suppressed alerts claimed no dedup key, so a re-sent one counts now.
+    const resent = await send(model, { reason: 'drift', dedupKey: 'alert-7' });
+    expect(resent.fate).toBe('started');
+  });
+});
