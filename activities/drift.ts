@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { championVersion, findModel, findVersion } from '../db/registry';
@@ -5,8 +6,18 @@ import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { type DriftFeature, driftReport } from '../domain/drift/report';
 import { type DataSchema, parsePolicy } from '../domain/policy';
-import { readDataText } from '../storage/artifact-store';
+import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
+
+/**
+ * A dataset's bytes, by the URI rules of `readDataText` (`artifact://` key,
+ * `file://` URI or path). Bytes, not text: the CSV reader scans bytes, and a
+ * batch of a few hundred megabytes is not decoded into a string first.
+ */
+export async function readDataBytes(store: ArtifactStore, uri: string): Promise<Uint8Array> {
+  if (uri.startsWith('artifact://')) return store.get(uri);
+  return readFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
+}
 
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
 export function driftFeatures(schema: DataSchema): DriftFeature[] {
@@ -45,8 +56,8 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
       try {
         const features = driftFeatures(policy.schema);
         report = driftReport({
-          reference: csvColumns(await readDataText(artifacts, reference.dataUri), features),
-          current: csvColumns(await readDataText(artifacts, row.currentUri!), features),
+          reference: csvColumns(await readDataBytes(artifacts, reference.dataUri), features),
+          current: csvColumns(await readDataBytes(artifacts, row.currentUri!), features),
           features,
           policy: policy.drift,
         });

@@ -1,22 +1,22 @@
 import { isNullCell } from '../data-validation';
-import type { CategoricalColumn, ColumnarData, DriftFeature } from './report';
+import type { ColumnarData, DriftFeature } from './report';
 
 /**
- * Reads the drift report's columns straight out of CSV text: numeric features
- * into Float64Arrays (a missing cell is NaN), categorical ones into their
- * trimmed cell texts (a missing cell is null).
+ * Reads the drift report's columns straight out of a CSV file's bytes
+ * (UTF-8; a string is encoded first): numeric features into Float64Arrays (a
+ * missing cell is NaN), categorical ones into their trimmed cell texts (a
+ * missing cell is null).
  *
  * Same CSV and cell rules as `parseCsv` + `toMatrix` (RFC 4180 quoting, LF or
  * CRLF, blank lines skipped, a leading BOM dropped, header names trimmed;
  * empty / NA / null cells missing; numbers in plain decimal notation), but
- * one pass over the text without building a row of strings per record: a
- * 356,000 × 50 batch is 18 million cells, and a string and a boxed number per
- * cell would cost gigabytes and most of a report's time. Unquoted numeric
- * cells are parsed from the characters directly: a decimal of at most 15
- * significant digits and a power of ten of at most 22 is m / 10^k or m × 10^k
- * with m and 10^k both exact doubles, so one IEEE operation rounds it
- * correctly (Clinger's fast path) and the value equals `Number(cell)`; any
- * other cell goes through `Number`.
+ * one pass over the bytes without a string per cell: a 356,000 × 50 batch is
+ * 18 million cells, and a string and a boxed number per cell would cost
+ * gigabytes and most of a report's time. An unquoted numeric cell is parsed
+ * while it is scanned: a decimal of at most 15 significant digits and a power
+ * of ten of at most 22 is m / 10^k or m × 10^k with m and 10^k both exact
+ * doubles, so one IEEE operation rounds it correctly (Clinger's fast path)
+ * and the value equals `Number(cell)`; any other cell goes through `Number`.
  *
  * Reference: W. D. Clinger, "How to read floating point numbers accurately", PLDI 1990.
  *
@@ -28,21 +28,14 @@ import type { CategoricalColumn, ColumnarData, DriftFeature } from './report';
  *   { name: 'age', kind: 'numeric' }, { name: 'plan', kind: 'categorical' }]);
  * // => { age: Float64Array [31, NaN], plan: ['pro', 'basic'] }
  */
-export function csvColumns(text: string, features: readonly DriftFeature[]): ColumnarData {
-  const reader = new Reader(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  const header = reader.header();
-  const slotOf = new Int32Array(header.length).fill(-1);
-  const sinks = features.map((feature, slot) => {
-    const at = header.indexOf(feature.name);
-    if (at < 0) throw new Error(`csvColumns: the header has no column '${feature.name}'`);
-    slotOf[at] = slot;
-    return feature.kind === 'numeric' ? new NumericSink(feature.name) : new CategorySink(feature.name);
-  });
-  reader.records(header.length, slotOf, sinks);
-  return Object.fromEntries(features.map((f, slot) => [f.name, sinks[slot]!.values()]));
+export function csvColumns(input: Uint8Array | string, features: readonly DriftFeature[]): ColumnarData {
+  const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const reader = new Reader(bom ? bytes.subarray(3) : bytes, features);
+  return reader.read();
 }
 
-// Character codes.
+// Byte values.
 const QUOTE = 34;
 const COMMA = 44;
 const LF = 10;
@@ -57,133 +50,47 @@ const UPPER_E = 69;
 
 // Plain decimal notation only, as data validation accepts it (no hex, no Infinity).
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
+const POWERS_OF_TEN = Float64Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
+const utf8 = new TextDecoder();
 
-interface Sink {
-  /** An unquoted cell, text[from, to). */
-  span(text: string, from: number, to: number, line: number): void;
-  /** A quoted cell, already unescaped. */
-  cell(value: string, line: number): void;
-  values(): Float64Array | CategoricalColumn;
-}
-
-class NumericSink implements Sink {
-  private data = new Float64Array(1024);
-  private length = 0;
-  constructor(private readonly name: string) {}
-
-  span(text: string, from: number, to: number, line: number): void {
-    const v = fastDecimal(text, from, to);
-    this.push(Number.isNaN(v) ? this.slow(text.slice(from, to), line) : v);
-  }
-
-  cell(value: string, line: number): void {
-    this.push(this.slow(value, line));
-  }
-
-  values(): Float64Array {
-    return this.data.slice(0, this.length);
-  }
-
-  private slow(cell: string, line: number): number {
-    if (isNullCell(cell)) return Number.NaN;
-    const trimmed = cell.trim();
-    const value = DECIMAL.test(trimmed) ? Number(trimmed) : Number.NaN;
-    if (!Number.isFinite(value)) {
-      throw new Error(`csvColumns: line ${line} column '${this.name}': '${cell}' is not a number`);
-    }
-    return value;
-  }
-
-  private push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = v;
-  }
-}
-
-class CategorySink implements Sink {
-  private readonly data: (string | null)[] = [];
-  constructor(readonly name: string) {}
-  span(text: string, from: number, to: number): void {
-    this.cell(text.slice(from, to));
-  }
-  cell(value: string): void {
-    this.data.push(isNullCell(value) ? null : value.trim());
-  }
-  values(): CategoricalColumn {
-    return this.data;
-  }
-}
-
-/**
- * The value of an unquoted decimal cell text[from, to) when Clinger's fast
- * path applies, else NaN (the caller then parses it the slow way: missing
- * tokens, spaces, long mantissas, big exponents, malformed text).
- */
-function fastDecimal(text: string, from: number, to: number): number {
-  let i = from;
-  let negative = false;
-  let c = text.charCodeAt(i);
-  if (c === MINUS || c === PLUS) {
-    negative = c === MINUS;
-    i++;
-  }
-  let mantissa = 0;
-  let significant = 0;
-  let digits = 0;
-  let scale = 0; // digits after the point
-  let seenDot = false;
-  for (; i < to; i++) {
-    c = text.charCodeAt(i);
-    if (c >= ZERO && c <= NINE) {
-      digits++;
-      if (seenDot) scale++;
-      if (mantissa !== 0 || c !== ZERO) significant++;
-      mantissa = mantissa * 10 + (c - ZERO);
-    } else if (c === DOT && !seenDot) {
-      seenDot = true;
-    } else break;
-  }
-  if (digits === 0 || significant > 15) return Number.NaN;
-  let exponent = 0;
-  if (i < to) {
-    if (c !== LOWER_E && c !== UPPER_E) return Number.NaN;
-    i++;
-    let expNegative = false;
-    c = text.charCodeAt(i);
-    if (c === MINUS || c === PLUS) {
-      expNegative = c === MINUS;
-      i++;
-    }
-    const start = i;
-    for (; i < to; i++) {
-      c = text.charCodeAt(i);
-      if (c < ZERO || c > NINE || exponent > 1000) return Number.NaN;
-      exponent = exponent * 10 + (c - ZERO);
-    }
-    if (i === start) return Number.NaN;
-    if (expNegative) exponent = -exponent;
-  }
-  const power = exponent - scale;
-  if (power < -22 || power > 22) return Number.NaN;
-  const value = power < 0 ? mantissa / POWERS_OF_TEN[-power]! : mantissa * POWERS_OF_TEN[power]!;
-  if (!Number.isFinite(value)) return Number.NaN;
-  return negative ? -value : value;
-}
-
-/** Walks the CSV text record by record, handing each wanted field to its sink. */
+/** Walks the bytes record by record, filling the wanted columns. */
 class Reader {
   private i = 0;
   private line = 1;
-  constructor(private readonly text: string) {}
+  private rows = 0;
+  private capacity = 1024;
+  /** Per wanted column (slot): its numeric values, or null for a categorical one. */
+  private readonly numeric: (Float64Array | null)[];
+  private readonly categorical: ((string | null)[] | null)[];
 
-  header(): string[] {
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly features: readonly DriftFeature[],
+  ) {
+    this.numeric = features.map((f) => (f.kind === 'numeric' ? new Float64Array(this.capacity) : null));
+    this.categorical = features.map((f) => (f.kind === 'numeric' ? null : []));
+  }
+
+  read(): ColumnarData {
+    const header = this.header();
+    const slotOf = new Int32Array(header.length).fill(-1);
+    this.features.forEach((feature, slot) => {
+      const at = header.indexOf(feature.name);
+      if (at < 0) throw new Error(`csvColumns: the header has no column '${feature.name}'`);
+      slotOf[at] = slot;
+    });
+    this.records(header.length, slotOf);
+    return Object.fromEntries(
+      this.features.map((f, slot) => [
+        f.name,
+        this.numeric[slot]?.slice(0, this.rows) ?? this.categorical[slot]!,
+      ]),
+    );
+  }
+
+  private header(): string[] {
     this.skipBlankLines();
-    if (this.i >= this.text.length)
+    if (this.i >= this.b.length)
       throw new Error('csvColumns: line 1: header is empty (the text has no records)');
     const names: string[] = [];
     const line = this.line;
@@ -199,12 +106,14 @@ class Reader {
     }
   }
 
-  records(width: number, slotOf: Int32Array, sinks: readonly Sink[]): void {
-    const { text } = this;
-    const n = text.length;
+  private records(width: number, slotOf: Int32Array): void {
+    const { b } = this;
+    const n = b.length;
     for (;;) {
       this.skipBlankLines();
       if (this.i >= n) return;
+      if (this.rows === this.capacity) this.grow();
+      const row = this.rows;
       const line = this.line;
       let column = 0;
       for (;;) {
@@ -212,23 +121,29 @@ class Reader {
           throw new Error(`csvColumns: line ${line}: expected ${width} fields (as in the header), got more`);
         }
         const slot = slotOf[column]!;
+        const numeric = slot >= 0 ? this.numeric[slot]! : null;
         let last: boolean;
-        if (text.charCodeAt(this.i) === QUOTE) {
+        if (b[this.i] === QUOTE) {
           const field = this.field();
-          if (slot >= 0) sinks[slot]!.cell(field.value, line);
           last = field.last;
-        } else {
-          // Unquoted: scan to the delimiter without building a string.
-          const from = this.i;
-          let j = from;
-          let c = 0;
-          while (j < n) {
-            c = text.charCodeAt(j);
-            if (c === COMMA || c === LF || c === CR) break;
-            j++;
+          if (slot >= 0) this.store(slot, row, field.value, line);
+        } else if (numeric !== null) {
+          const value = this.fastNumber();
+          if (Number.isNaN(value)) {
+            // Not a plain short decimal: find the cell's end and parse its text.
+            const from = this.i;
+            const to = this.delimiterFrom(from);
+            numeric[row] = this.slowNumber(utf8.decode(b.subarray(from, to)), slot, line);
+            last = this.endField(to);
+          } else {
+            numeric[row] = value;
+            last = this.endField(this.i);
           }
-          if (slot >= 0) sinks[slot]!.span(text, from, j, line);
-          last = this.endField(j);
+        } else {
+          const from = this.i;
+          const to = this.delimiterFrom(from);
+          if (slot >= 0) this.store(slot, row, utf8.decode(b.subarray(from, to)), line);
+          last = this.endField(to);
         }
         column++;
         if (last) break;
@@ -238,32 +153,124 @@ class Reader {
           `csvColumns: line ${line}: expected ${width} fields (as in the header), got ${column}`,
         );
       }
+      this.rows++;
     }
+  }
+
+  /**
+   * Parses an unquoted decimal from the cursor, advancing it, when Clinger's
+   * fast path applies and the cell ends right after the number; otherwise
+   * returns NaN and leaves the cursor where it was.
+   */
+  private fastNumber(): number {
+    const { b } = this;
+    const n = b.length;
+    const start = this.i;
+    let i = start;
+    let c = b[i]!;
+    let negative = false;
+    if (c === MINUS || c === PLUS) {
+      negative = c === MINUS;
+      c = b[++i]!;
+    }
+    let mantissa = 0;
+    let significant = 0;
+    let digits = 0;
+    let scale = 0;
+    let seenDot = false;
+    for (; i < n; c = b[++i]!) {
+      if (c >= ZERO && c <= NINE) {
+        digits++;
+        if (seenDot) scale++;
+        if (mantissa !== 0 || c !== ZERO) significant++;
+        mantissa = mantissa * 10 + (c - ZERO);
+      } else if (c === DOT && !seenDot) {
+        seenDot = true;
+      } else break;
+    }
+    if (digits === 0 || significant > 15) return Number.NaN;
+    let exponent = 0;
+    if (i < n && (c === LOWER_E || c === UPPER_E)) {
+      c = b[++i]!;
+      let expNegative = false;
+      if (c === MINUS || c === PLUS) {
+        expNegative = c === MINUS;
+        c = b[++i]!;
+      }
+      const expStart = i;
+      for (; i < n && c >= ZERO && c <= NINE; c = b[++i]!) {
+        exponent = exponent * 10 + (c - ZERO);
+        if (exponent > 1000) return Number.NaN;
+      }
+      if (i === expStart) return Number.NaN;
+      if (expNegative) exponent = -exponent;
+    }
+    if (i < n && c !== COMMA && c !== LF && c !== CR) return Number.NaN;
+    const power = exponent - scale;
+    if (power < -22 || power > 22) return Number.NaN;
+    const value = power < 0 ? mantissa / POWERS_OF_TEN[-power]! : mantissa * POWERS_OF_TEN[power]!;
+    this.i = i;
+    return negative ? -value : value;
+  }
+
+  private slowNumber(cell: string, slot: number, line: number): number {
+    if (isNullCell(cell)) return Number.NaN;
+    const trimmed = cell.trim();
+    const value = DECIMAL.test(trimmed) ? Number(trimmed) : Number.NaN;
+    if (!Number.isFinite(value)) {
+      throw new Error(
+        `csvColumns: line ${line} column '${this.features[slot]!.name}': '${cell}' is not a number`,
+      );
+    }
+    return value;
+  }
+
+  private store(slot: number, row: number, cell: string, line: number): void {
+    const numeric = this.numeric[slot];
+    if (numeric) numeric[row] = this.slowNumber(cell, slot, line);
+    else this.categorical[slot]!.push(isNullCell(cell) ? null : cell.trim());
+  }
+
+  private grow(): void {
+    this.capacity *= 2;
+    for (let slot = 0; slot < this.numeric.length; slot++) {
+      const old = this.numeric[slot];
+      if (!old) continue;
+      const grown = new Float64Array(this.capacity);
+      grown.set(old);
+      this.numeric[slot] = grown;
+    }
+  }
+
+  private delimiterFrom(from: number): number {
+    const { b } = this;
+    let j = from;
+    while (j < b.length) {
+      const c = b[j]!;
+      if (c === COMMA || c === LF || c === CR) break;
+      j++;
+    }
+    return j;
   }
 
   /** One field from the cursor, unescaped; `last` when it ended its record. */
   private field(): { value: string; last: boolean } {
-    const { text } = this;
-    if (text.charCodeAt(this.i) !== QUOTE) {
+    const { b } = this;
+    if (b[this.i] !== QUOTE) {
       const from = this.i;
-      let j = from;
-      while (j < text.length) {
-        const c = text.charCodeAt(j);
-        if (c === COMMA || c === LF || c === CR) break;
-        j++;
-      }
-      return { value: text.slice(from, j), last: this.endField(j) };
+      const to = this.delimiterFrom(from);
+      return { value: utf8.decode(b.subarray(from, to)), last: this.endField(to) };
     }
     const quoteLine = this.line;
     let value = '';
     let j = this.i + 1;
     for (;;) {
-      const close = text.indexOf('"', j);
+      const close = b.indexOf(QUOTE, j);
       if (close < 0) throw new Error(`csvColumns: line ${quoteLine}: quoted field is never closed`);
-      const chunk = text.slice(j, close);
-      for (let k = chunk.indexOf('\n'); k >= 0; k = chunk.indexOf('\n', k + 1)) this.line++;
-      value += chunk;
-      if (text.charCodeAt(close + 1) === QUOTE) {
+      const chunk = b.subarray(j, close);
+      for (let k = chunk.indexOf(LF); k >= 0; k = chunk.indexOf(LF, k + 1)) this.line++;
+      value += utf8.decode(chunk);
+      if (b[close + 1] === QUOTE) {
         value += '"';
         j = close + 2;
         continue;
@@ -271,41 +278,42 @@ class Reader {
       j = close + 1;
       break;
     }
-    const next = text.charCodeAt(j);
-    if (j < text.length && next !== COMMA && next !== LF && next !== CR) {
+    const next = b[j];
+    if (j < b.length && next !== COMMA && next !== LF && next !== CR) {
       throw new Error(
-        `csvColumns: line ${this.line}: unexpected character '${text[j]}' after a closing quote`,
+        `csvColumns: line ${this.line}: unexpected character '${String.fromCharCode(next!)}' after a closing quote`,
       );
     }
     return { value, last: this.endField(j) };
   }
 
-  /** Moves past the delimiter at j; true when it ended the record (line break or end of text). */
+  /** Moves past the delimiter at j; true when it ended the record (line break or end of input). */
   private endField(j: number): boolean {
-    const c = this.text.charCodeAt(j);
+    const { b } = this;
+    const c = b[j];
     if (c === COMMA) {
       this.i = j + 1;
       return false;
     }
-    if (j >= this.text.length) {
+    if (j >= b.length) {
       this.i = j;
       return true;
     }
     // CRLF is one line break, not two.
-    this.i = c === CR && this.text.charCodeAt(j + 1) === LF ? j + 2 : j + 1;
+    this.i = c === CR && b[j + 1] === LF ? j + 2 : j + 1;
     this.line++;
     return true;
   }
 
   private skipBlankLines(): void {
-    const { text } = this;
+    const { b } = this;
     for (;;) {
-      const c = text.charCodeAt(this.i);
+      const c = b[this.i];
       if (c === LF) {
         this.i++;
         this.line++;
       } else if (c === CR) {
-        this.i += text.charCodeAt(this.i + 1) === LF ? 2 : 1;
+        this.i += b[this.i + 1] === LF ? 2 : 1;
         this.line++;
       } else return;
     }

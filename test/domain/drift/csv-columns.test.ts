@@ -44,9 +44,9 @@ describe('csvColumns', () => {
   });
 
   it('reads categorical columns as trimmed labels with null for a missing cell, and ignores other columns', () => {
-    const text = 'plan,x,label\n pro ,1,0\n"team, large",2,1\nNA,3,0\n,4,1\n2,5,0\n';
-    const columns = csvColumns(text, [{ name: 'plan', kind: 'categorical' }]);
-    expect(columns).toEqual({ plan: ['pro', 'team, large', null, null, '2'] });
+    const text = 'plan,x,label\n pro ,1,0\n"team, large",2,1\nNA,3,0\n,4,1\n2,5,0\nZürich,6,1\n';
+    const columns = csvColumns(Buffer.from(text, 'utf8'), [{ name: 'plan', kind: 'categorical' }]);
+    expect(columns).toEqual({ plan: ['pro', 'team, large', null, null, '2', 'Zürich'] });
   });
 
   it.each([
