@@ -28,8 +28,12 @@ async function writeWithRegion(dir: string, name: string, seed: number, shares: 
   const rand = seededRandom(seed + 1000);
   const [header, ...rows] = generateDataset({ rows: 1500, seed }).trimEnd().split('\n');
   const region = () => {
-    let u = rand();
-    for (let k = 0; k < shares.length; k++) if ((u -= shares[k]!) < 0) return k + 1;
+    const u = rand();
+    let cumulative = 0;
+    for (let k = 0; k < shares.length; k++) {
+      cumulative += shares[k]!;
+      if (u < cumulative) return k + 1;
+    }
     return shares.length;
   };
   const file = path.join(dir, `${name}.csv`);
