@@ -4,7 +4,8 @@ import { eq, sql } from 'drizzle-orm';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
-import { type DriftFeature, driftReport } from '../domain/drift/report';
+import { parquetColumns } from '../domain/drift/parquet-columns';
+import { type ColumnarData, type DriftFeature, driftReport } from '../domain/drift/report';
 import { type DataSchema, parsePolicy } from '../domain/policy';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
@@ -17,6 +18,16 @@ import type { ActivityDeps } from './deps';
 export async function readDataBytes(store: ArtifactStore, uri: string): Promise<Uint8Array> {
   if (uri.startsWith('artifact://')) return store.get(uri);
   return readFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
+}
+
+/** A dataset's feature columns: Parquet when the URI ends in `.parquet`, CSV otherwise. */
+export async function readDataColumns(
+  store: ArtifactStore,
+  uri: string,
+  features: readonly DriftFeature[],
+): Promise<ColumnarData> {
+  const bytes = await readDataBytes(store, uri);
+  return /\.parquet$/i.test(uri) ? parquetColumns(bytes, features) : csvColumns(bytes, features);
 }
 
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
@@ -56,8 +67,8 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
       try {
         const features = driftFeatures(policy.schema);
         report = driftReport({
-          reference: csvColumns(await readDataBytes(artifacts, reference.dataUri), features),
-          current: csvColumns(await readDataBytes(artifacts, row.currentUri!), features),
+          reference: await readDataColumns(artifacts, reference.dataUri, features),
+          current: await readDataColumns(artifacts, row.currentUri!, features),
           features,
           policy: policy.drift,
         });

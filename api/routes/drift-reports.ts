@@ -18,7 +18,10 @@ const BatchReport = z
     dataUri: z
       .string()
       .min(1)
-      .openapi({ description: 'CSV of current data; ctloop compares it with the champion training data' }),
+      .openapi({
+        description:
+          'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
+      }),
     requestedBy: actor.default('drift-monitor'),
   })
   .strict();

@@ -215,4 +215,20 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     expect(report).toMatchObject({ drifted: false, runId: null });
     expect(report.report.verdict.reasons[1]).toMatch(/^region: /);
   });
+
+  it('reads a Parquet batch (written by pyarrow) like a CSV one', async () => {
+    const model = 'drift-parquet';
+    await bootstrapChampion(api, model, baseline, fastPolicy());
+    // 1,500 rows of generateDataset({seed: 86, shift: 1.5}) written by pyarrow with Snappy pages.
+    const batch = new URL('../domain/drift/fixtures/shifted-1500.parquet', import.meta.url).pathname;
+    const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
+    const report = await finished(model, accepted.body.reportId);
+
+    expect(report).toMatchObject({ status: 'done', drifted: true, currentUri: batch });
+    expect(report.report.features.map((f: { current: { count: number } }) => f.current.count)).toEqual([
+      1500, 1500, 1500, 1500,
+    ]);
+    expect(report.report.verdict.share).toBe(1);
+    expect(report.runId).toBeTruthy();
+  });
 });
