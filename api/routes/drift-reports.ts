@@ -15,13 +15,10 @@ import { submitTriggerForApi } from './triggers';
 
 const BatchReport = z
   .object({
-    dataUri: z
-      .string()
-      .min(1)
-      .openapi({
-        description:
-          'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
-      }),
+    dataUri: z.string().min(1).openapi({
+      description:
+        'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
+    }),
     requestedBy: actor.default('drift-monitor'),
   })
   .strict();

@@ -218,7 +218,7 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
 
   it('reads a Parquet batch (written by pyarrow) like a CSV one', async () => {
     const model = 'drift-parquet';
-    await bootstrapChampion(api, model, baseline, fastPolicy());
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     // 1,500 rows of generateDataset({seed: 86, shift: 1.5}) written by pyarrow with Snappy pages.
     const batch = new URL('../domain/drift/fixtures/shifted-1500.parquet', import.meta.url).pathname;
     const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
