@@ -20,9 +20,11 @@
  * samples, Sturges' rule: 21 bins at 2 × 356,000 values), snapshot.dict(); one
  * run (it is the slow side), Python start-up and imports timed apart.
  *
- * Writes bench/results/drift-vs-evidently.json and prints it: both timings,
- * what each includes, the ratios (Evidently ÷ ctloop; the goal is ≥ 20 for the
- * whole read-and-compute), and how far the two KS p-values are apart.
+ * Writes bench/results/drift-vs-evidently.json and prints it: both timings
+ * (wall and CPU), what each includes, the ratios (Evidently ÷ ctloop; the goal
+ * is ≥ 20 for the whole read-and-compute), the load average (the machine may be
+ * shared: wall ratios move with it, CPU ratios much less), and how far the two
+ * KS p-values are apart.
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -87,10 +89,16 @@ const generateMs = performance.now() - generateStart;
 const store = createLocalArtifactStore(dir);
 
 // ctloop, in this process: read + parse, then compute, as the drift activity does.
-const ctloop = { readParseMs: [] as number[], computeMs: [] as number[], totalMs: [] as number[] };
+const ctloop = {
+  readParseMs: [] as number[],
+  computeMs: [] as number[],
+  totalMs: [] as number[],
+  cpuMs: [] as number[],
+};
 let report: ReturnType<typeof driftReport> | undefined;
 for (let run = 0; run < runs; run++) {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const reference = csvColumns(await readDataBytes(store, referenceFile), features);
   const current = csvColumns(await readDataBytes(store, currentFile), features);
   const parsed = performance.now();
@@ -99,6 +107,8 @@ for (let run = 0; run < runs; run++) {
   ctloop.readParseMs.push(parsed - start);
   ctloop.computeMs.push(end - parsed);
   ctloop.totalMs.push(end - start);
+  const used = process.cpuUsage(cpu);
+  ctloop.cpuMs.push((used.user + used.system) / 1000);
 }
 
 // Evidently, in its own interpreter, on the same files.
@@ -115,6 +125,8 @@ const evidently = JSON.parse(
   importS: number;
   readS: number;
   computeS: number;
+  readCpuS: number;
+  computeCpuS: number;
   ksPValue: Record<string, number>;
   psi: Record<string, number>;
 };
@@ -148,6 +160,7 @@ const result = {
     computeMs: ms(ctloopCompute),
     totalMs: ms(ctloopTotal),
     runsTotalMs: ctloop.totalMs.map(ms),
+    cpuMs: ms(median(ctloop.cpuMs)),
     driftedColumns: features_.filter((f) => f.drifted).map((f) => f.name),
   },
   evidently: {
@@ -158,6 +171,7 @@ const result = {
     readMs: ms(evidently.readS * 1000),
     computeMs: ms(evidently.computeS * 1000),
     totalMs: ms(evidentlyTotal),
+    cpuMs: ms((evidently.readCpuS + evidently.computeCpuS) * 1000),
     importMs: ms(evidently.importS * 1000),
     processMs: ms(evidentlyProcessMs),
     ksRawPBelow05Columns: evidentlyKsRawSignificant,
@@ -165,6 +179,9 @@ const result = {
   ratio: {
     total: Number((evidentlyTotal / ctloopTotal).toFixed(1)),
     compute: Number(((evidently.computeS * 1000) / ctloopCompute).toFixed(1)),
+    // CPU time of read + compute (user + system; ctloop's includes its GC threads).
+    cpu: Number((((evidently.readCpuS + evidently.computeCpuS) * 1000) / median(ctloop.cpuMs)).toFixed(1)),
+    loadAverage: os.loadavg().map((x) => Number(x.toFixed(1))),
     goal: 'total ≥ 20',
   },
   agreement: {
