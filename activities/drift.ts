@@ -1,20 +1,38 @@
+import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
-import { parseCsv } from '../domain/csv';
-import { toMatrix } from '../domain/data-validation';
-import { type ColumnarData, driftReport } from '../domain/drift/report';
-import { parsePolicy } from '../domain/policy';
-import { readDataText } from '../storage/artifact-store';
+import { csvColumns } from '../domain/drift/csv-columns';
+import { parquetColumns } from '../domain/drift/parquet-columns';
+import { type ColumnarData, type DriftFeature, driftReport } from '../domain/drift/report';
+import { type DataSchema, parsePolicy } from '../domain/policy';
+import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
 
-/** The schema's features as numeric columns (missing cells NaN), ready for the drift statistics. */
-function columns(text: string, schema: ReturnType<typeof parsePolicy>['schema']): ColumnarData {
-  const { X } = toMatrix(parseCsv(text), schema);
-  return Object.fromEntries(
-    schema.features.map((f, j) => [f.name, Float64Array.from(X, (row) => row[j] ?? Number.NaN)]),
-  );
+/**
+ * A dataset's bytes, by the URI rules of `readDataText` (`artifact://` key,
+ * `file://` URI or path). Bytes, not text: the CSV reader scans bytes, and a
+ * batch of a few hundred megabytes is not decoded into a string first.
+ */
+export async function readDataBytes(store: ArtifactStore, uri: string): Promise<Uint8Array> {
+  if (uri.startsWith('artifact://')) return store.get(uri);
+  return readFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
+}
+
+/** A dataset's feature columns: Parquet when the URI ends in `.parquet`, CSV otherwise. */
+export async function readDataColumns(
+  store: ArtifactStore,
+  uri: string,
+  features: readonly DriftFeature[],
+): Promise<ColumnarData> {
+  const bytes = await readDataBytes(store, uri);
+  return /\.parquet$/i.test(uri) ? parquetColumns(bytes, features) : csvColumns(bytes, features);
+}
+
+/** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
+export function driftFeatures(schema: DataSchema): DriftFeature[] {
+  return schema.features.map((f) => ({ name: f.name, kind: f.type ?? 'numeric' }));
 }
 
 export function createDriftActivities({ db, artifacts, submitTrigger }: ActivityDeps) {
@@ -47,10 +65,11 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
         return fail('the model has no champion yet, so there is no training reference to compare with');
       let report: ReturnType<typeof driftReport>;
       try {
+        const features = driftFeatures(policy.schema);
         report = driftReport({
-          reference: columns(await readDataText(artifacts, reference.dataUri), policy.schema),
-          current: columns(await readDataText(artifacts, row.currentUri!), policy.schema),
-          features: policy.schema.features.map((f) => ({ name: f.name, kind: 'numeric' as const })),
+          reference: await readDataColumns(artifacts, reference.dataUri, features),
+          current: await readDataColumns(artifacts, row.currentUri!, features),
+          features,
           policy: policy.drift,
         });
       } catch (err) {

@@ -19,6 +19,15 @@ const identifier = z
 export const featureSchema = z
   .object({
     name: identifier,
+    /**
+     * How drift reports compare this column: numeric (PSI on quantile bins + KS)
+     * or categorical (each distinct cell text is a category; PSI over categories +
+     * chi-squared); absent means numeric. Optional rather than defaulted so that
+     * code building a schema by hand need not name it. Validation and training
+     * still read every feature as a number, so a categorical feature is given as
+     * numeric codes there.
+     */
+    type: z.enum(['numeric', 'categorical']).optional(),
     min: z.number().optional(),
     max: z.number().optional(),
     /** Share of empty cells allowed in this column (0 = none). */

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { driftReports } from '../../db/schema';
-import { monitorVerdict } from '../../domain/drift/monitor-verdict';
+import { type EvidentlyFormat, fromEvidentlyReport } from '../../domain/drift/evidently-report';
+import { type MonitorFeature, type MonitorVerdict, monitorVerdict } from '../../domain/drift/monitor-verdict';
 import { parsePolicy } from '../../domain/policy';
 import { driftWorkflowId } from '../../workflows/messages';
 import type { ApiDeps } from '../deps';
@@ -14,10 +15,10 @@ import { submitTriggerForApi } from './triggers';
 
 const BatchReport = z
   .object({
-    dataUri: z
-      .string()
-      .min(1)
-      .openapi({ description: 'CSV of current data; ctloop compares it with the champion training data' }),
+    dataUri: z.string().min(1).openapi({
+      description:
+        'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
+    }),
     requestedBy: actor.default('drift-monitor'),
   })
   .strict();
@@ -37,7 +38,20 @@ const MonitorReport = z
   })
   .strict();
 
-const DriftReportBody = z.union([BatchReport, MonitorReport]).openapi('DriftReport');
+// Evidently's export as it is (`snapshot.json()` / legacy `report.json()`; other top-level keys
+// such as version and timestamp are dropped); fromEvidentlyReport checks the metrics and its
+// messages name the bad path.
+const EvidentlyReport = z
+  .object({
+    metrics: z.array(z.unknown()).openapi({
+      description:
+        'An Evidently drift report export (0.7 ValueDrift metrics or legacy drift_by_columns); see docs/drift-reports.md',
+    }),
+    requestedBy: actor.default('evidently'),
+  })
+  .openapi('EvidentlyDriftReport');
+
+const DriftReportBody = z.union([BatchReport, MonitorReport, EvidentlyReport]).openapi('DriftReport');
 const ReportParams = ModelParam.extend({
   reportId: z.uuid().openapi({ param: { name: 'reportId', in: 'path' } }),
 });
@@ -51,7 +65,7 @@ export function driftReportRoutes(deps: ApiDeps) {
         method: 'post',
         path: '/models/{model}/drift-reports',
         summary:
-          'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
+          'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor or an Evidently report export `{metrics: [...]}` (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
         request: { params: ModelParam, ...jsonBody(DriftReportBody) },
         responses: {
           201: jsonResponse('A monitor report, judged: drifted or not, and the trigger it caused'),
@@ -85,9 +99,13 @@ export function driftReportRoutes(deps: ApiDeps) {
           }
           return c.json({ reportId: row!.id, status: 'pending' }, 202);
         }
-        let verdict: ReturnType<typeof monitorVerdict>;
+        let verdict: MonitorVerdict & { format: 'ctloop' | EvidentlyFormat };
         try {
-          verdict = monitorVerdict(body.features, parsePolicy(registered.policy).drift);
+          let format: 'ctloop' | EvidentlyFormat = 'ctloop';
+          let features: readonly MonitorFeature[];
+          if ('features' in body) features = body.features;
+          else ({ format, features } = fromEvidentlyReport(body));
+          verdict = { format, ...monitorVerdict(features, parsePolicy(registered.policy).drift) };
         } catch (err) {
           throw new ApiError(400, 'invalid_request', (err as Error).message);
         }

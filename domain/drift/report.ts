@@ -66,6 +66,14 @@ export interface CategoricalFeatureDrift extends FeatureDriftBase {
   readonly statistic: number;
   readonly dof: number;
   readonly categories: readonly CategoryShare[];
+  /**
+   * Categories the current batch has and the reference never had, with their
+   * share of the batch. They are not dropped: chi-squared counts each as a
+   * column with 0 in the reference row (its expected count is still > 0, so
+   * no smoothing is needed) and PSI floors its reference share at epsilon, so
+   * a new category taking a visible share of the batch is drift by both.
+   */
+  readonly unseen: readonly { readonly category: string; readonly curShare: number }[];
 }
 
 export type FeatureDrift = NumericFeatureDrift | CategoricalFeatureDrift;
@@ -143,6 +151,10 @@ export function driftReport(input: DriftReportInput): DriftReport {
         policy.correction === 'none' ? 'p' : `${policy.correction === 'bh' ? 'BH' : 'Bonferroni'}-adjusted p`;
       reasons.push(`${test}, ${how} ${fmt(adjustedPValue)} < ${policy.pValue}`);
     }
+    if (m.kind === 'categorical' && m.unseen.length > 0 && reasons.length > 0) {
+      const list = m.unseen.map((u) => `'${u.category}' ${pct(u.curShare)}`).join(', ');
+      reasons.push(`categories not in the reference: ${list}`);
+    }
     return { ...m, adjustedPValue, drifted: reasons.length > 0, reasons } as FeatureDrift;
   });
   return { features: results, verdict: verdictOf(results, policy), policy };
@@ -182,6 +194,9 @@ function measure(feature: DriftFeature, input: DriftReportInput, policy: DriftPo
     dof: chi.dof,
     pValue: chi.pValue,
     categories: p.categories,
+    unseen: p.categories
+      .filter((c) => !a.counts.has(c.category))
+      .map((c) => ({ category: c.category, curShare: c.curShare })),
     reference: { count: ref.length - a.missing, missing: a.missing },
     current: { count: cur.length - b.missing, missing: b.missing },
   };

@@ -1,13 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { inProcessApi } from '../../api/client';
+import { seededRandom } from '../../domain/random';
+import { generateDataset } from '../../domain/synthetic-data';
 import {
   bootstrapChampion,
+  FEATURES,
   fastPolicy,
   registerModel,
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { type Stack, startStack } from '../helpers/stack';
+
+/** A real Evidently 0.7.23 / legacy export (see test/domain/drift/evidently-report.test.ts for how it was made). */
+const evidentlyExport = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../domain/drift/fixtures/${name}.json`, import.meta.url), 'utf8'));
+
+/**
+ * The synthetic dataset plus a categorical column `region`, coded 1..k as
+ * numbers (validation and training read every feature as a number), drawn
+ * with the given shares.
+ */
+async function writeWithRegion(dir: string, name: string, seed: number, shares: readonly number[]) {
+  const rand = seededRandom(seed + 1000);
+  const [header, ...rows] = generateDataset({ rows: 1500, seed }).trimEnd().split('\n');
+  const region = () => {
+    const u = rand();
+    let cumulative = 0;
+    for (let k = 0; k < shares.length; k++) {
+      cumulative += shares[k]!;
+      if (u < cumulative) return k + 1;
+    }
+    return shares.length;
+  };
+  const file = path.join(dir, `${name}.csv`);
+  await writeFile(file, [`${header},region`, ...rows.map((row) => `${row},${region()}`)].join('\n'));
+  return file;
+}
 
 describe('drift reports: a monitor or a batch of current data can start a retrain', () => {
   let stack: Stack;
@@ -104,5 +136,99 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     const report = await finished(model, accepted.body.reportId);
     expect(report).toMatchObject({ status: 'failed', drifted: null, runId: null });
     expect(report.error).toMatch(/no champion/);
+  });
+
+  it("judges an Evidently export with the model's policy, not Evidently's own dataset verdict", async () => {
+    const model = 'drift-evidently';
+    await registerModel(api, model, baseline, fastPolicy());
+    // Legacy DataDriftPreset: x1 and plan drifted by KS / chi-squared; Evidently itself said
+    // dataset_drift: false (2 of 5 < its 50 %), the model's policy needs 30 %.
+    const legacy = await api(
+      'POST',
+      `/v1/models/${model}/drift-reports`,
+      evidentlyExport('evidently-legacy'),
+    );
+    expect(legacy.status).toBe(201);
+    expect(legacy.body).toMatchObject({ drifted: true, trigger: { fate: 'started' } });
+    expect(legacy.body.verdict).toMatchObject({ format: 'evidently-legacy', share: 0.4 });
+    const stored = await api('GET', `/v1/models/${model}/drift-reports/${legacy.body.reportId}`);
+    expect(stored.body).toMatchObject({ source: 'monitor', requestedBy: 'evidently', drifted: true });
+    expect(stored.body.report.features[0]).toMatchObject({
+      name: 'x1',
+      stattest: 'K-S p_value',
+      monitorDrifted: true,
+      drifted: true,
+    });
+
+    // 0.7 default preset: distances, judged at Evidently's threshold for them.
+    const current = await api('POST', `/v1/models/${model}/drift-reports`, {
+      ...evidentlyExport('evidently-0.7-default'),
+      requestedBy: 'evidently-nightly',
+    });
+    expect(current.status).toBe(201);
+    expect(current.body.verdict).toMatchObject({ format: 'evidently-0.7', drifted: true, share: 0.4 });
+    expect(current.body.verdict.reasons).toContain(
+      "x1: Wasserstein distance (normed) 1.09 ≥ 0.1 (the monitor's threshold)",
+    );
+
+    const broken = evidentlyExport('evidently-0.7-ks');
+    delete broken.metrics[2].config.column;
+    const bad = await api('POST', `/v1/models/${model}/drift-reports`, broken);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({
+      code: 'invalid_request',
+      message: 'evidently report: metrics[2].config.column is missing',
+    });
+    const notAReport = await api('POST', `/v1/models/${model}/drift-reports`, { metrics: 'none' });
+    expect(notAReport.status).toBe(400);
+    expect(notAReport.body.error.code).toBe('invalid_request');
+  });
+
+  it('flags a batch whose categorical column shifted, by chi-squared on its category counts', async () => {
+    const model = 'drift-categorical';
+    const policy = fastPolicy({
+      schema: {
+        features: [
+          ...FEATURES.map((name) => ({ name, min: -20, max: 20 })),
+          { name: 'region', type: 'categorical', min: 1, max: 5 },
+        ],
+        label: 'label',
+      },
+    });
+    const reference = await writeWithRegion(stack.dataDir, 'regions', 84, [0.4, 0.3, 0.2, 0.1]);
+    await bootstrapChampion(api, model, reference, policy, stack.api('alice'));
+    // Same x1..x4 distribution; region's mix reversed and a fifth region the champion never saw.
+    const batch = await writeWithRegion(stack.dataDir, 'regions-moved', 85, [0.1, 0.2, 0.3, 0.35, 0.05]);
+
+    const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
+    const report = await finished(model, accepted.body.reportId);
+
+    expect(report.status).toBe('done');
+    const byName = Object.fromEntries(report.report.features.map((f: { name: string }) => [f.name, f]));
+    expect(byName.region).toMatchObject({ kind: 'categorical', test: 'chi2', dof: 4, drifted: true });
+    expect(byName.region.adjustedPValue).toBeLessThan(1e-10);
+    expect(byName.region.unseen).toEqual([{ category: '5', curShare: expect.closeTo(0.05, 1) }]);
+    expect(byName.region.reasons).toContainEqual(expect.stringMatching(/^chi² .* \(dof 4\), BH-adjusted p/));
+    for (const name of FEATURES)
+      expect(byName[name]).toMatchObject({ kind: 'numeric', test: 'ks', drifted: false });
+    // One feature of five (20 %) is below the policy's 30 %: recorded, no retrain.
+    expect(report).toMatchObject({ drifted: false, runId: null });
+    expect(report.report.verdict.reasons[1]).toMatch(/^region: /);
+  });
+
+  it('reads a Parquet batch (written by pyarrow) like a CSV one', async () => {
+    const model = 'drift-parquet';
+    await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
+    // 1,500 rows of generateDataset({seed: 86, shift: 1.5}) written by pyarrow with Snappy pages.
+    const batch = new URL('../domain/drift/fixtures/shifted-1500.parquet', import.meta.url).pathname;
+    const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
+    const report = await finished(model, accepted.body.reportId);
+
+    expect(report).toMatchObject({ status: 'done', drifted: true, currentUri: batch });
+    expect(report.report.features.map((f: { current: { count: number } }) => f.current.count)).toEqual([
+      1500, 1500, 1500, 1500,
+    ]);
+    expect(report.report.verdict.share).toBe(1);
+    expect(report.runId).toBeTruthy();
   });
 });

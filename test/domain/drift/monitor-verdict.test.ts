@@ -62,4 +62,29 @@ describe('monitorVerdict', () => {
     expect(() => monitorVerdict([], policy)).toThrow('monitorVerdict: a report needs at least one feature');
     expect(() => monitorVerdict([{ name: 'x' }], policy)).toThrow('neither psi nor pValue');
   });
+
+  it("judges a distance the policy has no threshold for by the monitor's threshold (at or above it is drift)", () => {
+    const distance = (value: number) => ({ method: 'Wasserstein distance (normed)', value, threshold: 0.1 });
+    const v = monitorVerdict(
+      [
+        { name: 'a', distance: distance(0.1), monitorDrifted: false },
+        { name: 'b', distance: distance(0.099) },
+      ],
+      policy,
+    );
+    expect(v.features.map((f) => f.drifted)).toEqual([true, false]);
+    expect(v.reasons[1]).toBe("a: Wasserstein distance (normed) 0.1 ≥ 0.1 (the monitor's threshold)");
+  });
+
+  it('refuses a feature named twice (its p-value would be adjusted twice)', () => {
+    expect(() =>
+      monitorVerdict(
+        [
+          { name: 'a', psi: 0.1 },
+          { name: 'a', pValue: 0.2 },
+        ],
+        policy,
+      ),
+    ).toThrow('monitorVerdict: feature a appears more than once');
+  });
 });

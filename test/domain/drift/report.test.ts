@@ -86,6 +86,9 @@ describe('driftReport verdict', () => {
     expect(plan.reference).toEqual({ count: 400, missing: 1 });
     if (plan.kind === 'categorical')
       expect(plan.categories.map((c) => c.category)).toEqual(['basic', 'pro', 'team']);
+    // 'team' never appeared in the reference: listed with its share of the batch, and named in the reasons.
+    expect(plan).toMatchObject({ unseen: [{ category: 'team', curShare: 20 / 320 }] });
+    expect(plan.reasons.at(-1)).toBe("categories not in the reference: 'team' 6.3%");
   });
 
   it('fills the policy defaults', () => {
