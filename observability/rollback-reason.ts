@@ -18,12 +18,16 @@ const SYSTEM_ACTOR = 'ctloop';
 /**
  * Maps one `rollback` or `routing_restored` audit event to its label.
  *
- * The run workflow words its reasons as `canary fail at 10 %: …`,
- * `canary inconclusive at 50 %: …`, `operator rollback during canary: …` and
- * `rollback during bake: …`; during the bake a person asks by name, while an
- * automatic regression check acts as `ctloop`. A `routing_restored` event is
- * the clean-up after a run that failed or was cancelled mid-canary: traffic
- * went back to the champion, but no verdict or person asked for it.
+ * The rollout words its reasons as `canary fail at 10 %: …`,
+ * `canary inconclusive at 50 %: …` (or `inconclusive canary at 50 %: …` when
+ * a person was asked and rejected, or nobody answered), `operator rollback
+ * during canary: …` (an abort included), `rollback during bake: …` (a person
+ * asked by name) and `regression during bake: …` (ctloop's own check; runs
+ * recorded before that check word it `rollback during bake` with actor
+ * `ctloop`). A `routing_restored` event is the clean-up after a run that
+ * failed or was cancelled mid-canary: traffic went back to the champion, but
+ * no verdict or person asked for it. The scrape reads only these two kinds:
+ * the `promotion_undone` event beside a bake rollback would count it twice.
  *
  * @example
  * rollbackReasonLabel({ kind: 'rollback', actor: 'ctloop', reason: 'canary fail at 10 %: error rate' });
@@ -37,7 +41,10 @@ export function rollbackReasonLabel(event: {
   if (event.kind !== 'rollback') return 'other';
   const reason = (event.reason ?? '').trimStart().toLowerCase();
   if (reason.startsWith('canary fail')) return 'canary_failed';
-  if (reason.startsWith('canary inconclusive')) return 'canary_inconclusive';
+  if (reason.startsWith('canary inconclusive') || reason.startsWith('inconclusive canary')) {
+    return 'canary_inconclusive';
+  }
+  if (reason.startsWith('regression during bake')) return 'bake_regression';
   if (reason.startsWith('operator rollback')) return 'operator';
   if (reason.startsWith('rollback during bake')) {
     return event.actor === SYSTEM_ACTOR ? 'bake_regression' : 'operator';

@@ -27,6 +27,39 @@ const events: [string, { kind: string; actor: string; reason: string | null }, R
     'canary_inconclusive',
   ],
   [
+    'an inconclusive step a person rejected',
+    {
+      kind: 'rollback',
+      actor: 'carol',
+      reason: 'inconclusive canary at 10 % rejected by carol: not worth the risk',
+    },
+    'canary_inconclusive',
+  ],
+  [
+    'an inconclusive step nobody decided',
+    {
+      kind: 'rollback',
+      actor: 'ctloop',
+      reason: 'inconclusive canary at 50 %: nobody decided by 2026-01-01T00:00:00Z, so it rolls back',
+    },
+    'canary_inconclusive',
+  ],
+  [
+    'an operator aborting the rollout',
+    { kind: 'rollback', actor: 'olga', reason: 'operator rollback during canary: aborted: abort by olga' },
+    'operator',
+  ],
+  [
+    'the regression check during the bake',
+    { kind: 'rollback', actor: 'ctloop', reason: 'regression during bake: fail: error rate 0.2 vs 0.01' },
+    'bake_regression',
+  ],
+  [
+    'a promotion that failed and was undone',
+    { kind: 'rollback', actor: 'ctloop', reason: 'promotion failed: connection reset' },
+    'other',
+  ],
+  [
     'an operator during the canary',
     { kind: 'rollback', actor: 'olga', reason: 'operator rollback during canary: complaints from support' },
     'operator',
@@ -37,7 +70,7 @@ const events: [string, { kind: string; actor: string; reason: string | null }, R
     'operator',
   ],
   [
-    'ctloop itself during the bake',
+    'ctloop itself during the bake (runs from before the regression check)',
     { kind: 'rollback', actor: 'ctloop', reason: 'rollback during bake: error rate regression' },
     'bake_regression',
   ],

@@ -246,5 +246,35 @@ describe('Prometheus sees the CT loop: triggers, runs, freshness, canary, gatewa
     // Version 1 is champion again: freshness is its age once more.
     expect(value(final, 'ctloop_model_freshness_seconds', m)).toBeGreaterThan(freshness2);
     expect(value(final, 'ctloop_triggers_total', { ...m, reason: 'drift', fate: 'started' })).toBe(1);
+
+    // A performance alarm retrains again; this candidate fails 40 % of its answers and the canary rolls it back.
+    const second = await trigger(stack.api('monitor'), model, {
+      reason: 'performance',
+      details: { dataUri: drifted },
+    });
+    const waitingAgain = await waitForRun(api, model, second.runId, inStage('approve'));
+    const faulty = waitingAgain.live.candidateVersion;
+    expect(faulty).toBe(3);
+    expect((await olga('PUT', `/v1/models/${model}/versions/3/fault`, { errorRate: 0.4 })).status).toBe(200);
+    expect((await decide(stack.api('alice'), model, second.runId, 'approve')).status).toBe(200);
+    stop = false;
+    const faultyTraffic = sendTraffic(api, model, await readFile(drifted, 'utf8'), () => stop);
+    const rolledBack = await waitForRun(api, model, second.runId, hasEnded);
+    stop = true;
+    const faultySent = await faultyTraffic;
+    expect(rolledBack.outcome).toBe('rolled_back');
+    expect(rolledBack.outcomeReason).toMatch(/^canary fail/);
+
+    const last = await scrape();
+    expect(value(last, 'ctloop_rollbacks_total', { ...m, reason: 'canary_failed' })).toBe(1);
+    expect(value(last, 'ctloop_rollbacks_total', { ...m, reason: 'operator' })).toBe(1);
+    expect(value(last, 'ctloop_runs_total', { ...m, outcome: 'rolled_back' })).toBe(2);
+    expect(value(last, 'ctloop_triggers_total', { ...m, reason: 'performance', fate: 'started' })).toBe(1);
+    const v3 = { ...m, version: '3', role: 'candidate' };
+    expect(value(last, 'ctloop_gateway_errors_total', v3)).toBe(faultySent.failed);
+    expect(value(last, 'ctloop_gateway_requests_total', v3)).toBe(
+      faultySent.byVersion['3']! + faultySent.failed,
+    );
+    expect(value(last, 'ctloop_canary_traffic_share', m)).toBe(0);
   });
 });
