@@ -111,7 +111,12 @@ describe('Prometheus sees the CT loop: triggers, runs, freshness, canary, gatewa
   it('serves /metrics without a token, while /v1 still asks for one', async () => {
     const anonymous = inProcessApi(stack.app);
     expect((await anonymous('GET', '/v1/models')).status).toBe(401);
+    expect((await anonymous('GET', '/no/such/page-7f3a')).status).toBe(404);
     const first = await scrape();
+    // Requests are labelled by route pattern, never by the raw path a caller made up.
+    const routes = select(first, 'ctloop_http_request_duration_seconds_count').map((s) => s.labels.route);
+    expect(routes).toEqual(expect.arrayContaining(['/v1/models', '/*']));
+    expect(routes.some((r) => r?.includes('7f3a'))).toBe(false);
     expect(first.types.get('ctloop_triggers_total')).toBe('counter');
     expect(first.types.get('ctloop_run_duration_seconds')).toBe('histogram');
     expect(first.types.get('ctloop_model_freshness_seconds')).toBe('gauge');
