@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
+import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
@@ -19,6 +20,8 @@ export function createApp(deps: ApiDeps) {
   const app = new OpenAPIHono({ defaultHook: validationHook });
   app.onError(createErrorHandler(deps.log));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  const metrics = deps.metrics ?? createMetrics({ db: deps.db, log: deps.log });
+  app.use('*', metrics.httpMetrics);
 
   app.get('/healthz', async (c) => {
     const checks: Record<string, string> = {};
@@ -38,7 +41,10 @@ export function createApp(deps: ApiDeps) {
     return c.json({ status: ok ? 'ok' : 'degraded', checks }, ok ? 200 : 503);
   });
 
-  // Everything under /v1 needs a token; /healthz and /openapi.json stay open for probes and tooling.
+  // Prometheus scrapes without a token, like a probe; nothing secret is exposed (see docs/metrics.md).
+  app.get('/metrics', metricsEndpoint(metrics));
+
+  // Everything under /v1 needs a token; /healthz, /metrics and /openapi.json stay open for probes and tooling.
   app.use('/v1/*', requireAuth(deps.identities));
   app.route('/v1', modelRoutes(deps));
   app.route('/v1', triggerRoutes(deps));

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { IdentityRegistry } from '../auth/identities';
 import type { Config } from '../config/env';
 import type { Db } from '../db/client';
+import type { CtMetrics } from '../observability/metrics';
 import type { Gateway } from '../serving/gateway';
 
 export interface ApiDeps {
@@ -12,4 +13,9 @@ export interface ApiDeps {
   readonly taskQueues: Config['taskQueues'];
   readonly log: Logger;
   readonly identities: IdentityRegistry;
+  /**
+   * The process's metrics, whose `observePrediction` the gateway was built
+   * with; without it the app makes its own (no gateway series then).
+   */
+  readonly metrics?: CtMetrics;
 }

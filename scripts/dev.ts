@@ -6,6 +6,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
+import { createMetrics } from '../observability/metrics';
+import { createGateway } from '../serving/gateway';
 import {
   createCtWorkers,
   createLogger,
@@ -64,13 +66,21 @@ async function main() {
   const running = Promise.all(workers.map((w) => w.run()));
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
+  // The API's gateway reports each prediction it serves to the metrics (the workers' only steer routing).
+  const metrics = createMetrics({ db: deps.db, log });
+  const gateway = createGateway({
+    db: deps.db,
+    artifacts: deps.artifacts,
+    observe: metrics.observePrediction,
+  });
   const app = createApp({
     db: deps.db,
     temporal,
-    gateway: deps.gateway,
+    gateway,
     taskQueues: config.taskQueues,
     log,
     identities: deps.identities,
+    metrics,
   });
   const api = serve({ fetch: app.fetch, port: config.port });
 
@@ -78,6 +88,7 @@ async function main() {
     api: `http://localhost:${config.port}/v1`,
     openapi: `http://localhost:${config.port}/openapi.json`,
     health: `http://localhost:${config.port}/healthz`,
+    metrics: `http://localhost:${config.port}/metrics`,
     temporalUi: uiUrl,
     temporal: config.temporal.address,
     database:

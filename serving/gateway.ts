@@ -64,7 +64,21 @@ export interface Gateway {
  */
 export const DEFAULT_LATENCY_SAMPLE = 2000;
 
-export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?: () => number }): Gateway {
+/** What the gateway reports for each prediction it records (e.g. to metrics); latency as recorded, in ms. */
+export type PredictionObserver = (prediction: {
+  readonly model: string;
+  readonly version: number;
+  readonly role: 'champion' | 'candidate';
+  readonly error: boolean;
+  readonly latencyMs: number;
+}) => void;
+
+export function createGateway(deps: {
+  db: Db;
+  artifacts: ArtifactStore;
+  random?: () => number;
+  observe?: PredictionObserver;
+}): Gateway {
   const { db, artifacts } = deps;
   const random = deps.random ?? Math.random;
   // Artifacts are immutable once registered, so a loaded model is cached by URI.
@@ -143,6 +157,7 @@ export function createGateway(deps: { db: Db; artifacts: ArtifactStore; random?:
           latencyMs,
         })
         .returning({ id: predictions.id });
+      deps.observe?.({ model, version: chosen.version, role: chosen.role, error: failed, latencyMs });
       if (failed) {
         throw new GatewayError('model_error', `version ${chosen.version} failed to answer (injected fault)`, {
           version: chosen.version,

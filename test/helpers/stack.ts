@@ -16,6 +16,7 @@ import {
 } from '../../auth/identities';
 import { type Database, openDatabase } from '../../db/client';
 import type { Role } from '../../domain/roles';
+import { createMetrics } from '../../observability/metrics';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
@@ -123,7 +124,8 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const artifactsDir = path.join(dataDir, 'artifacts');
   const artifacts = createLocalArtifactStore(artifactsDir);
   const log = pino({ level: process.env.CTLOOP_TEST_LOG ?? 'warn' });
-  const gateway = createGateway({ db: database.db, artifacts });
+  const metrics = createMetrics({ db: database.db, log });
+  const gateway = createGateway({ db: database.db, artifacts, observe: metrics.observePrediction });
   const { identities, tokens } = testIdentities();
   const baseDeps: ActivityDeps = {
     db: database.db,
@@ -144,7 +146,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({ connection });
   const deps = withTriggers(baseDeps, client, taskQueues);
-  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log, identities });
+  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log, identities, metrics });
 
   let workerConnection: NativeConnection | null = null;
   let workers: Worker[] = [];
