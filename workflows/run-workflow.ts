@@ -40,6 +40,8 @@ import {
   ctStageKey,
   type DecisionInput,
   decideUpdate,
+  type FreezeRequest,
+  modelFreezeSignal,
   type Outcome,
   type RollbackInput,
   type RunResult,
@@ -88,6 +90,8 @@ class RunTracker implements RolloutRun {
   readonly controlInbox: Array<CanaryControlInput & { via: 'api' | 'signal' }> = [];
   controls: CanaryControlRecord[] = [];
   baseline: VersionTraffic | null = null;
+  /** The model's freeze, as its workflow forwards it: a frozen model neither canaries nor promotes. */
+  freeze: FreezeRequest = { frozen: false, reason: null, by: '' };
   canarySteps: CanaryStepState[] = [];
   bakeEndsAt: string | null = null;
   rollback: RollbackInput | null = null;
@@ -185,6 +189,9 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
       },
     },
   );
+  setHandler(modelFreezeSignal, (f) => {
+    run.freeze = f;
+  });
   setHandler(canaryControlSignal, (c) => {
     if (c && CANARY_ACTIONS.includes(c.action) && typeof c.by === 'string' && c.by !== '') {
       run.controlInbox.push({ action: c.action, by: c.by, reason: c.reason, via: 'signal' });
@@ -325,6 +332,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   // Runs recorded before the promotion saga replay the single-transaction promotion and plain bake.
   const saga = patched('rollout-saga');
   if (previousChampion !== null) {
+    if (saga) await holdWhileFrozen(run, 'the canary');
     await enterStage(run, 'canary');
     const canaryEnding = saga
       ? await canary(run, policy, previousChampion, version, (actor, reason) =>
@@ -340,6 +348,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
         : run.promoteNow
           ? `promoted now by ${run.promoteNow.by} at ${run.canarySteps.at(-1)?.weight ?? 0} %: ${run.promoteNow.reason}`
           : `canary passed ${policy.canary.steps.join(' → ')} %`;
+    await holdWhileFrozen(run, 'the promotion');
     const undo = await promote(run, version, previousChampion, reason, run.promoteNow?.by ?? 'ctloop');
     if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
     await enterStage(run, 'bake');
@@ -360,6 +369,35 @@ async function runStages(run: RunTracker): Promise<Ending> {
   // The first model has nothing to roll back to, so it needs no bake window.
   if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
   return legacyBake(run, policy, previousChampion);
+}
+
+/**
+ * Waits (durably) while the model is frozen, recording that the run was held
+ * and for how long; an operator may still cancel or roll back meanwhile.
+ */
+async function holdWhileFrozen(run: RunTracker, what: string): Promise<void> {
+  if (!run.freeze.frozen) return;
+  const { model, runId } = run.input;
+  const since = Date.now();
+  await control.recordAudit({
+    model,
+    runId,
+    kind: 'held_frozen',
+    actor: 'ctloop',
+    reason: `${what} waits: model frozen by ${run.freeze.by}: ${run.freeze.reason ?? 'no reason given'}`,
+    details: { what },
+    eventKey: `${runId}:held-frozen:${what}`,
+  });
+  await condition(() => !run.freeze.frozen);
+  await control.recordAudit({
+    model,
+    runId,
+    kind: 'released_unfrozen',
+    actor: run.freeze.by || 'ctloop',
+    reason: `${what} goes on after ${Math.round((Date.now() - since) / 1000)} s frozen`,
+    details: { what },
+    eventKey: `${runId}:released-unfrozen:${what}`,
+  });
 }
 
 /** The approval stage as it was before levels (one decision, no identities); kept for replay. */

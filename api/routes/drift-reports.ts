@@ -5,10 +5,11 @@ import { type EvidentlyFormat, fromEvidentlyReport } from '../../domain/drift/ev
 import { type MonitorFeature, type MonitorVerdict, monitorVerdict } from '../../domain/drift/monitor-verdict';
 import { parsePolicy } from '../../domain/policy';
 import { driftWorkflowId } from '../../workflows/messages';
+import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
-import { actor, errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 import { submitTriggerForApi } from './triggers';
@@ -19,7 +20,6 @@ const BatchReport = z
       description:
         'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
     }),
-    requestedBy: actor.default('drift-monitor'),
   })
   .strict();
 
@@ -34,7 +34,6 @@ const MonitorReport = z
         }),
       )
       .min(1),
-    requestedBy: actor.default('drift-monitor'),
   })
   .strict();
 
@@ -47,7 +46,6 @@ const EvidentlyReport = z
       description:
         'An Evidently drift report export (0.7 ValueDrift metrics or legacy drift_by_columns); see docs/drift-reports.md',
     }),
-    requestedBy: actor.default('evidently'),
   })
   .openapi('EvidentlyDriftReport');
 
@@ -85,7 +83,7 @@ export function driftReportRoutes(deps: ApiDeps) {
               source: 'ctloop',
               status: 'pending',
               currentUri: body.dataUri,
-              requestedBy: body.requestedBy,
+              requestedBy: callerOf(c).name,
             })
             .returning();
           try {
@@ -117,7 +115,7 @@ export function driftReportRoutes(deps: ApiDeps) {
             status: 'done',
             report: verdict,
             drifted: verdict.drifted,
-            requestedBy: body.requestedBy,
+            requestedBy: callerOf(c).name,
             completedAt: new Date(),
           })
           .returning();
@@ -128,7 +126,7 @@ export function driftReportRoutes(deps: ApiDeps) {
               reason: 'drift',
               details: { driftReportId: row!.id, share: verdict.share, reasons: verdict.reasons },
               dedupKey: `drift-report/${row!.id}`,
-              requestedBy: body.requestedBy,
+              requestedBy: callerOf(c).name,
             })
           ).body;
           await db

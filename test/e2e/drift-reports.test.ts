@@ -110,7 +110,6 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
         { name: 'x2', pValue: 0.001 },
         { name: 'x3', psi: 0.01, pValue: 0.6 },
       ],
-      requestedBy: 'evidently-job',
     });
     expect(over.status).toBe(201);
     expect(over.body).toMatchObject({ drifted: true, trigger: { fate: 'started' } });
@@ -152,7 +151,7 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     expect(legacy.body).toMatchObject({ drifted: true, trigger: { fate: 'started' } });
     expect(legacy.body.verdict).toMatchObject({ format: 'evidently-legacy', share: 0.4 });
     const stored = await api('GET', `/v1/models/${model}/drift-reports/${legacy.body.reportId}`);
-    expect(stored.body).toMatchObject({ source: 'monitor', requestedBy: 'evidently', drifted: true });
+    expect(stored.body).toMatchObject({ source: 'monitor', requestedBy: 'admin', drifted: true });
     expect(stored.body.report.features[0]).toMatchObject({
       name: 'x1',
       stattest: 'K-S p_value',
@@ -163,7 +162,6 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     // 0.7 default preset: distances, judged at Evidently's threshold for them.
     const current = await api('POST', `/v1/models/${model}/drift-reports`, {
       ...evidentlyExport('evidently-0.7-default'),
-      requestedBy: 'evidently-nightly',
     });
     expect(current.status).toBe(201);
     expect(current.body.verdict).toMatchObject({ format: 'evidently-0.7', drifted: true, share: 0.4 });

@@ -182,7 +182,12 @@ describe('Prometheus sees the CT loop: triggers, runs, freshness, canary, gatewa
 
     // A drift alert retrains; the run waits for approval, then canaries and bakes for a minute.
     expect(
-      (await api('PUT', `/v1/models/${model}`, { policy: fastPolicy({ bake: { seconds: 120 } }) })).status,
+      (
+        await api('PUT', `/v1/models/${model}`, {
+          // No cooldown after the rollback below, so that the performance alarm after it retrains at once.
+          policy: fastPolicy({ bake: { seconds: 120 }, triggers: { rollbackCooldownSeconds: 0 } }),
+        })
+      ).status,
     ).toBe(200);
     const triggeredAt = Date.now();
     const { runId, fate } = await trigger(stack.api('monitor'), model, {

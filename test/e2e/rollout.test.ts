@@ -178,6 +178,40 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     expect(promotion).toMatchObject({ actor: 'olga', reason: expect.stringMatching(/promoted now by olga/) });
   });
 
+  it('holds the canary while the model is frozen, and goes on once an operator lifts the freeze', async () => {
+    const model = 'rollout-freeze';
+    const { runId, candidate } = await approvedCandidate(
+      model,
+      fastPolicy({ canary: { steps: [10, 100], stepMaxSeconds: 600 }, bake: { seconds: 1 } }),
+    );
+    expect((await operator('POST', `/v1/models/${model}/freeze`, { reason: 'quarter close' })).status).toBe(
+      200,
+    );
+    expect((await decide(stack.api('alice'), model, runId, 'approve')).status).toBe(200);
+    await expect
+      .poll(async () =>
+        (await waitForRun(api, model, runId, () => true)).audit.map((e: { kind: string }) => e.kind),
+      )
+      .toContain('held_frozen');
+    await new Promise((r) => setTimeout(r, 1_500));
+    const held = await waitForRun(api, model, runId, () => true);
+    expect(held.outcome).toBeNull();
+    expect(held.stage).not.toBe('canary');
+    expect((await routeOf(model)).champion).toBe(1);
+
+    expect((await operator('POST', `/v1/models/${model}/unfreeze`, { reason: 'books closed' })).status).toBe(
+      200,
+    );
+    await waitForRun(api, model, runId, inStage('canary'));
+    expect((await operator('POST', `/v1/models/${model}/runs/${runId}/promote-now`, {})).status).toBe(200);
+    const run = await waitForRun(api, model, runId, hasEnded);
+    expect(run.outcome).toBe('promoted');
+    expect((await routeOf(model)).champion).toBe(candidate);
+    expect(run.audit.map((e: { kind: string }) => e.kind)).toEqual(
+      expect.arrayContaining(['held_frozen', 'released_unfrozen', 'promotion']),
+    );
+  });
+
   it('pauses an inconclusive step and asks a human, who lets it go on through the API', async () => {
     const model = 'rollout-ask';
     const { runId, candidate } = await approvedCandidate(
