@@ -92,7 +92,7 @@ function toMonitorBaseline(row: typeof monitorBaselines.$inferSelect): MonitorBa
   };
 }
 
-export function createRegistryActivities({ db, codeVersion }: ActivityDeps) {
+export function createRegistryActivities({ db, codeVersion, gateway }: ActivityDeps) {
   return {
     /** Registers the trained candidate as the model's next version; at most one version per run. */
     async registerCandidate(input: {
@@ -174,14 +174,12 @@ export function createRegistryActivities({ db, codeVersion }: ActivityDeps) {
 
     /** Promotion saga, step 2 (and its undo): all traffic to `version`, which also ends a canary. */
     async routeAllTraffic(input: { model: string; version: number | null }): Promise<void> {
-      const route = {
-        model: input.model,
+      // Through the serving adapter, so that an external platform's traffic split moves too.
+      await gateway.setRoute(input.model, {
         championVersion: input.version,
         candidateVersion: null,
         candidateWeight: 0,
-        updatedAt: sql`now()`,
-      };
-      await db.insert(routes).values(route).onConflictDoUpdate({ target: routes.model, set: route });
+      });
     },
 
     /**

@@ -36,6 +36,14 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * The serving adapter: what ctloop needs from the layer that serves models.
+ * The builtin gateway (below) serves artifacts itself and records every
+ * prediction; an external platform (a Kubernetes/KServe traffic split, a
+ * managed endpoint) implements the same four calls, with `traffic` read from
+ * its own request logs or metrics, and is passed to the workers and the API
+ * in place of `createGateway`.
+ */
 export interface Gateway {
   predict(model: string, request: PredictRequest): Promise<PredictResponse>;
   feedback(model: string, predictionId: string, label: 0 | 1): Promise<void>;

@@ -11,10 +11,11 @@ import {
   type ModelWorkflowInput,
   modelWorkflowId,
   type TriggerAccepted,
+  type TriggerBatchItem,
   type TriggerCause,
   type TriggerFate,
   type TriggerReason,
-  triggerUpdate,
+  triggerBatchUpdate,
 } from '../workflows/messages';
 
 export interface TriggerRequest {
@@ -117,9 +118,9 @@ export async function submitTrigger(
   const context = { dedupKey: request.dedupKey ?? null, policy: parsePolicy(registered.policy).triggers };
   let accepted: TriggerAccepted;
   try {
-    accepted = await inFlightGate(temporal, model).run(() =>
-      temporal.workflow.executeUpdateWithStart(triggerUpdate, {
-        args: [cause, context],
+    accepted = await batcherFor(temporal, model).submit({ cause, context }, (items) =>
+      temporal.workflow.executeUpdateWithStart(triggerBatchUpdate, {
+        args: [items],
         startWorkflowOperation: modelWorkflowStart(deps, registered),
       }),
     );
@@ -144,47 +145,75 @@ function describeFate(accepted: TriggerAccepted): string | null {
 
 /**
  * Temporal refuses more than a few concurrent updates per workflow (the
- * server's `history.maxInFlightUpdates`, 10 by default) and the client's
- * retries of that refusal back off for seconds, so a burst of triggers for one
- * model would crawl and then fail. Each process therefore sends at most this
- * many at a time per model and queues the rest; the model workflow still
- * decides every one of them, in arrival order.
+ * server's `history.maxInFlightUpdates`, 10 by default) and accepts at most
+ * 2,000 per execution, and the model workflow can continue as new only
+ * between runs. So each process sends a model's triggers as batches: at most
+ * MAX_IN_FLIGHT_PER_MODEL updates in flight, and whatever arrives meanwhile
+ * goes, in arrival order, into the next one. A quiet model sends one trigger
+ * per update at once; under a storm one update carries many.
  */
-const MAX_IN_FLIGHT_PER_MODEL = 8;
+const MAX_IN_FLIGHT_PER_MODEL = 2;
+const MAX_BATCH = 200;
 
-class InFlightGate {
+type SendBatch = (items: TriggerBatchItem[]) => Promise<TriggerAccepted[]>;
+
+interface Waiting {
+  readonly item: TriggerBatchItem;
+  readonly send: SendBatch;
+  resolve(accepted: TriggerAccepted): void;
+  reject(err: unknown): void;
+}
+
+class TriggerBatcher {
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly queue: Waiting[] = [];
 
   constructor(private readonly onIdle: () => void) {}
 
-  async run<T>(call: () => Promise<T>): Promise<T> {
-    if (this.active >= MAX_IN_FLIGHT_PER_MODEL) await new Promise<void>((r) => this.waiting.push(r));
-    else this.active += 1;
-    try {
-      return await call();
-    } finally {
-      const next = this.waiting.shift();
-      // The slot passes straight to the next caller; the count drops only when nobody waits.
-      if (next) next();
-      else if (--this.active === 0) this.onIdle();
+  submit(item: TriggerBatchItem, send: SendBatch): Promise<TriggerAccepted> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, send, resolve, reject });
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.active < MAX_IN_FLIGHT_PER_MODEL && this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      this.active += 1;
+      // Every item of a batch carries the same sender (the model's update-with-start); the first one's is used.
+      batch[0]!
+        .send(batch.map((w) => w.item))
+        .then(
+          (results) => {
+            for (const [i, w] of batch.entries()) w.resolve(results[i]!);
+          },
+          (err) => {
+            for (const w of batch) w.reject(err);
+          },
+        )
+        .finally(() => {
+          this.active -= 1;
+          if (this.queue.length > 0) this.flush();
+          else if (this.active === 0) this.onIdle();
+        });
     }
   }
 }
 
-const gates = new WeakMap<Client, Map<string, InFlightGate>>();
+const batchers = new WeakMap<Client, Map<string, TriggerBatcher>>();
 
-function inFlightGate(temporal: Client, model: string): InFlightGate {
-  let byModel = gates.get(temporal);
+function batcherFor(temporal: Client, model: string): TriggerBatcher {
+  let byModel = batchers.get(temporal);
   if (!byModel) {
     byModel = new Map();
-    gates.set(temporal, byModel);
+    batchers.set(temporal, byModel);
   }
-  let gate = byModel.get(model);
-  if (!gate) {
+  let batcher = byModel.get(model);
+  if (!batcher) {
     const models = byModel;
-    gate = new InFlightGate(() => models.delete(model));
-    byModel.set(model, gate);
+    batcher = new TriggerBatcher(() => models.delete(model));
+    byModel.set(model, batcher);
   }
-  return gate;
+  return batcher;
 }

@@ -172,6 +172,17 @@ export interface ModelState {
 export const triggerUpdate = defineUpdate<TriggerAccepted, [TriggerCause, TriggerContext | undefined]>(
   'trigger',
 );
+/** One trigger of a batch: its cause and how the API read the model's trigger policy with it. */
+export interface TriggerBatchItem {
+  readonly cause: TriggerCause;
+  readonly context: TriggerContext;
+}
+/**
+ * Triggers that reached one API process while its previous update to the same
+ * model was in flight, decided together in arrival order: under load one
+ * update carries many triggers (Temporal caps updates per execution at 2,000).
+ */
+export const triggerBatchUpdate = defineUpdate<TriggerAccepted[], [TriggerBatchItem[]]>('triggers');
 export const modelStateQuery = defineQuery<ModelState>('modelState');
 /** An update so that the operator's call returns once the model workflow holds the freeze. */
 export const freezeUpdate = defineUpdate<ModelState, [FreezeRequest]>('freeze');

@@ -47,6 +47,7 @@ import {
   type TriggerAccepted,
   type TriggerCause,
   type TriggerContext,
+  triggerBatchUpdate,
   triggerUpdate,
 } from './messages';
 import { runWorkflow } from './run-workflow';
@@ -216,22 +217,14 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
   const entity = new ModelEntity(input);
 
   setHandler(triggerUpdate, (cause, context) => entity.accept(cause, context), {
-    validator: (cause, context) => {
-      if (!cause || !TRIGGER_REASONS.includes(cause.reason)) {
-        throw ApplicationFailure.nonRetryable(
-          `reason must be one of ${TRIGGER_REASONS.join(', ')}`,
-          'InvalidTrigger',
-        );
+    validator: validateTrigger,
+  });
+  setHandler(triggerBatchUpdate, (items) => items.map((i) => entity.accept(i.cause, i.context)), {
+    validator: (items) => {
+      if (!Array.isArray(items) || items.length === 0) {
+        throw ApplicationFailure.nonRetryable('a trigger batch needs at least one trigger', 'InvalidTrigger');
       }
-      if (typeof cause.triggerId !== 'string' || cause.triggerId === '') {
-        throw ApplicationFailure.nonRetryable('triggerId is required', 'InvalidTrigger');
-      }
-      if (context !== undefined && (typeof context.policy !== 'object' || context.policy === null)) {
-        throw ApplicationFailure.nonRetryable(
-          'a trigger context needs the triggers policy',
-          'InvalidTrigger',
-        );
-      }
+      for (const item of items) validateTrigger(item?.cause, item?.context);
     },
   });
   setHandler(
@@ -365,5 +358,21 @@ async function executeRun(
     log.warn('run did not complete', { runId: run.runId, error: reason });
     await control.finishRun({ runId: run.runId, outcome, reason, candidateVersion: null });
     return { runId: run.runId, outcome, reason };
+  }
+}
+
+/** A trigger the model workflow will decide on; the API builds them, a person in the UI may not. */
+function validateTrigger(cause: TriggerCause | undefined, context: TriggerContext | undefined): void {
+  if (!cause || !TRIGGER_REASONS.includes(cause.reason)) {
+    throw ApplicationFailure.nonRetryable(
+      `reason must be one of ${TRIGGER_REASONS.join(', ')}`,
+      'InvalidTrigger',
+    );
+  }
+  if (typeof cause.triggerId !== 'string' || cause.triggerId === '') {
+    throw ApplicationFailure.nonRetryable('triggerId is required', 'InvalidTrigger');
+  }
+  if (context !== undefined && (typeof context.policy !== 'object' || context.policy === null)) {
+    throw ApplicationFailure.nonRetryable('a trigger context needs the triggers policy', 'InvalidTrigger');
   }
 }

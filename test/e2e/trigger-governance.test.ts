@@ -298,9 +298,10 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     const reason = 'maintenance window';
     expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
 
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => send(model, { reason: 'drift', dedupKey: `alert-${i}` })),
-    );
+    // One after another, so that each is its own update (concurrent ones would share batches) and the
+    // history outgrows the allowance.
+    const answers = [];
+    for (let i = 0; i < 40; i++) answers.push(await send(model, { reason: 'drift', dedupKey: `alert-${i}` }));
     expect(new Set(answers.map((a) => a.fate))).toEqual(new Set(['suppressed']));
     const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
     await waitForModel(model, () => true);
