@@ -35,6 +35,7 @@ interface Configuration {
   readonly horizon: number;
 }
 const CONFIGURATIONS: Configuration[] = [
+  { alpha: policy.alpha, tau: policy.mixtureSd.errorRate, horizon: 10000 },
   { alpha: policy.alpha, tau: policy.mixtureSd.errorRate, horizon: 5000 },
   { alpha: policy.alpha, tau: policy.mixtureSd.errorRate, horizon: 2000 },
   { alpha: 0.05, tau: policy.mixtureSd.errorRate, horizon: 5000 },
