@@ -3,12 +3,10 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createApp } from '../api/app';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
-import { createMetrics } from '../observability/metrics';
-import { createGateway } from '../serving/gateway';
 import {
+  createApiApp,
   createCtWorkers,
   createLogger,
   installSdkLogging,
@@ -66,22 +64,7 @@ async function main() {
   const running = Promise.all(workers.map((w) => w.run()));
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
-  // The API's gateway reports each prediction it serves to the metrics (the workers' only steer routing).
-  const metrics = createMetrics({ db: deps.db, log });
-  const gateway = createGateway({
-    db: deps.db,
-    artifacts: deps.artifacts,
-    observe: metrics.observePrediction,
-  });
-  const app = createApp({
-    db: deps.db,
-    temporal,
-    gateway,
-    taskQueues: config.taskQueues,
-    log,
-    identities: deps.identities,
-    metrics,
-  });
+  const app = createApiApp(config, deps, temporal, log);
   const api = serve({ fetch: app.fetch, port: config.port });
 
   const where = {

@@ -12,9 +12,11 @@ import {
 } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { type ActivityDeps, createActivities } from '../activities';
+import { createApp } from '../api/app';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import { type Database, openDatabase } from '../db/client';
+import { createMetrics } from '../observability/metrics';
 import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
@@ -213,4 +215,27 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     await clientConnection.close();
     await database.close();
   }
+}
+
+/**
+ * The API (and its serving gateway) from the runtime's dependencies. The API
+ * serves predictions, so its gateway reports each one to the process's
+ * metrics; the workers' gateway only steers routing.
+ */
+export function createApiApp(config: Config, deps: ActivityDeps, temporal: Client, log: Logger) {
+  const metrics = createMetrics({ db: deps.db, log });
+  const gateway = createGateway({
+    db: deps.db,
+    artifacts: deps.artifacts,
+    observe: metrics.observePrediction,
+  });
+  return createApp({
+    db: deps.db,
+    temporal,
+    gateway,
+    taskQueues: config.taskQueues,
+    log,
+    identities: deps.identities,
+    metrics,
+  });
 }
