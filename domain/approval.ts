@@ -41,6 +41,28 @@ export function approvalLevels(policy: ApprovalPolicy): ApprovalLevel[] {
   ];
 }
 
+/**
+ * The open level as a run's approval state describes it (the state keeps its
+ * who-may-decide fields; timers are the workflow's business), or null when no
+ * level is open.
+ */
+export function openLevel(state: {
+  readonly level: ApprovalLevel['level'] | null;
+  readonly needed: number;
+  readonly role: ApprovalLevel['role'] | null;
+  readonly group: string | null;
+}): ApprovalLevel | null {
+  if (state.level === null || state.role === null) return null;
+  return {
+    level: state.level,
+    approvers: state.needed,
+    role: state.role,
+    group: state.group,
+    timeoutSeconds: 0,
+    reminderBeforeSeconds: null,
+  };
+}
+
 export type Decision = 'approve' | 'reject';
 
 /** A decision the run accepted. */

@@ -5,6 +5,7 @@ import {
   approvalLevels,
   type Decision,
   type DecisionContext,
+  openLevel,
   type Refusal,
   refuseDecision,
   tallyVotes,
@@ -42,6 +43,7 @@ export const initialApprovalState: ApprovalState = {
   evaluationReportHash: null,
   purpose: null,
   question: null,
+  fourEyes: false,
 };
 
 /** A decision signal waiting to be judged (its sender's identity is looked up first). */
@@ -150,6 +152,7 @@ export async function decisionRound(
     evaluationReportHash: spec.evaluationReportHash,
     purpose: spec.purpose,
     question: spec.question,
+    fourEyes: spec.fourEyes,
   };
   const prefix = spec.purpose === 'promotion' ? 'approval' : 'canary';
   let notifications = 0;
@@ -219,7 +222,7 @@ export function refuseUpdate(
   run: ApprovalRun,
   d: { approver?: Identity; by: string; decision: Decision; evaluationReportHash?: string },
 ): Refusal | null {
-  const level = currentLevel(run);
+  const level = openLevel(run.approval);
   if (!level || !run.context) return { code: 'not_eligible', message: 'the approval stage is not open yet' };
   if (!d.approver) {
     return {
@@ -250,7 +253,7 @@ export function acceptVote(
   },
   via: Vote['via'],
 ): Vote {
-  const level = currentLevel(run)!;
+  const level = openLevel(run.approval)!;
   const vote: Vote = {
     by: d.by,
     role: d.role,
@@ -264,19 +267,6 @@ export function acceptVote(
   run.approval = { ...run.approval, votes: [...run.approval.votes, vote] };
   run.unrecorded.push(vote);
   return vote;
-}
-
-function currentLevel(run: ApprovalRun): ApprovalLevel | null {
-  const a = run.approval;
-  if (a.level === null || a.role === null) return null;
-  return {
-    level: a.level,
-    approvers: a.needed,
-    role: a.role,
-    group: a.group,
-    timeoutSeconds: 0,
-    reminderBeforeSeconds: null,
-  };
 }
 
 async function judgeSignal(run: ApprovalRun, level: ApprovalLevel, signal: QueuedSignal): Promise<void> {

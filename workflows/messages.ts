@@ -260,6 +260,8 @@ export interface ApprovalState {
   readonly purpose: 'promotion' | 'canary' | null;
   /** The question in words, for the approver's inbox. */
   readonly question: string | null;
+  /** Whether the open round refuses whoever triggered the run or registered the model. */
+  readonly fourEyes: boolean;
 }
 
 /** One notification: approval requested, reminder, escalated, decided. */

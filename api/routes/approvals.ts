@@ -2,8 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, asc, inArray, isNull } from 'drizzle-orm';
 import { evaluationReportHash, findModel } from '../../db/registry';
 import { runs } from '../../db/schema';
-import { refuseDecision } from '../../domain/approval';
-import { parsePolicy } from '../../domain/policy';
+import { openLevel, refuseDecision } from '../../domain/approval';
 import type { TriggerCause } from '../../workflows/messages';
 import { runStateQuery, runWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
@@ -53,25 +52,17 @@ export function approvalRoutes(deps: ApiDeps) {
             live = null; // the run moved on between the read and the query
           }
           const approval = live?.approval ?? null;
-          const model = await findModel(db, run.model);
-          const registeredBy = model?.createdBy ?? null;
-          // The run decides under the policy it started with; the inbox's hint uses the current one.
-          const fourEyes = model ? parsePolicy(model.policy).approval.fourEyes : true;
+          const registeredBy = (await findModel(db, run.model))?.createdBy ?? null;
+          const level = approval ? openLevel(approval) : null;
+          // The same rules the run applies, with the round's own four-eyes setting.
           const refusal =
-            approval?.level && approval.role
+            approval && level
               ? refuseDecision(
                   { approver: caller, name: caller.name, decision: 'approve' },
                   {
-                    level: {
-                      level: approval.level,
-                      approvers: approval.needed,
-                      role: approval.role,
-                      group: approval.group,
-                      timeoutSeconds: 0,
-                      reminderBeforeSeconds: null,
-                    },
+                    level,
                     votes: approval.votes,
-                    fourEyes,
+                    fourEyes: approval.fourEyes,
                     triggeredBy: (run.causes as TriggerCause[]).map((cause) => cause.requestedBy),
                     registeredBy,
                     evaluationReportHash: approval.evaluationReportHash,

@@ -3,6 +3,7 @@ import {
   type ApprovalLevel,
   approvalLevels,
   type DecisionContext,
+  openLevel,
   refuseDecision,
   tallyVotes,
   type Vote,
@@ -101,6 +102,18 @@ describe('refuseDecision', () => {
         c,
       ),
     ).toBeNull();
+  });
+});
+
+describe('openLevel', () => {
+  it('reads the open level from a run’s approval state, and none before a round opens', () => {
+    expect(openLevel({ level: null, needed: 0, role: null, group: null })).toBeNull();
+    expect(openLevel({ level: 'escalation', needed: 2, role: 'admin', group: 'leads' })).toMatchObject({
+      level: 'escalation',
+      approvers: 2,
+      role: 'admin',
+      group: 'leads',
+    });
   });
 });
 
