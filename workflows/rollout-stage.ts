@@ -21,6 +21,12 @@ const control = proxyActivities<Activities>({
 
 type Ending = { outcome: Outcome; reason: string };
 
+/** An operator control waiting to be applied; an update's caller is answered through `settle`. */
+export type QueuedControl = CanaryControlInput & {
+  readonly via: 'api' | 'signal';
+  readonly settle?: (record: CanaryControlRecord) => void;
+};
+
 /** What the rollout reads and writes of the run. */
 export interface RolloutRun extends ApprovalRun {
   stage: Stage;
@@ -32,7 +38,7 @@ export interface RolloutRun extends ApprovalRun {
   paused: boolean;
   promoteNow: { by: string; reason: string } | null;
   /** Operator controls waiting to be applied (signals still need their sender looked up). */
-  readonly controlInbox: Array<CanaryControlInput & { via: 'api' | 'signal' }>;
+  readonly controlInbox: QueuedControl[];
   controls: CanaryControlRecord[];
   /** The previous champion's traffic in the last canary step: what the bake compares with. */
   baseline: VersionTraffic | null;
@@ -89,6 +95,7 @@ async function applyControls(run: RolloutRun): Promise<void> {
       details: { action: next.action, via: next.via, weight: run.canaryWeight },
       eventKey: `${runId}:control:${run.controls.length}`,
     });
+    next.settle?.(record);
   }
 }
 
@@ -330,7 +337,8 @@ export async function bake(
   let sequential: CanarySequentialState | undefined;
   let why: { actor: string; reason: string } | null = null;
   while (why === null && Date.now() < endsAt) {
-    const wait = Math.min(endsAt - Date.now(), check ? policy.bake.pollSeconds * 1000 : endsAt - Date.now());
+    const left = endsAt - Date.now();
+    const wait = check ? Math.min(left, policy.bake.pollSeconds * 1000) : left;
     if (await condition(() => run.rollback !== null, wait)) {
       why = { actor: run.rollback!.by, reason: `rollback during bake: ${run.rollback!.reason}` };
       break;

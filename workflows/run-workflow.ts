@@ -31,7 +31,6 @@ import {
   type ApprovalState,
   approveSignal,
   CANARY_ACTIONS,
-  type CanaryControlInput,
   type CanaryControlRecord,
   type CanaryStepState,
   canaryControlSignal,
@@ -56,7 +55,7 @@ import {
   type Stage,
   type TrainingState,
 } from './messages';
-import { bake, canary, controlRefusal, promote, type RolloutRun } from './rollout-stage';
+import { bake, canary, controlRefusal, promote, type QueuedControl, type RolloutRun } from './rollout-stage';
 import { initialTrainingState, trainWithBudgets } from './training-stage';
 
 // Two timeout profiles: quick control calls, and long training that heartbeats.
@@ -87,7 +86,7 @@ class RunTracker implements RolloutRun {
   canaryWeight = 0;
   paused = false;
   promoteNow: { by: string; reason: string } | null = null;
-  readonly controlInbox: Array<CanaryControlInput & { via: 'api' | 'signal' }> = [];
+  readonly controlInbox: QueuedControl[] = [];
   controls: CanaryControlRecord[] = [];
   baseline: VersionTraffic | null = null;
   /** The model's freeze, as its workflow forwards it: a frozen model neither canaries nor promotes. */
@@ -201,15 +200,11 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
   });
   setHandler(
     controlCanaryUpdate,
-    async (c) => {
-      run.controlInbox.push({ ...c, by: c.operator!.name, via: 'api' });
-      const seen = run.controls.length;
-      // Answer once the control is applied (or refused) and audited.
-      await condition(
-        () => run.controls.length > seen && !run.controlInbox.some((x) => x.by === c.operator!.name),
-      );
-      return run.controls[run.controls.length - 1]!;
-    },
+    // Answered with this control's own record, once it is applied (or refused) and audited.
+    (c) =>
+      new Promise<CanaryControlRecord>((settle) => {
+        run.controlInbox.push({ ...c, by: c.operator!.name, via: 'api', settle });
+      }),
     {
       validator: (c) => {
         if (!c || !CANARY_ACTIONS.includes(c.action)) {

@@ -42,6 +42,15 @@ export function runRoutes(deps: ApiDeps) {
     return run;
   };
 
+  /** A run that has not ended yet: what decisions, controls and cancels act on. */
+  const requireLiveRun = async (model: string, runId: string) => {
+    const run = await requireRun(model, runId);
+    if (run.outcome !== null) {
+      throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+    }
+    return run;
+  };
+
   /** The registry's record, plus the workflow's live state while it runs. */
   const describeRun = async (model: string, runId: string) => {
     const run = await requireRun(model, runId);
@@ -73,10 +82,7 @@ export function runRoutes(deps: ApiDeps) {
       approver: Identity,
       body: { reason?: string; evaluationReportHash?: string },
     ) => {
-      const run = await requireRun(model, runId);
-      if (run.outcome !== null) {
-        throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
-      }
+      const run = await requireLiveRun(model, runId);
       try {
         return await temporal.workflow
           .getHandle(runWorkflowId(model, runId))
@@ -124,9 +130,7 @@ export function runRoutes(deps: ApiDeps) {
     router.openapi(controlRoute(action), async (c) => {
       const { model, runId } = c.req.valid('param');
       const { reason } = c.req.valid('json');
-      const run = await requireRun(model, runId);
-      if (run.outcome !== null)
-        throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+      await requireLiveRun(model, runId);
       const operator = callerOf(c);
       try {
         const applied = await temporal.workflow
@@ -207,9 +211,7 @@ export function runRoutes(deps: ApiDeps) {
         const { model, runId } = c.req.valid('param');
         const { reason } = c.req.valid('json');
         const by = callerOf(c).name;
-        const run = await requireRun(model, runId);
-        if (run.outcome !== null)
-          throw new ApiError(409, 'run_ended', `run ${runId} already ended: ${run.outcome}`);
+        await requireLiveRun(model, runId);
         try {
           await temporal.workflow.getHandle(runWorkflowId(model, runId)).cancel();
         } catch (err) {
