@@ -185,12 +185,20 @@ export async function bootstrapChampion(
   }
   const run = await waitForRun(api, model, runId, hasEnded);
   if (run.outcome !== 'promoted') throw new Error(`bootstrap run ended ${run.outcome}: ${run.outcomeReason}`);
-  // The run's record ends a moment before the model's workflow sees its child complete; wait for
-  // that too, so that the story's next trigger starts a run instead of queueing behind this one.
+  await waitForModelToLetGo(api, model, runId);
+  return run;
+}
+
+/**
+ * The run's record ends a moment before the model's workflow sees its child complete; a trigger
+ * sent in between is held for a follow-up. Waits until the model's workflow has let the run go,
+ * so that the story's next trigger starts a run instead of queueing behind this one.
+ */
+export async function waitForModelToLetGo(api: ApiCall, model: string, runId: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
-    if (state?.current?.runId !== runId) break;
+    if (state?.current?.runId !== runId) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return run;
+  throw new Error(`the model workflow of ${model} still holds run ${runId} after 5 s`);
 }

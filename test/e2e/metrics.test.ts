@@ -9,6 +9,7 @@ import {
   inStage,
   sendTraffic,
   trigger,
+  waitForModelToLetGo,
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
@@ -242,6 +243,8 @@ describe('Prometheus sees the CT loop: triggers, runs, freshness, canary, gatewa
     ).toBe(202);
     const ended = await waitForRun(api, model, runId, hasEnded);
     expect(ended.outcome).toBe('rolled_back');
+    // Otherwise the alarm below could be held for a follow-up of this run rather than start one.
+    await waitForModelToLetGo(api, model, runId);
 
     const final = await scrape();
     expect(value(final, 'ctloop_runs_total', { ...m, outcome: 'promoted' })).toBe(1);
@@ -262,6 +265,7 @@ describe('Prometheus sees the CT loop: triggers, runs, freshness, canary, gatewa
       reason: 'performance',
       details: { dataUri: drifted },
     });
+    expect(second.fate).toBe('started');
     const waitingAgain = await waitForRun(api, model, second.runId, inStage('approve'));
     const faulty = waitingAgain.live.candidateVersion;
     expect(faulty).toBe(3);
