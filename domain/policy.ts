@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
 import { performancePolicySchema } from './performance/policy';
-import { triggerPolicySchema } from './trigger-policy';
+import { type TriggerPolicy, triggerPolicySchema } from './trigger-policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
@@ -275,4 +275,15 @@ export type BakePolicy = Policy['bake'];
 /** Parses a policy, filling every default; throws a ZodError naming the bad fields. */
 export function parsePolicy(input: unknown): Policy {
   return policySchema.parse(input);
+}
+
+/**
+ * The `triggers` section of a stored policy, as `parsePolicy(stored).triggers`
+ * would give it, without parsing the rest: the trigger endpoint needs only
+ * this, on every request.
+ */
+export function parseTriggerPolicy(stored: unknown): TriggerPolicy {
+  const section =
+    stored !== null && typeof stored === 'object' ? (stored as { triggers?: unknown }).triggers : undefined;
+  return triggerPolicySchema.parse(section ?? {});
 }

@@ -53,7 +53,7 @@ export interface GovernanceState {
   readonly cooldown: Cooldown | null;
   /** When runs started (epoch milliseconds), at least those of the last 24 hours. */
   readonly runStarts: readonly number[];
-  readonly dedup: Readonly<Record<string, DedupEntry>>;
+  readonly dedup: DedupLookup;
 }
 
 export interface IncomingTrigger {
@@ -107,7 +107,7 @@ export function decideTrigger(
 ): TriggerDecision {
   const policy = state.policy ?? UNGOVERNED;
   if (trigger.dedupKey !== null) {
-    const seen = state.dedup[trigger.dedupKey];
+    const seen = state.dedup.get(trigger.dedupKey);
     if (seen !== undefined && seen.expiresAt > now) {
       const reason = `dedupKey seen in trigger ${seen.triggerId} (until ${iso(seen.expiresAt)})`;
       return decision('deduplicated', 'none', reason, seen);
@@ -188,29 +188,82 @@ export function cooldownAfterRun(
   return { until: endedAt + seconds * 1000, after: `run ${run.runId} ${run.outcome}` };
 }
 
-/**
- * Records the dedup key of a trigger that became part of a run. Suppressed
- * triggers are not recorded: they did nothing, so a re-sent alert is judged afresh.
- */
-export function rememberDedupKey(
-  dedup: Readonly<Record<string, DedupEntry>>,
-  entry: { readonly dedupKey: string | null; readonly triggerId: string; readonly runId: string },
-  policy: TriggerPolicy | null,
-  now: number,
-): Record<string, DedupEntry> {
-  const ttl = (policy ?? UNGOVERNED).dedupTtlSeconds;
-  if (entry.dedupKey === null || ttl <= 0) return { ...dedup };
-  return {
-    ...dedup,
-    [entry.dedupKey]: { triggerId: entry.triggerId, runId: entry.runId, expiresAt: now + ttl * 1000 },
-  };
+/** Reads the dedup keys seen so far (a `DedupIndex`, or any Map of them). */
+export interface DedupLookup {
+  get(dedupKey: string): DedupEntry | undefined;
 }
+
+/**
+ * The dedup keys a model has seen, each with the trigger and run it belongs
+ * to, kept for their TTL. Under a storm of alerts with fresh keys this grows by
+ * one key per trigger, and the model's workflow consults it on every one, so
+ * every operation is cheap: a Map in the order keys were remembered, which is
+ * the order they expire in while the TTL stays the same. Pruning drops expired
+ * keys from the front and stops at the first live one; a key left behind it
+ * because the TTL was shortened meanwhile is ignored by `decideTrigger` (which
+ * checks `expiresAt`) and dropped once the keys before it are gone.
+ */
+export class DedupIndex implements DedupLookup {
+  private readonly keys = new Map<string, DedupEntry>();
+
+  /** Starts from a carried record (any order), oldest expiry first. */
+  constructor(carried: Readonly<Record<string, DedupEntry>> = {}) {
+    const entries = Object.entries(carried).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
+    for (const [key, entry] of entries) this.keys.set(key, entry);
+  }
+
+  get(dedupKey: string): DedupEntry | undefined {
+    return this.keys.get(dedupKey);
+  }
+
+  /**
+   * Records the dedup key of a trigger that became part of a run. Suppressed
+   * triggers are not recorded: they did nothing, so a re-sent alert is judged afresh.
+   */
+  remember(
+    entry: { readonly dedupKey: string | null; readonly triggerId: string; readonly runId: string },
+    policy: TriggerPolicy | null,
+    now: number,
+  ): void {
+    const ttl = (policy ?? UNGOVERNED).dedupTtlSeconds;
+    if (entry.dedupKey === null || ttl <= 0) return;
+    // Re-inserted at the back, where the newest expiry belongs.
+    this.keys.delete(entry.dedupKey);
+    this.keys.set(entry.dedupKey, {
+      triggerId: entry.triggerId,
+      runId: entry.runId,
+      expiresAt: now + ttl * 1000,
+    });
+  }
+
+  /** Drops expired keys from the front, and the oldest beyond `maxKeys`. */
+  prune(now: number, maxKeys = MAX_DEDUP_KEYS): void {
+    for (const [key, entry] of this.keys) {
+      if (entry.expiresAt > now && this.keys.size <= maxKeys) break;
+      this.keys.delete(key);
+    }
+  }
+
+  /** How many keys are within their TTL at `now`. */
+  liveCount(now: number): number {
+    let live = 0;
+    for (const entry of this.keys.values()) if (entry.expiresAt > now) live++;
+    return live;
+  }
+
+  /** The live keys as a record, to carry across continue-as-new. */
+  toRecord(now: number): Record<string, DedupEntry> {
+    return pruneDedup(Object.fromEntries(this.keys), now);
+  }
+}
+
+const MAX_DEDUP_KEYS = 5_000;
 
 /** Drops expired keys, and the oldest beyond `maxKeys`, so the map carried across continue-as-new stays small. */
 export function pruneDedup(
   dedup: Readonly<Record<string, DedupEntry>>,
   now: number,
-  maxKeys = 5_000,
+  maxKeys = MAX_DEDUP_KEYS,
 ): Record<string, DedupEntry> {
   const live = Object.entries(dedup).filter(([, e]) => e.expiresAt > now);
   live.sort(([, a], [, b]) => b.expiresAt - a.expiresAt);

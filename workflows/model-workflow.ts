@@ -17,12 +17,10 @@ import type { Activities } from '../activities';
 import {
   type Cooldown,
   cooldownAfterRun,
-  type DedupEntry,
+  DedupIndex,
   decideTrigger,
   followUpStartsAt,
   type GovernanceState,
-  pruneDedup,
-  rememberDedupKey,
   runsInLastDay,
   type TriggerDecision,
 } from '../domain/trigger-governance';
@@ -80,7 +78,7 @@ class ModelEntity {
   freeze: FreezeState;
   cooldown: Cooldown | null;
   runStarts: number[];
-  dedup: Record<string, DedupEntry>;
+  readonly dedup: DedupIndex;
   /** Bumped by a freeze or unfreeze, which changes when the follow-up may start. */
   freezeVersion = 0;
 
@@ -94,7 +92,7 @@ class ModelEntity {
     this.freeze = g?.freeze ?? input.freeze ?? NOT_FROZEN;
     this.cooldown = g?.cooldown ?? null;
     this.runStarts = [...(g?.runStarts ?? [])];
-    this.dedup = { ...(g?.dedup ?? {}) };
+    this.dedup = new DedupIndex(g?.dedup);
   }
 
   governance(): GovernanceState {
@@ -114,16 +112,11 @@ class ModelEntity {
     // A trigger without context comes from a history recorded before governance: no limits apply.
     if (context) this.policy = context.policy;
     const dedupKey = context?.dedupKey ?? null;
-    this.dedup = pruneDedup(this.dedup, now);
+    this.dedup.prune(now);
     const decision = decideTrigger(this.governance(), { reason: cause.reason, dedupKey }, now);
     const runId = this.apply(decision, cause, now);
     if (runId !== null) {
-      this.dedup = rememberDedupKey(
-        this.dedup,
-        { dedupKey, triggerId: cause.triggerId, runId },
-        this.policy,
-        now,
-      );
+      this.dedup.remember({ dedupKey, triggerId: cause.triggerId, runId }, this.policy, now);
     }
     const answer: TriggerAccepted = {
       fate: decision.fate,
@@ -190,7 +183,7 @@ class ModelEntity {
       freeze: this.freeze,
       cooldown: this.cooldown,
       runStarts: runsInLastDay(this.runStarts, now),
-      dedup: pruneDedup(this.dedup, now),
+      dedup: this.dedup.toRecord(now),
     };
   }
 
@@ -208,7 +201,7 @@ class ModelEntity {
       cooldown: cooldown && { until: new Date(cooldown.until).toISOString(), after: cooldown.after },
       runsLast24h: runsInLastDay(this.runStarts, now).length,
       dailyRunBudget: this.policy?.dailyRunBudget ?? null,
-      dedupKeys: Object.values(this.dedup).filter((e) => e.expiresAt > now).length,
+      dedupKeys: this.dedup.liveCount(now),
     };
   }
 }

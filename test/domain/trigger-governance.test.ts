@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { parsePolicy, parseTriggerPolicy } from '../../domain/policy';
 import {
   cooldownAfterRun,
   DAY_MS,
+  DedupIndex,
   decideTrigger,
   followUpStartsAt,
   type GovernanceState,
   type IncomingTrigger,
   pruneDedup,
-  rememberDedupKey,
   runsInLastDay,
 } from '../../domain/trigger-governance';
 import { type TriggerPolicyInput, triggerPolicySchema } from '../../domain/trigger-policy';
@@ -23,14 +24,29 @@ const idle: GovernanceState = {
   pending: null,
   cooldown: null,
   runStarts: [],
-  dedup: {},
+  dedup: new DedupIndex(),
 };
 const drift: IncomingTrigger = { reason: 'drift', dedupKey: null };
 const inStage = (stage: string | null) => ({ runId: 'run-1', stage });
 const cooling = { until: NOW + 10 * MIN, after: 'run run-1 rolled_back' };
-const seenKey = { 'alert-7': { triggerId: 'trigger-a', runId: 'run-1', expiresAt: NOW + MIN } };
+const seenEntry = { triggerId: 'trigger-a', runId: 'run-1', expiresAt: NOW + MIN };
+const seenKey = new DedupIndex({ 'alert-7': seenEntry });
 
 describe('trigger policy', () => {
+  it('reads the triggers section of a stored policy as the whole policy would', () => {
+    const base = {
+      schema: { features: [{ name: 'x', min: 0, max: 1 }], label: 'label' },
+      evaluation: { minImprovement: 0.01, minAccuracy: 0.7 },
+    };
+    const stored = [
+      base,
+      { ...base, triggers: { cooldownSeconds: 60, duringCooldown: { drift: 'suppress' } } },
+    ];
+    for (const policy of stored) expect(parseTriggerPolicy(policy)).toEqual(parsePolicy(policy).triggers);
+    expect(parseTriggerPolicy(stored[1]).cooldownSeconds).toBe(60);
+    expect(() => parseTriggerPolicy({ triggers: { dailyRunBudget: -1 } })).toThrow();
+  });
+
   it('fills every default, so policies written before it keep working', () => {
     expect(policy()).toEqual({
       dedupTtlSeconds: 3600,
@@ -96,13 +112,13 @@ describe('decideTrigger', () => {
       {
         fate: 'deduplicated',
         action: 'none',
-        duplicateOf: seenKey['alert-7'],
+        duplicateOf: seenEntry,
         reason: 'dedupKey seen in trigger trigger-a (until 2026-11-23T12:01:00.000Z)',
       },
     ],
     [
       'a dedup key whose TTL has passed counts as new',
-      { dedup: { 'alert-7': { ...seenKey['alert-7'], expiresAt: NOW } } },
+      { dedup: new DedupIndex({ 'alert-7': { ...seenEntry, expiresAt: NOW } }) },
       { reason: 'drift', dedupKey: 'alert-7' },
       { fate: 'started', action: 'start' },
     ],
@@ -269,21 +285,70 @@ describe('cooldownAfterRun', () => {
 });
 
 describe('dedup keys', () => {
+  const entry = { dedupKey: 'k', triggerId: 't', runId: 'r' };
+  const e = (expiresAt: number) => ({ triggerId: 't', runId: 'r', expiresAt });
+
   it('remembers a key for the TTL, and not at all without a key or a TTL', () => {
-    const entry = { dedupKey: 'k', triggerId: 't', runId: 'r' };
-    expect(rememberDedupKey({}, entry, policy({ dedupTtlSeconds: 30 }), NOW)).toEqual({
-      k: { triggerId: 't', runId: 'r', expiresAt: NOW + 30_000 },
-    });
-    expect(rememberDedupKey({}, { ...entry, dedupKey: null }, policy(), NOW)).toEqual({});
-    expect(rememberDedupKey({}, entry, policy({ dedupTtlSeconds: 0 }), NOW)).toEqual({});
-    expect(rememberDedupKey({}, entry, null, NOW)).toEqual({});
+    const index = new DedupIndex();
+    index.remember(entry, policy({ dedupTtlSeconds: 30 }), NOW);
+    expect(index.get('k')).toEqual({ triggerId: 't', runId: 'r', expiresAt: NOW + 30_000 });
+    expect(index.toRecord(NOW)).toEqual({ k: { triggerId: 't', runId: 'r', expiresAt: NOW + 30_000 } });
+    for (const [without, p] of [
+      [{ ...entry, dedupKey: null }, policy()],
+      [entry, policy({ dedupTtlSeconds: 0 })],
+      [entry, null],
+    ] as const) {
+      const empty = new DedupIndex();
+      empty.remember(without, p, NOW);
+      expect(empty.toRecord(NOW)).toEqual({});
+    }
+  });
+
+  it('a key remembered again takes the new trigger, run and expiry', () => {
+    const index = new DedupIndex();
+    index.remember(entry, policy({ dedupTtlSeconds: 30 }), NOW);
+    index.remember({ ...entry, triggerId: 't2', runId: 'r2' }, policy({ dedupTtlSeconds: 30 }), NOW + MIN);
+    index.prune(NOW + 40_000);
+    expect(index.get('k')).toEqual({ triggerId: 't2', runId: 'r2', expiresAt: NOW + MIN + 30_000 });
   });
 
   it('prunes expired keys and keeps the newest beyond the cap', () => {
-    const e = (expiresAt: number) => ({ triggerId: 't', runId: 'r', expiresAt });
-    const dedup = { old: e(NOW - 1), due: e(NOW), a: e(NOW + 1), b: e(NOW + 3), c: e(NOW + 2) };
-    expect(Object.keys(pruneDedup(dedup, NOW)).sort()).toEqual(['a', 'b', 'c']);
-    expect(Object.keys(pruneDedup(dedup, NOW, 2)).sort()).toEqual(['b', 'c']);
+    const carried = { old: e(NOW - 1), due: e(NOW), a: e(NOW + 1), b: e(NOW + 3), c: e(NOW + 2) };
+    expect(Object.keys(pruneDedup(carried, NOW)).sort()).toEqual(['a', 'b', 'c']);
+    expect(Object.keys(pruneDedup(carried, NOW, 2)).sort()).toEqual(['b', 'c']);
+    const index = new DedupIndex(carried);
+    expect(index.liveCount(NOW)).toBe(3);
+    index.prune(NOW);
+    expect(index.get('old')).toBeUndefined();
+    expect(index.get('due')).toBeUndefined();
+    expect(Object.keys(index.toRecord(NOW)).sort()).toEqual(['a', 'b', 'c']);
+    index.prune(NOW, 2);
+    expect(Object.keys(index.toRecord(NOW)).sort()).toEqual(['b', 'c']);
+  });
+
+  it('a key left behind a live one by a shorter TTL still counts as expired', () => {
+    const index = new DedupIndex();
+    index.remember({ ...entry, dedupKey: 'long' }, policy({ dedupTtlSeconds: 600 }), NOW);
+    index.remember({ ...entry, dedupKey: 'short' }, policy({ dedupTtlSeconds: 10 }), NOW);
+    index.prune(NOW + 20_000);
+    expect(index.liveCount(NOW + 20_000)).toBe(1);
+    const later = { reason: 'drift', dedupKey: 'short' } as const;
+    expect(decideTrigger({ ...idle, dedup: index }, later, NOW + 20_000).fate).toBe('started');
+    expect(Object.keys(index.toRecord(NOW + 20_000))).toEqual(['long']);
+  });
+
+  it('keeps the newest 5,000 keys when more are live', () => {
+    const index = new DedupIndex();
+    const p = policy({ dedupTtlSeconds: 3600 });
+    for (let i = 0; i < 50_000; i++) {
+      index.prune(NOW + i);
+      index.remember({ ...entry, dedupKey: `alert-${i}` }, p, NOW + i);
+    }
+    index.prune(NOW + 50_000);
+    expect(index.liveCount(NOW + 50_000)).toBe(5_000);
+    expect(index.get('alert-44999')).toBeUndefined();
+    expect(index.get('alert-45000')).toBeDefined();
+    expect(index.get('alert-49999')).toBeDefined();
   });
 });
 

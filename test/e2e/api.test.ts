@@ -1,5 +1,7 @@
+import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { inProcessApi } from '../../api/client';
+import { triggers } from '../../db/schema';
 import { fastPolicy, registerModel, writeDataset } from '../../scripts/lib/scenario';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -93,6 +95,27 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
     expect(missing.status).toBeGreaterThanOrEqual(400);
     expect(missing.status).toBeLessThan(500);
     expect(((await missing.json()) as { error: unknown }).error).toBeDefined();
+  });
+
+  it('refuses text holding a NUL character, naming where, and stores nothing', async () => {
+    const stored = async () =>
+      (await stack.database.db.select({ n: count() }).from(triggers).where(eq(triggers.model, 'known')))[0]!
+        .n;
+    const before = await stored();
+    const res = await api('POST', '/v1/models/known/triggers', {
+      reason: 'drift',
+      details: { monitor: 'm', columns: ['ok', 'bad\u0000name'] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'invalid_request',
+      details: { path: '$.details.columns[1]' },
+    });
+    expect(res.body.error.message).toMatch(/NUL/);
+    const key = await api('POST', '/v1/models/known/triggers', { reason: 'drift', dedupKey: 'a\u0000' });
+    expect(key.status).toBe(400);
+    expect(key.body.error.details.path).toBe('$.dedupKey');
+    expect(await stored()).toBe(before);
   });
 
   it('serves its OpenAPI description and a health check', async () => {

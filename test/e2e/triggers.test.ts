@@ -1,5 +1,7 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { inProcessApi } from '../../api/client';
+import { triggers } from '../../db/schema';
 import {
   decide,
   fastPolicy,
@@ -10,6 +12,7 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { submitTrigger } from '../../triggers/submit-trigger';
 import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -123,5 +126,47 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     expect(redelivered).toMatchObject({ fate: 'deduplicated', runId: second.runId });
     await decide(stack.api('bob'), model, second.runId, 'reject');
     expect((await waitForRun(api, model, second.runId, hasEnded)).outcome).toBe('rejected_approval');
+  });
+
+  it('a trigger Postgres refuses fails alone; the others of its batch are stored and answered', async () => {
+    const model = 'batch-poison';
+    await registerModel(api, model, data, fastPolicy());
+    const deps = { db: stack.database.db, temporal: stack.client, taskQueues: stack.taskQueues };
+    // Sent together: the first two go at once, the other four wait and travel as one batch.
+    const sent = Array.from({ length: 6 }, (_, i) =>
+      submitTrigger(deps, model, {
+        reason: 'drift',
+        requestedBy: 'monitor',
+        // An activity could pass what the API refuses (the API answers 400 for a NUL character).
+        details: { alert: i === 4 ? 'bad\u0000alert' : `alert-${i}` },
+        dedupKey: `poison-${i}`,
+      }),
+    );
+    const settled = await Promise.allSettled(sent);
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    const answers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.body] : []));
+    const fates = answers.map((a) => a.fate).sort();
+    expect(fates).toEqual(['joined', 'joined', 'joined', 'queued', 'started']);
+    const alertOf = (details: unknown) => (details as { alert: string }).alert;
+    const rows = await stack.database.db.select().from(triggers).where(eq(triggers.model, model));
+    expect(rows.map((r) => alertOf(r.details)).sort()).toEqual([
+      'alert-0',
+      'alert-1',
+      'alert-2',
+      'alert-3',
+      'alert-5',
+    ]);
+    expect(rows.map((r) => r.fate).sort()).toEqual(fates);
+    const state = await stack.client.workflow.getHandle(modelWorkflowId(model)).query(modelStateQuery);
+    expect(
+      [...state.current!.causes, ...state.pending!.causes].map((c) => alertOf(c.details)).sort(),
+    ).toEqual(['alert-0', 'alert-1', 'alert-2', 'alert-3', 'alert-5']);
   });
 });

@@ -1,0 +1,46 @@
+import type { MiddlewareHandler } from 'hono';
+import { errorBody } from './errors';
+
+/**
+ * Refuses a JSON body holding a NUL character (`\u0000`) in any key or text,
+ * with a 400 naming where: Postgres stores neither text nor jsonb with one,
+ * so such a body would otherwise fail deep inside a handler. Bodies that are
+ * not JSON, or not valid JSON, pass on to the route's own validation.
+ */
+export const rejectNulCharacters: MiddlewareHandler = async (c, next) => {
+  if (!['POST', 'PUT', 'PATCH'].includes(c.req.method)) return next();
+  if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return next();
+  let body: unknown;
+  try {
+    // Hono keeps the parsed body, so the route's validator does not parse it again.
+    body = await c.req.json();
+  } catch {
+    return next();
+  }
+  const path = nulPath(body, '$');
+  if (path === null) return next();
+  return c.json(
+    errorBody('invalid_request', `${path} holds a NUL character (\\u0000), which cannot be stored`, { path }),
+    400,
+  );
+};
+
+/** Where the first NUL character is, as a JSONPath-like string; null when there is none. */
+function nulPath(value: unknown, at: string): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? at : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], `${at}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key.includes('\u0000')) return `${at} (a key)`;
+      const found = nulPath(v, `${at}.${key}`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
