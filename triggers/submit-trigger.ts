@@ -247,7 +247,7 @@ function describeFate(accepted: TriggerAccepted): string | null {
  * order, into the next one. A quiet model sends each trigger at once, alone;
  * under a storm a batch carries everything that arrived during the previous
  * one. One at a time rather than two: at 100 triggers/s (bench/trigger-load.ts)
- * the batches grow from about 3 to about 6 triggers, and the API, the worker and
+ * the batches grow from about 3 to about 5 triggers, and the API, the worker and
  * the Temporal server together spend about a third less CPU per trigger, which
  * is what keeps the latency low on a busy machine.
  */
