@@ -27,9 +27,12 @@ import { workflowsPath } from '../workers/runtime';
  * key sent 45 requests before (answered 200 `deduplicated`). No training
  * worker runs, so the first trigger's run stays in training and every later
  * trigger takes the path a storm takes while a run is in progress: recorded,
- * then queued or coalesced by the model's workflow.
+ * then queued or coalesced by the model's workflow. A warm-up at the same
+ * rate comes first and is reported apart (its latency, errors and fates): it
+ * starts the model's workflow and lets the three processes compile their hot
+ * paths, so the measured minute is the steady state of a storm.
  *
- *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--connections 10] [--models 1]
+ *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--warmup 5] [--connections 10] [--models 1]
  *
  * DATABASE_URL names the Postgres server (default: scripts/ensure-postgres);
  * Every request carries `Authorization: Bearer <token>`: CTLOOP_BENCH_TOKEN
@@ -37,16 +40,18 @@ import { workflowsPath } from '../workers/runtime';
  * Writes bench/results/trigger-load.json and prints the same JSON.
  */
 
-function option(name: string, fallback: number): number {
+function option(name: string, fallback: number, opts: { zero?: boolean } = {}): number {
   const i = process.argv.indexOf(`--${name}`);
   const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`bench/trigger-load: --${name} must be positive`);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !opts.zero))
+    throw new Error(`bench/trigger-load: --${name} must be ${opts.zero ? 'zero or positive' : 'positive'}`);
   return value;
 }
 
 const RATE = option('rate', 100);
 const DURATION_S = option('duration', 60);
+/** Seconds of load before the measured run (0 for none). */
+const WARMUP_S = option('warmup', 5, { zero: true });
 const CONNECTIONS = option('connections', 10);
 /** Requests go round-robin to this many models (one, as the issue asks, unless told). */
 const MODELS = option('models', 1);
@@ -175,35 +180,43 @@ async function main() {
       temporalServer: temporal.pid,
       loadGenerator: process.pid,
     };
-    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
     let sent = 0;
-    const fates: Record<string, number> = {};
-    /** The first answer of each refused kind, to say why. */
-    const refusals: Record<string, string> = {};
-    const result = await autocannon({
-      url: server.url,
-      method: 'POST',
-      headers,
-      connections: CONNECTIONS,
-      overallRate: RATE,
-      duration: DURATION_S,
-      timeout: 10,
-      requests: [
-        {
-          setupRequest: (req) => ({ ...req, ...triggerRequest(sent++, models) }),
-          onResponse: (status, body) => {
-            let fate = `http-${status}`;
-            try {
-              fate = (JSON.parse(body) as { fate?: string }).fate ?? fate;
-            } catch {
-              // not JSON: counted by status
-            }
-            fates[fate] = (fates[fate] ?? 0) + 1;
-            if (status >= 300) refusals[`http-${status}`] ??= body.slice(0, 500);
+    /** A fixed-rate load of `seconds`, counting every answer's fate and the first answer of each refused kind. */
+    const load = (seconds: number, fates: Record<string, number>, refusals: Record<string, string>) =>
+      autocannon({
+        url: server.url,
+        method: 'POST',
+        headers,
+        connections: CONNECTIONS,
+        overallRate: RATE,
+        duration: seconds,
+        timeout: 10,
+        requests: [
+          {
+            setupRequest: (req) => ({ ...req, ...triggerRequest(sent++, models) }),
+            onResponse: (status, body) => {
+              let fate = `http-${status}`;
+              try {
+                fate = (JSON.parse(body) as { fate?: string }).fate ?? fate;
+              } catch {
+                // not JSON: counted by status
+              }
+              fates[fate] = (fates[fate] ?? 0) + 1;
+              if (status >= 300) refusals[`http-${status}`] ??= body.slice(0, 500);
+            },
           },
-        },
-      ],
-    });
+        ],
+      });
+
+    // Warm-up at the same rate, not measured: the model workflow is started, the processes' JIT
+    // has compiled the hot paths and the connection pools are full, as in a running deployment.
+    const warmupFates: Record<string, number> = {};
+    const warmup = WARMUP_S > 0 ? await load(WARMUP_S, warmupFates, {}) : null;
+
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
+    const fates: Record<string, number> = {};
+    const refusals: Record<string, string> = {};
+    const result = await load(DURATION_S, fates, refusals);
 
     const answered = Object.values(fates).reduce((a, b) => a + b, 0);
     const cpuMsPerRequest = Object.fromEntries(
@@ -229,6 +242,12 @@ async function main() {
         'API and control worker as separate processes; Temporal dev server; Postgres; autocannon in the bench process on loopback',
       targetRate: RATE,
       durationSeconds: DURATION_S,
+      warmup: {
+        seconds: WARMUP_S,
+        latencyMs: warmup && { p50: warmup.latency.p50, p99: warmup.latency.p99, max: warmup.latency.max },
+        errors: warmup ? warmup.errors + warmup.non2xx : 0,
+        fates: warmupFates,
+      },
       connections: CONNECTIONS,
       models: MODELS,
       requests: { sent: result.requests.sent, answered },
