@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { kolmogorovSmirnovSf, smirnovSf } from '../../../domain/drift/kolmogorov';
 import { KS_EXACT_MAX_N, ksTwoSample } from '../../../domain/drift/ks';
+import { countAtMost } from '../../../domain/drift/sample';
 import { normalSample, seededRandom } from '../../../domain/random';
 import { expand, expectClose, vectors } from './vectors';
 
@@ -63,6 +64,30 @@ describe('ksTwoSample', () => {
     expect(performance.now() - start).toBeLessThan(1000);
     expect(r.method).toBe('asymptotic');
     expect(r.pValue).toBeLessThan(0.05);
+  });
+
+  it.each([
+    ['heavy ties, unequal sizes', 12_000, 15_001, 7],
+    ['ties, equal sizes', 20_000, 20_000, 400],
+    ['few ties, current smaller', 30_000, 11_000, 1e6],
+  ])('D on the asymptotic path equals the maximum over distinct values (%s)', (_name, n1, n2, levels) => {
+    // Integers in a small range (and -0 beside +0) make most values ties within and across samples.
+    const rand = seededRandom(n1 + n2 + levels);
+    const draw = (n: number, shift: number) =>
+      Float64Array.from({ length: n }, (_, i) =>
+        i % 97 === 0 ? -0 : Math.round(normalSample(rand) * levels * 0.3 + shift) / levels,
+      );
+    const a = draw(n1, 0);
+    const b = draw(n2, levels * 0.02);
+    const sa = Float64Array.from(a).sort();
+    const sb = Float64Array.from(b).sort();
+    let expected = 0;
+    for (const x of new Set([...sa, ...sb])) {
+      expected = Math.max(expected, Math.abs(countAtMost(sa, x) / n1 - countAtMost(sb, x) / n2));
+    }
+    const r = ksTwoSample(a, b);
+    expect(r.method).toBe('asymptotic');
+    expect(r.statistic).toBe(expected);
   });
 
   it.each([
