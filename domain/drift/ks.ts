@@ -1,5 +1,5 @@
 import { kolmogorovSmirnovSf } from './kolmogorov';
-import { finiteSorted, type NumericValues, type SortedSample } from './sample';
+import { countAtMost, finiteSorted, type NumericValues, type SortedSample } from './sample';
 
 /**
  * Two-sample Kolmogorov–Smirnov test, two-sided, with the semantics of
@@ -101,13 +101,31 @@ function statistic(a: Float64Array, b: Float64Array): number {
   const n1 = a.length;
   const n2 = b.length;
   if (n1 * n2 > 2 ** 50) return statisticByPlainMerge(a, b);
+  // Where the walk uses up one sample, known in advance: the reference when its largest
+  // value is ≤ the current's (ties go reference first), having then taken every current
+  // value below it; otherwise the current, having taken every reference value ≤ its largest.
+  const referenceEndsFirst = a[n1 - 1]! <= b[n2 - 1]!;
+  const i = referenceEndsFirst ? n1 : countAtMost(a, b[n2 - 1]!);
+  const j = referenceEndsFirst ? countBelow(b, a[n1 - 1]!) : n2;
+  return Math.max(walkBoth(a, b, i + j), statisticOfRest(a, b, i, j));
+}
+
+/**
+ * The first `steps` steps of the walk, while both samples have values left.
+ * Nothing follows its loop but the return: V8 compiles a long loop on the fly
+ * (on-stack replacement) before the code after it has ever run, and code it
+ * has no feedback for would deoptimize at every call.
+ */
+function walkBoth(a: Float64Array, b: Float64Array, steps: number): number {
+  const n1 = a.length;
+  const n2 = b.length;
+  const up = n1 + n2;
   let i = 0;
   let j = 0;
   let s = 0;
   let best = -1;
   let d = 0;
-  const up = n1 + n2;
-  while (i < n1 && j < n2) {
+  for (let step = 0; step < steps; step++) {
     const va = a[i]!;
     const vb = b[j]!;
     // 1 when the reference value is taken (ties: the reference first), else 0.
@@ -123,13 +141,24 @@ function statistic(a: Float64Array, b: Float64Array): number {
       if (diff > d) d = diff;
     }
   }
-  return Math.max(d, statisticOfRest(a, b, i, j));
+  return d;
+}
+
+/** Number of values < x in an ascending array (numpy `searchsorted(side='left')`). */
+function countBelow(sorted: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
  * The walk's end, once one sample is used up: the rest of the other, evaluated
- * after each distinct value. A function of its own so that the main loop's
- * optimized code has no branch it never saw run (V8 would deoptimize there).
+ * after each distinct value.
  */
 function statisticOfRest(a: Float64Array, b: Float64Array, i: number, j: number): number {
   const n1 = a.length;
