@@ -106,111 +106,140 @@ class Reader {
     }
   }
 
+  /**
+   * The records after the header. The hot path, an unquoted cell of a numeric
+   * column, is written out inline on local variables (cursor, line, row) with
+   * no call and no allocation per cell: this loop runs for every one of a
+   * batch's tens of millions of cells. Everything else (quotes, categorical
+   * cells, cells the fast path does not take) goes through the methods below,
+   * with the cursor synced to `this.i` / `this.line` around them.
+   */
   private records(width: number, slotOf: Int32Array): void {
-    const { b } = this;
+    const { b, numeric } = this;
     const n = b.length;
+    let i = this.i;
+    let line = this.line;
     for (;;) {
-      this.skipBlankLines();
-      if (this.i >= n) return;
+      // Blank lines (LF, CR or CRLF) between records.
+      for (;;) {
+        const c = b[i];
+        if (c === LF) i++;
+        else if (c === CR) i += b[i + 1] === LF ? 2 : 1;
+        else break;
+        line++;
+      }
+      if (i >= n) break;
       if (this.rows === this.capacity) this.grow();
       const row = this.rows;
-      const line = this.line;
+      const recordLine = line;
       let column = 0;
       for (;;) {
         if (column >= width) {
-          throw new Error(`csvColumns: line ${line}: expected ${width} fields (as in the header), got more`);
+          throw new Error(
+            `csvColumns: line ${recordLine}: expected ${width} fields (as in the header), got more`,
+          );
         }
         const slot = slotOf[column]!;
-        const numeric = slot >= 0 ? this.numeric[slot]! : null;
-        let last: boolean;
-        if (b[this.i] === QUOTE) {
-          const field = this.field();
-          last = field.last;
-          if (slot >= 0) this.store(slot, row, field.value, line);
-        } else if (numeric !== null) {
-          const value = this.fastNumber();
-          if (Number.isNaN(value)) {
-            // Not a plain short decimal: find the cell's end and parse its text.
-            const from = this.i;
-            const to = this.delimiterFrom(from);
-            numeric[row] = this.slowNumber(utf8.decode(b.subarray(from, to)), slot, line);
-            last = this.endField(to);
+        const values = slot >= 0 ? numeric[slot]! : null;
+        let j = i;
+        let value = Number.NaN;
+        if (values !== null && b[i] !== QUOTE) {
+          // Clinger's fast path: [sign] digits [. digits] [e [sign] digits], the mantissa
+          // below 2^53 (so every partial sum is exact) and the power of ten within ±22.
+          let c = b[j]!;
+          const negative = c === MINUS;
+          if (negative || c === PLUS) c = b[++j]!;
+          // Digits gather nine at a time in an integer (a short dependency chain), then
+          // join the double: mantissa · 10⁹ + chunk is exact while it stays below 2^53.
+          const start = j;
+          let dot = -1;
+          let mantissa = 0;
+          let chunk = 0;
+          let pending = 0;
+          for (; j < n; c = b[++j]!) {
+            const digit = c - ZERO;
+            if (digit >>> 0 <= 9) {
+              chunk = chunk * 10 + digit;
+              if (++pending === 9) {
+                mantissa = mantissa * 1e9 + chunk;
+                chunk = 0;
+                pending = 0;
+              }
+            } else if (c === DOT && dot < 0) dot = j;
+            else break;
+          }
+          mantissa = mantissa * POWERS_OF_TEN[pending]! + chunk;
+          const scale = dot < 0 ? 0 : j - dot - 1;
+          const digits = j - start - (dot < 0 ? 0 : 1);
+          let exponent = 0;
+          let ok = digits > 0 && mantissa < 2 ** 53;
+          if (ok && j < n && (c === LOWER_E || c === UPPER_E)) {
+            c = b[++j]!;
+            const expNegative = c === MINUS;
+            if (expNegative || c === PLUS) c = b[++j]!;
+            const expStart = j;
+            while (j < n && c >= ZERO && c <= NINE && exponent <= 1000) {
+              exponent = exponent * 10 + (c - ZERO);
+              c = b[++j]!;
+            }
+            ok = j > expStart && exponent <= 1000;
+            if (expNegative) exponent = -exponent;
+          }
+          const power = exponent - scale;
+          if (ok && (j >= n || c === COMMA || c === LF || c === CR) && power >= -22 && power <= 22) {
+            value = power < 0 ? mantissa / POWERS_OF_TEN[-power]! : mantissa * POWERS_OF_TEN[power]!;
+            if (negative) value = -value;
           } else {
-            numeric[row] = value;
-            last = this.endField(this.i);
+            j = i; // not a plain short decimal: the cell's text goes through Number below
+          }
+        }
+        if (j !== i) {
+          values![row] = value;
+        } else if (b[i] === QUOTE) {
+          this.i = i;
+          this.line = line;
+          const field = this.field();
+          if (slot >= 0) this.store(slot, row, field.value, recordLine);
+          i = this.i;
+          line = this.line;
+          j = -1; // field() has moved past the delimiter
+          if (field.last) {
+            column++;
+            break;
           }
         } else {
-          const from = this.i;
-          const to = this.delimiterFrom(from);
-          if (slot >= 0) this.store(slot, row, utf8.decode(b.subarray(from, to)), line);
-          last = this.endField(to);
+          j = this.delimiterFrom(i);
+          if (slot >= 0) {
+            const cell = utf8.decode(b.subarray(i, j));
+            if (values !== null) values[row] = this.slowNumber(cell, slot, recordLine);
+            else this.categorical[slot]!.push(isNullCell(cell) ? null : cell.trim());
+          }
         }
         column++;
-        if (last) break;
+        if (j < 0) continue;
+        // The delimiter at j: a comma continues the record; a line break or the end closes it.
+        const c = b[j];
+        if (c === COMMA) {
+          i = j + 1;
+          continue;
+        }
+        if (j >= n) i = j;
+        else {
+          // CRLF is one line break, not two.
+          i = c === CR && b[j + 1] === LF ? j + 2 : j + 1;
+          line++;
+        }
+        break;
       }
       if (column !== width) {
         throw new Error(
-          `csvColumns: line ${line}: expected ${width} fields (as in the header), got ${column}`,
+          `csvColumns: line ${recordLine}: expected ${width} fields (as in the header), got ${column}`,
         );
       }
       this.rows++;
     }
-  }
-
-  /**
-   * Parses an unquoted decimal from the cursor, advancing it, when Clinger's
-   * fast path applies and the cell ends right after the number; otherwise
-   * returns NaN and leaves the cursor where it was.
-   */
-  private fastNumber(): number {
-    const { b } = this;
-    const n = b.length;
-    const start = this.i;
-    let i = start;
-    let c = b[i]!;
-    let negative = false;
-    if (c === MINUS || c === PLUS) {
-      negative = c === MINUS;
-      c = b[++i]!;
-    }
-    let mantissa = 0;
-    let significant = 0;
-    let digits = 0;
-    let scale = 0;
-    let seenDot = false;
-    for (; i < n; c = b[++i]!) {
-      if (c >= ZERO && c <= NINE) {
-        digits++;
-        if (seenDot) scale++;
-        if (mantissa !== 0 || c !== ZERO) significant++;
-        mantissa = mantissa * 10 + (c - ZERO);
-      } else if (c === DOT && !seenDot) {
-        seenDot = true;
-      } else break;
-    }
-    if (digits === 0 || significant > 15) return Number.NaN;
-    let exponent = 0;
-    if (i < n && (c === LOWER_E || c === UPPER_E)) {
-      c = b[++i]!;
-      let expNegative = false;
-      if (c === MINUS || c === PLUS) {
-        expNegative = c === MINUS;
-        c = b[++i]!;
-      }
-      const expStart = i;
-      for (; i < n && c >= ZERO && c <= NINE; c = b[++i]!) {
-        exponent = exponent * 10 + (c - ZERO);
-        if (exponent > 1000) return Number.NaN;
-      }
-      if (i === expStart) return Number.NaN;
-      if (expNegative) exponent = -exponent;
-    }
-    if (i < n && c !== COMMA && c !== LF && c !== CR) return Number.NaN;
-    const power = exponent - scale;
-    if (power < -22 || power > 22) return Number.NaN;
-    const value = power < 0 ? mantissa / POWERS_OF_TEN[-power]! : mantissa * POWERS_OF_TEN[power]!;
     this.i = i;
-    return negative ? -value : value;
+    this.line = line;
   }
 
   private slowNumber(cell: string, slot: number, line: number): number {
