@@ -1,11 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
+import { csvColumnsOnThread, driftThreadCount, measureFeaturesOnThreads } from '../compute/drift-threads';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { parquetColumns } from '../domain/drift/parquet-columns';
-import { type ColumnarData, type DriftFeature, driftReport } from '../domain/drift/report';
+import { type DriftPolicyInput, driftPolicySchema } from '../domain/drift/policy';
+import {
+  assembleDriftReport,
+  type ColumnarData,
+  checkDriftFeatures,
+  type DriftFeature,
+  type DriftReport,
+  driftReport,
+} from '../domain/drift/report';
 import { type DataSchema, parsePolicy } from '../domain/policy';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
@@ -20,6 +29,8 @@ export async function readDataBytes(store: ArtifactStore, uri: string): Promise<
   return readFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
 }
 
+const isParquet = (uri: string) => /\.parquet$/i.test(uri);
+
 /** A dataset's feature columns: Parquet when the URI ends in `.parquet`, CSV otherwise. */
 export async function readDataColumns(
   store: ArtifactStore,
@@ -27,7 +38,55 @@ export async function readDataColumns(
   features: readonly DriftFeature[],
 ): Promise<ColumnarData> {
   const bytes = await readDataBytes(store, uri);
-  return /\.parquet$/i.test(uri) ? parquetColumns(bytes, features) : csvColumns(bytes, features);
+  return isParquet(uri) ? parquetColumns(bytes, features) : csvColumns(bytes, features);
+}
+
+/**
+ * The drift report of the data at `currentUri` against the data at
+ * `referenceUri`, as the drift activity computes it. With one thread: read and
+ * parse the reference, then the current batch, then `driftReport`. With more
+ * (compute/drift-threads): both files are read at once, parsed on two threads
+ * at once, and the features measured in `threads` groups; the report is the
+ * same, and so is the error when something is wrong (the reference's before
+ * the current batch's, then the policy's, then the first failing feature's).
+ */
+export async function driftReportOfData(
+  store: ArtifactStore,
+  input: {
+    referenceUri: string;
+    currentUri: string;
+    features: readonly DriftFeature[];
+    policy?: DriftPolicyInput;
+  },
+  threads: number = driftThreadCount(),
+): Promise<DriftReport> {
+  const { referenceUri, currentUri, features } = input;
+  if (threads <= 1) {
+    return driftReport({
+      reference: await readDataColumns(store, referenceUri, features),
+      current: await readDataColumns(store, currentUri, features),
+      features,
+      policy: input.policy,
+    });
+  }
+  const [referenceBytes, currentBytes] = await Promise.allSettled([
+    readDataBytes(store, referenceUri),
+    readDataBytes(store, currentUri),
+  ]);
+  if (referenceBytes.status === 'rejected') throw referenceBytes.reason;
+  const parse = (bytes: Uint8Array, uri: string) =>
+    isParquet(uri) ? parquetColumns(bytes, features) : csvColumnsOnThread(bytes, features, threads);
+  const parsingReference = parse(referenceBytes.value, referenceUri);
+  const parsingCurrent =
+    currentBytes.status === 'fulfilled' ? parse(currentBytes.value, currentUri) : undefined;
+  parsingCurrent?.catch(() => {}); // its failure is reported below, after the reference's
+  const reference = await parsingReference;
+  if (currentBytes.status === 'rejected') throw currentBytes.reason;
+  const current = await parsingCurrent!;
+  const policy = driftPolicySchema.parse(input.policy ?? {});
+  checkDriftFeatures(features);
+  const measured = await measureFeaturesOnThreads(features, { reference, current }, policy, threads);
+  return assembleDriftReport(measured, policy);
 }
 
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
@@ -63,13 +122,12 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
       const reference = champion === null ? null : await findVersion(db, input.model, champion);
       if (!reference)
         return fail('the model has no champion yet, so there is no training reference to compare with');
-      let report: ReturnType<typeof driftReport>;
+      let report: DriftReport;
       try {
-        const features = driftFeatures(policy.schema);
-        report = driftReport({
-          reference: await readDataColumns(artifacts, reference.dataUri, features),
-          current: await readDataColumns(artifacts, row.currentUri!, features),
-          features,
+        report = await driftReportOfData(artifacts, {
+          referenceUri: reference.dataUri,
+          currentUri: row.currentUri!,
+          features: driftFeatures(policy.schema),
           policy: policy.drift,
         });
       } catch (err) {

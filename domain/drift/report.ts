@@ -100,10 +100,6 @@ export interface DriftReportInput {
   readonly policy?: DriftPolicyInput;
 }
 
-type Measured =
-  | Omit<NumericFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'>
-  | Omit<CategoricalFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'>;
-
 /**
  * Compares the current batch with the reference, feature by feature.
  *
@@ -121,7 +117,23 @@ type Measured =
  */
 export function driftReport(input: DriftReportInput): DriftReport {
   const policy = driftPolicySchema.parse(input.policy ?? {});
-  const { features } = input;
+  checkDriftFeatures(input.features);
+  const measured = input.features.map((feature) => measureFeature(feature, input, policy));
+  return assembleDriftReport(measured, policy);
+}
+
+/**
+ * The per-feature half of `driftReport` and the whole-report half, apart, so
+ * that the features can be measured on several threads (compute/drift-threads)
+ * and joined into the very report one thread would give: the p-value
+ * correction and the verdict need every feature, the rest needs one.
+ */
+export type MeasuredFeature =
+  | Omit<NumericFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'>
+  | Omit<CategoricalFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'>;
+
+/** The checks `driftReport` makes on its feature list before measuring anything. */
+export function checkDriftFeatures(features: readonly DriftFeature[]): void {
   if (features.length === 0) throw new Error('driftReport: features must not be empty');
   const seen = new Set<string>();
   for (const f of features) {
@@ -133,8 +145,10 @@ export function driftReport(input: DriftReportInput): DriftReport {
     }
     seen.add(f.name);
   }
+}
 
-  const measured: Measured[] = features.map((feature) => measure(feature, input, policy));
+/** The report from its measured features (in feature order) and the parsed policy. */
+export function assembleDriftReport(measured: readonly MeasuredFeature[], policy: DriftPolicy): DriftReport {
   const { adjusted } = adjustPValues(
     measured.map((m) => m.pValue),
     policy.correction,
@@ -160,9 +174,14 @@ export function driftReport(input: DriftReportInput): DriftReport {
   return { features: results, verdict: verdictOf(results, policy), policy };
 }
 
-function measure(feature: DriftFeature, input: DriftReportInput, policy: DriftPolicy): Measured {
-  const ref = column(input.reference, 'reference', feature);
-  const cur = column(input.current, 'current', feature);
+/** One feature's statistics: PSI and KS for a numeric one, PSI and chi-squared for a categorical one. */
+export function measureFeature(
+  feature: DriftFeature,
+  data: { readonly reference: ColumnarData; readonly current: ColumnarData },
+  policy: DriftPolicy,
+): MeasuredFeature {
+  const ref = column(data.reference, 'reference', feature);
+  const cur = column(data.current, 'current', feature);
   if (feature.kind === 'numeric') {
     const a = numericSample(ref, 'reference', feature.name);
     const b = numericSample(cur, 'current', feature.name);

@@ -1,0 +1,39 @@
+/**
+ * The body of a drift computation thread (see ./drift-threads): parses one
+ * CSV file's bytes into columns, or measures a group of features, with the
+ * same pure functions the single-thread path calls. Numeric columns go back
+ * as transferred buffers, not copies.
+ */
+import { parentPort } from 'node:worker_threads';
+import { csvColumns } from '../domain/drift/csv-columns';
+import { type MeasuredFeature, measureFeature } from '../domain/drift/report';
+import { columnBuffers, type ThreadReply, type ThreadTask } from './drift-thread-messages';
+
+if (!parentPort) throw new Error('compute/drift-thread runs as a worker thread only');
+const port = parentPort;
+
+port.on('message', (task: ThreadTask) => {
+  try {
+    if (task.kind === 'parse') {
+      const columns = csvColumns(task.bytes, task.features);
+      reply({ id: task.id, ok: true, columns }, columnBuffers(columns));
+      return;
+    }
+    const measured: MeasuredFeature[] = [];
+    for (const { feature, index } of task.features) {
+      try {
+        measured.push(measureFeature(feature, task, task.policy));
+      } catch (err) {
+        reply({ id: task.id, ok: false, message: (err as Error).message, featureIndex: index });
+        return;
+      }
+    }
+    reply({ id: task.id, ok: true, measured });
+  } catch (err) {
+    reply({ id: task.id, ok: false, message: (err as Error).message });
+  }
+});
+
+function reply(message: ThreadReply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
