@@ -9,10 +9,12 @@
  * current batch the same, except every fifth column shifted by 0.05 sd and
  * every tenth also scaled by 1.3 (as in bench/drift.ts).
  *
- * ctloop: what the drift activity does with a batch — read both files
- * (readDataBytes), csvColumns (CSV bytes → Float64Array columns), then driftReport
- * (per column PSI on reference-decile bins + two-sample KS with its p-value,
- * Benjamini–Hochberg across the columns, the verdict); median of --runs runs.
+ * ctloop: the drift activity's own code path, driftReportOfData — read both
+ * files, csvColumns (CSV bytes → Float64Array columns), then the report (per
+ * column PSI on reference-decile bins + two-sample KS with its p-value,
+ * Benjamini–Hochberg across the columns, the verdict) — on one thread and on
+ * CTLOOP_DRIFT_THREADS threads (default min(cores, 4)), side by side; median
+ * of --runs runs each (the reports must be equal).
  * Evidently: bench/evidently_drift.py in .tools/pyenv-evidently
  * (scripts/ensure-evidently): pandas.read_csv of both files, then one Report
  * with DataDriftPreset(num_method='ks') (scipy ks_2samp per column) and
@@ -32,9 +34,10 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readDataBytes } from '../activities/drift';
-import { csvColumns } from '../domain/drift/csv-columns';
-import { type DriftFeature, driftReport } from '../domain/drift/report';
+import { isDeepStrictEqual } from 'node:util';
+import { driftReportOfData } from '../activities/drift';
+import { closeDriftThreads, driftThreadCount } from '../compute/drift-threads';
+import type { DriftFeature, DriftReport } from '../domain/drift/report';
 import { normalSample, seededRandom } from '../domain/random';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 
@@ -88,28 +91,28 @@ await ensureCsv(currentFile, 20_240_602, true);
 const generateMs = performance.now() - generateStart;
 const store = createLocalArtifactStore(dir);
 
-// ctloop, in this process: read + parse, then compute, as the drift activity does.
-const ctloop = {
-  readParseMs: [] as number[],
-  computeMs: [] as number[],
-  totalMs: [] as number[],
-  cpuMs: [] as number[],
-};
-let report: ReturnType<typeof driftReport> | undefined;
+// ctloop: the drift activity's own code path (driftReportOfData: read, parse, report), on one
+// thread and on CTLOOP_DRIFT_THREADS (default min(cores, 4)) threads, runs interleaved.
+const threads = driftThreadCount();
+const threadCounts = threads > 1 ? [1, threads] : [1];
+const timings = new Map(threadCounts.map((t) => [t, { totalMs: [] as number[], cpuMs: [] as number[] }]));
+let report: DriftReport | undefined;
+const input = { referenceUri: referenceFile, currentUri: currentFile, features };
 for (let run = 0; run < runs; run++) {
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  const reference = csvColumns(await readDataBytes(store, referenceFile), features);
-  const current = csvColumns(await readDataBytes(store, currentFile), features);
-  const parsed = performance.now();
-  report = driftReport({ reference, current, features });
-  const end = performance.now();
-  ctloop.readParseMs.push(parsed - start);
-  ctloop.computeMs.push(end - parsed);
-  ctloop.totalMs.push(end - start);
-  const used = process.cpuUsage(cpu);
-  ctloop.cpuMs.push((used.user + used.system) / 1000);
+  for (const t of threadCounts) {
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const r = await driftReportOfData(store, input, t);
+    const used = process.cpuUsage(cpu); // the whole process: every thread's CPU time
+    timings.get(t)!.totalMs.push(performance.now() - start);
+    timings.get(t)!.cpuMs.push((used.user + used.system) / 1000);
+    if (report && !isDeepStrictEqual(r, report)) throw new Error(`the ${t}-thread report differs`);
+    report = r;
+  }
 }
+await closeDriftThreads();
+const single = timings.get(1)!;
+const parallel = timings.get(threads)!;
 
 // Evidently, in its own interpreter, on the same files.
 const python = execFileSync('bash', ['scripts/ensure-evidently'], { encoding: 'utf8' }).trim();
@@ -133,8 +136,7 @@ const evidently = JSON.parse(
 const evidentlyProcessMs = performance.now() - processStart;
 
 const ms = (x: number) => Math.round(x);
-const ctloopTotal = median(ctloop.totalMs);
-const ctloopCompute = median(ctloop.computeMs);
+const ctloopTotal = median(parallel.totalMs);
 const evidentlyTotal = (evidently.readS + evidently.computeS) * 1000;
 const features_ = report!.features;
 const ksDiff = Math.max(...features_.map((f) => Math.abs(f.pValue - evidently.ksPValue[f.name]!)));
@@ -153,14 +155,17 @@ const result = {
     generateMs: ms(generateMs),
   },
   ctloop: {
-    includes:
-      'readDataBytes of both files, csvColumns (CSV bytes → Float64Array columns), driftReport: per column sort, PSI on 10 reference-quantile bins (epsilon 1e-4), two-sample KS + p-value, BH across columns, verdict; one thread',
+    includes: `driftReportOfData, the drift activity's code: read both files, csvColumns (CSV bytes → Float64Array columns), per column sort, PSI on 10 reference-quantile bins (epsilon 1e-4), two-sample KS + p-value, BH across columns, verdict; ${threads} thread${threads > 1 ? 's (both files parsed at once, one per thread; features measured in groups, one per thread)' : ''}; median of ${runs} runs`,
+    threads,
     runs,
-    readParseMs: ms(median(ctloop.readParseMs)),
-    computeMs: ms(ctloopCompute),
     totalMs: ms(ctloopTotal),
-    runsTotalMs: ctloop.totalMs.map(ms),
-    cpuMs: ms(median(ctloop.cpuMs)),
+    cpuMs: ms(median(parallel.cpuMs)),
+    runsTotalMs: parallel.totalMs.map(ms),
+    oneThread: {
+      totalMs: ms(median(single.totalMs)),
+      cpuMs: ms(median(single.cpuMs)),
+      runsTotalMs: single.totalMs.map(ms),
+    },
     driftedColumns: features_.filter((f) => f.drifted).map((f) => f.name),
   },
   evidently: {
@@ -178,9 +183,12 @@ const result = {
   },
   ratio: {
     total: Number((evidentlyTotal / ctloopTotal).toFixed(1)),
-    compute: Number(((evidently.computeS * 1000) / ctloopCompute).toFixed(1)),
-    // CPU time of read + compute (user + system; ctloop's includes its GC threads).
-    cpu: Number((((evidently.readCpuS + evidently.computeCpuS) * 1000) / median(ctloop.cpuMs)).toFixed(1)),
+    totalOneThread: Number((evidentlyTotal / median(single.totalMs)).toFixed(1)),
+    // CPU time of read + compute (user + system, every thread; ctloop's includes its GC threads).
+    cpu: Number((((evidently.readCpuS + evidently.computeCpuS) * 1000) / median(parallel.cpuMs)).toFixed(1)),
+    cpuOneThread: Number(
+      (((evidently.readCpuS + evidently.computeCpuS) * 1000) / median(single.cpuMs)).toFixed(1),
+    ),
     loadAverage: os.loadavg().map((x) => Number(x.toFixed(1))),
     goal: 'total ≥ 20',
   },
