@@ -51,6 +51,14 @@ describe('sortAscending', () => {
     expect(firstDifference(sortAscending(values.slice()), values.slice().sort())).toBe(-1);
   });
 
+  it.each([4096, 4097, 16_383, 70_001, 356_000])(
+    '%i normal values: same order as the native sort',
+    (size) => {
+      const values = Float64Array.from({ length: size }, () => Math.round(normalSample(rand) * 1e6) / 1e6);
+      expect(firstDifference(sortAscending(values.slice()), values.slice().sort())).toBe(-1);
+    },
+  );
+
   it('sorts an already sorted and a reversed column', () => {
     const up = Float64Array.from({ length: n }, (_, i) => i);
     expect(firstDifference(sortAscending(up.slice()), up)).toBe(-1);
