@@ -36,10 +36,9 @@ for (const name of selected) {
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
   });
-  const json = (run.stdout ?? '')
-    .trim()
-    .split('\n')
-    .reverse()
+  const out = (run.stdout ?? '').trim();
+  // The result is the whole output (pretty-printed JSON) or its last JSON line.
+  const json = [out, ...out.split('\n').reverse()]
     .map((line) => {
       try {
         return JSON.parse(line) as unknown;
