@@ -5,6 +5,7 @@ import type { Gateway } from '../serving/gateway';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { TrainerRegistry } from '../trainers/trainer';
 import type { TriggerRequest, TriggerSubmission } from '../triggers/submit-trigger';
+import type { RunResult } from '../workflows/messages';
 import type { WebhookConfig } from './notifications';
 
 /** What activities need from the outside world; workers build the real ones, tests too. */
@@ -23,4 +24,6 @@ export interface ActivityDeps {
   readonly webhooks: WebhookConfig;
   /** Hands a trigger to a model's workflow; present on workers that have a Temporal client (control). */
   readonly submitTrigger?: (model: string, request: TriggerRequest) => Promise<TriggerSubmission>;
+  /** Waits for a run workflow's result (throws as the Temporal client does); present where submitTrigger is. */
+  readonly runWorkflowResult?: (workflowId: string) => Promise<RunResult>;
 }

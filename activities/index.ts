@@ -5,6 +5,7 @@ import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createNotificationActivities } from './notifications';
 import { createRegistryActivities } from './registry';
+import { createRunWatchActivities } from './run-watch';
 import { createRunActivities } from './runs';
 import { createScheduleActivities } from './schedules';
 import { createTrainingActivities } from './training';
@@ -16,6 +17,7 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createRunActivities(deps),
+    ...createRunWatchActivities(deps),
     ...createValidationActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),

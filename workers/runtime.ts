@@ -21,6 +21,9 @@ import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
 import { submitTrigger } from '../triggers/submit-trigger';
+import type { runWorkflow } from '../workflows/run-workflow';
+
+type RunWorkflow = typeof runWorkflow;
 
 /**
  * Builds the real dependencies from configuration. Only process entry points
@@ -174,6 +177,7 @@ export function withTriggers(
   return {
     ...deps,
     submitTrigger: (model, request) => submitTrigger({ db: deps.db, temporal, taskQueues }, model, request),
+    runWorkflowResult: (workflowId) => temporal.workflow.getHandle<RunWorkflow>(workflowId).result(),
   };
 }
 

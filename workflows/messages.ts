@@ -81,6 +81,8 @@ export interface ModelWorkflowCarry {
   readonly lastOutcome: RunOutcomeSummary | null;
   /** Trigger governance (absent in carries written before it existed). */
   readonly governance?: GovernanceCarry;
+  /** A run in progress when the execution continued as new; the next one waits for it. */
+  readonly current?: { readonly run: PendingRun; readonly stage: Stage | null };
 }
 
 /** The model workflow's trigger governance, carried across continue-as-new. */

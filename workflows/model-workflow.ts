@@ -1,12 +1,15 @@
 import {
   ApplicationFailure,
   allHandlersFinished,
+  CancellationScope,
   type ChildWorkflowHandle,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -51,6 +54,12 @@ import {
 import { runWorkflow } from './run-workflow';
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
+/** Waits as long as a run takes (days, with approvals); the heartbeat notices a lost worker. */
+const watch = proxyActivities<Activities>({
+  startToCloseTimeout: '365 days',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
 
 /**
  * Continue-as-new well before the history gets heavy: a run adds only a handful of events here,
@@ -70,7 +79,10 @@ const NOT_FROZEN: FreezeState = { frozen: false, reason: null, by: null, at: nul
 class ModelEntity {
   current: PendingRun | null = null;
   currentStage: Stage | null = null;
-  child: ChildWorkflowHandle<typeof runWorkflow> | null = null;
+  /** Where signals for the current run go: its child handle, or (a run carried over) its external handle. */
+  child: Pick<ChildWorkflowHandle<typeof runWorkflow>, 'signal'> | null = null;
+  /** The current run was started by an earlier execution, which continued as new while it ran. */
+  carriedRun: boolean;
   pending: PendingRun | null;
   completedRuns: number;
   lastOutcome: RunOutcomeSummary | null;
@@ -85,6 +97,9 @@ class ModelEntity {
   constructor(readonly input: ModelWorkflowInput) {
     const carried = input.carried;
     this.pending = carried?.pending ?? null;
+    this.current = carried?.current?.run ?? null;
+    this.currentStage = carried?.current?.stage ?? null;
+    this.carriedRun = this.current !== null;
     this.completedRuns = carried?.completedRuns ?? 0;
     this.lastOutcome = carried?.lastOutcome ?? null;
     const g = carried?.governance;
@@ -266,7 +281,14 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
       entity.startFollowUp(now);
     }
     const run = entity.current!;
-    entity.runEnded(await executeRun(input, entity, run), Date.now());
+    const outcome = await runToEnd(input, entity, run);
+    if (outcome === null) {
+      // The history grew heavy during the run (a storm of triggers): go on in a new execution,
+      // which waits for the same run.
+      await continueAsNewDuringRun(input, entity);
+      continue;
+    }
+    entity.runEnded(outcome, Date.now());
 
     if (
       historyIsHeavy(input) ||
@@ -299,6 +321,96 @@ async function continueAsNewWith(input: ModelWorkflowInput, entity: ModelEntity)
 }
 
 /**
+ * Continues as new while a run is in progress, carrying it. Temporal caps the
+ * updates one execution may take (2,000) and the size of its history, and a
+ * run can wait days for a person while monitors keep alerting; so the model's
+ * workflow cannot wait for the end of a run to cut its history. The run
+ * workflow was started to outlive this execution (ParentClosePolicy.ABANDON)
+ * and the next execution waits for it by its workflow id.
+ */
+async function continueAsNewDuringRun(input: ModelWorkflowInput, entity: ModelEntity): Promise<never> {
+  // Let in-flight updates finish so none is lost across the boundary.
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof modelWorkflow>({
+    ...input,
+    carried: {
+      pending: entity.pending,
+      completedRuns: entity.completedRuns,
+      lastOutcome: entity.lastOutcome,
+      governance: entity.carry(),
+      current: { run: entity.current!, stage: entity.currentStage },
+    },
+  });
+}
+
+/**
+ * The run's outcome; or null when the history grew heavy first and the run
+ * may outlive this execution (runs started before that was possible may not:
+ * they are waited for as before, so recorded histories replay).
+ */
+async function runToEnd(
+  input: ModelWorkflowInput,
+  entity: ModelEntity,
+  run: PendingRun,
+): Promise<RunOutcomeSummary | null> {
+  let ending: Promise<RunOutcomeSummary>;
+  if (entity.carriedRun) {
+    entity.carriedRun = false;
+    ending = awaitCarriedRun(input, entity, run);
+  } else {
+    const outlives = patched(RUN_OUTLIVES_EXECUTION);
+    ending = executeRun(input, entity, run, outlives);
+    if (!outlives) return ending;
+  }
+  let ended = false;
+  return Promise.race([
+    ending.finally(() => {
+      ended = true;
+    }),
+    condition(() => ended || historyIsHeavy(input)).then(() => null),
+  ]);
+}
+
+/** patched() id: runs started to outlive the model workflow's execution (continue-as-new during a run). */
+const RUN_OUTLIVES_EXECUTION = 'run-outlives-execution';
+
+/**
+ * Waits for a run an earlier execution started, through the awaitRunEnd
+ * activity (heartbeated, retried on another worker if this one is lost).
+ * Cancelling the model's workflow cancels the run, as for a child.
+ */
+async function awaitCarriedRun(
+  input: ModelWorkflowInput,
+  entity: ModelEntity,
+  run: PendingRun,
+): Promise<RunOutcomeSummary> {
+  const workflowId = runWorkflowId(input.model, run.runId);
+  const handle = getExternalWorkflowHandle(workflowId);
+  entity.child = handle;
+  try {
+    const end = await watch.awaitRunEnd({ workflowId });
+    if (end.ended === 'completed') {
+      return { runId: run.runId, outcome: end.result.outcome, reason: end.result.reason };
+    }
+    return await recordUnfinishedRun(run, end.ended, `run workflow did not complete: ${end.message}`);
+  } catch (err) {
+    if (isCancellation(err)) await CancellationScope.nonCancellable(() => handle.cancel());
+    throw err;
+  }
+}
+
+/** A run that did not record its own outcome (terminated from outside, or a bug in it) gets one here. */
+async function recordUnfinishedRun(
+  run: PendingRun,
+  outcome: 'cancelled' | 'failed',
+  reason: string,
+): Promise<RunOutcomeSummary> {
+  log.warn('run did not complete', { runId: run.runId, error: reason });
+  await control.finishRun({ runId: run.runId, outcome, reason, candidateVersion: null });
+  return { runId: run.runId, outcome, reason };
+}
+
+/**
  * Waits while the follow-up may not start: until the cooldown ends (a durable
  * timer, so a worker restart loses nothing), or while the model is frozen
  * (`startsAt` null) until it is unfrozen; a manual trigger may start it sooner.
@@ -315,6 +427,7 @@ async function executeRun(
   input: ModelWorkflowInput,
   entity: ModelEntity,
   run: PendingRun,
+  outlives: boolean,
 ): Promise<RunOutcomeSummary> {
   try {
     const child = await startChild(runWorkflow, {
@@ -332,8 +445,9 @@ async function executeRun(
         { key: ctModelKey, value: input.model },
         { key: ctTriggerKey, value: run.causes[0]?.reason ?? 'manual' },
       ],
-      // Cancelling the model's workflow cancels its run, which cleans up and records `cancelled`.
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      // Cancelling the model's workflow cancels its run (the child's scope is cancelled), which
+      // cleans up and records `cancelled`; continuing as new leaves it running (ABANDON).
+      parentClosePolicy: outlives ? ParentClosePolicy.ABANDON : ParentClosePolicy.REQUEST_CANCEL,
     });
     entity.child = child;
     // A freeze that arrived while the run was being started has not been forwarded yet.
@@ -347,10 +461,11 @@ async function executeRun(
     // The run records its own outcome; this covers a run terminated from outside (or a bug in it),
     // so that the registry never shows a run without an outcome.
     const outcome = isCancellation(err) ? 'cancelled' : 'failed';
-    const reason = `run workflow did not complete: ${(err as Error).message ?? String(err)}`;
-    log.warn('run did not complete', { runId: run.runId, error: reason });
-    await control.finishRun({ runId: run.runId, outcome, reason, candidateVersion: null });
-    return { runId: run.runId, outcome, reason };
+    return recordUnfinishedRun(
+      run,
+      outcome,
+      `run workflow did not complete: ${(err as Error).message ?? String(err)}`,
+    );
   }
 }
 

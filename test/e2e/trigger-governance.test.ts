@@ -318,4 +318,48 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     const resent = await send(model, { reason: 'drift', dedupKey: 'alert-7' });
     expect(resent.fate).toBe('started');
   });
+
+  it('continues as new during a long run under a storm; the run goes on and its end starts the follow-up', async () => {
+    const model = 'storm-during-run';
+    await registerModel(api, model, data, fastPolicy());
+    // Start the model's workflow as the API would, but with a tiny history allowance.
+    const handle = await stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
+    });
+    const executionBefore = (await handle.describe()).runId;
+    const first = await send(model, { reason: 'manual' });
+    expect(first.fate).toBe('started');
+    await waitForRun(api, model, first.runId!, inStage('approve'));
+
+    // One after another, so that each is its own update and the history outgrows the allowance.
+    const answers = [];
+    for (let i = 0; i < 30; i++)
+      answers.push(await send(model, { reason: 'drift', dedupKey: `long-${i}` }, monitor));
+    expect(answers.map((a) => a.fate)).toEqual(['queued', ...Array(29).fill('joined')]);
+    const followUp = answers[0]!.runId!;
+    expect(new Set(answers.map((a) => a.runId))).toEqual(new Set([followUp]));
+
+    // A new execution carries the run (still waiting for its approver) and the follow-up.
+    const carried = await waitForModel(model, (s) => s.current?.runId === first.runId && s.pending !== null);
+    expect((await handle.describe()).runId).not.toBe(executionBefore);
+    expect(carried).toMatchObject({ currentStage: 'approve', pending: { runId: followUp } });
+    expect(carried.pending!.causes).toHaveLength(30);
+    // A re-sent alert is still known after the boundary.
+    expect(await send(model, { reason: 'drift', dedupKey: 'long-7' }, monitor)).toMatchObject({
+      fate: 'deduplicated',
+      runId: followUp,
+    });
+
+    // The run was not cancelled by the boundary: a person still decides it, and its end starts the follow-up.
+    expect((await decide(bob, model, first.runId!, 'reject', 'not now')).status).toBe(200);
+    expect((await waitForRun(api, model, first.runId!, hasEnded)).outcome).toBe('rejected_approval');
+    const next = await waitForRun(api, model, followUp, inStage('approve'));
+    expect(next.causes).toHaveLength(30);
+    await decide(bob, model, followUp, 'reject', 'drill over');
+    await waitForRun(api, model, followUp, hasEnded);
+    const state = await waitForModel(model, (s) => s.current === null);
+    expect(state.completedRuns).toBeGreaterThanOrEqual(1);
+  });
 });
