@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bootstrapChampion,
@@ -13,8 +11,8 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
-import { ensureTemporalCli } from '../../scripts/temporal-dev-server';
 import { modelWorkflowId, runWorkflowId } from '../../workflows/messages';
+import { recordHistory, recordingHistories } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('a drift alert retrains, an approver signs off, the canary passes and the new model is promoted', () => {
@@ -106,27 +104,9 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
     const approval = lineage.lineage.audit.find((e: { kind: string }) => e.kind === 'approval');
     expect(approval).toMatchObject({ actor: 'alice', reason: 'better on drifted data' });
 
-    // CTLOOP_RECORD_HISTORIES=1 refreshes the histories that test/e2e/replay.test.ts replays.
-    if (process.env.CTLOOP_RECORD_HISTORIES === '1') {
-      const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
-      await mkdir(dir, { recursive: true });
-      for (const [name, id] of [
-        ['run-promoted', runWorkflowId(model, runId)],
-        ['model-two-runs', modelWorkflowId(model)],
-      ] as const) {
-        // The CLI's JSON is the format `historyFromJSON` reads.
-        const json = execFileSync(await ensureTemporalCli(), [
-          'workflow',
-          'show',
-          '--workflow-id',
-          id,
-          '--address',
-          stack.temporalAddress,
-          '--output',
-          'json',
-        ]);
-        await writeFile(path.join(dir, `${name}.json`), json);
-      }
+    if (recordingHistories) {
+      await recordHistory(stack, 'run-promoted', runWorkflowId(model, runId));
+      await recordHistory(stack, 'model-two-runs', modelWorkflowId(model));
     }
   });
 });

@@ -17,6 +17,7 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { type ModelState, modelStateQuery, modelWorkflowId, runWorkflowId } from '../../workflows/messages';
+import { recordHistory, recordingHistories } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 interface TriggerAnswer {
@@ -343,7 +344,8 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
 
     // A new execution carries the run (still waiting for its approver) and the follow-up.
     const carried = await waitForModel(model, (s) => s.current?.runId === first.runId && s.pending !== null);
-    expect((await handle.describe()).runId).not.toBe(executionBefore);
+    const executionAfter = (await handle.describe()).runId;
+    expect(executionAfter).not.toBe(executionBefore);
     expect(carried).toMatchObject({ currentStage: 'approve', pending: { runId: followUp } });
     expect(carried.pending!.causes).toHaveLength(30);
     // A re-sent alert is still known after the boundary.
@@ -361,5 +363,10 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     await waitForRun(api, model, followUp, hasEnded);
     const state = await waitForModel(model, (s) => s.current === null);
     expect(state.completedRuns).toBeGreaterThanOrEqual(1);
+    if (recordingHistories) {
+      // The execution that continued as new during a run, and the one that waited for that run.
+      await recordHistory(stack, 'model-continued-during-run', modelWorkflowId(model), executionBefore);
+      await recordHistory(stack, 'model-carried-run', modelWorkflowId(model), executionAfter);
+    }
   });
 });
