@@ -36,6 +36,7 @@ import {
   freezeUpdate,
   type GovernanceCarry,
   type ModelState,
+  type ModelWorkflowCarry,
   type ModelWorkflowInput,
   modelFreezeSignal,
   modelStateQuery,
@@ -191,6 +192,17 @@ class ModelEntity {
     this.freezeVersion += 1;
   }
 
+  /** Everything the next execution needs: the follow-up, the counts, governance, and a run in progress. */
+  carryOver(): ModelWorkflowCarry {
+    return {
+      pending: this.pending,
+      completedRuns: this.completedRuns,
+      lastOutcome: this.lastOutcome,
+      governance: this.carry(),
+      ...(this.current === null ? {} : { current: { run: this.current, stage: this.currentStage } }),
+    };
+  }
+
   carry(): GovernanceCarry {
     const now = Date.now();
     return {
@@ -309,15 +321,7 @@ async function continueAsNewWith(input: ModelWorkflowInput, entity: ModelEntity)
   // Let in-flight updates finish so none is lost across the boundary.
   await condition(allHandlersFinished);
   if (entity.current !== null) return;
-  await continueAsNew<typeof modelWorkflow>({
-    ...input,
-    carried: {
-      pending: entity.pending,
-      completedRuns: entity.completedRuns,
-      lastOutcome: entity.lastOutcome,
-      governance: entity.carry(),
-    },
-  });
+  await continueAsNew<typeof modelWorkflow>({ ...input, carried: entity.carryOver() });
 }
 
 /**
@@ -331,16 +335,7 @@ async function continueAsNewWith(input: ModelWorkflowInput, entity: ModelEntity)
 async function continueAsNewDuringRun(input: ModelWorkflowInput, entity: ModelEntity): Promise<never> {
   // Let in-flight updates finish so none is lost across the boundary.
   await condition(allHandlersFinished);
-  return continueAsNew<typeof modelWorkflow>({
-    ...input,
-    carried: {
-      pending: entity.pending,
-      completedRuns: entity.completedRuns,
-      lastOutcome: entity.lastOutcome,
-      governance: entity.carry(),
-      current: { run: entity.current!, stage: entity.currentStage },
-    },
-  });
+  return continueAsNew<typeof modelWorkflow>({ ...input, carried: entity.carryOver() });
 }
 
 /**

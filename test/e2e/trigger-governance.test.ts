@@ -71,6 +71,14 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     return expectStatus<TriggerAnswer>(res, 200, 202);
   }
 
+  /** Starts the model's workflow as the API would, but with a tiny history allowance (60 events). */
+  const startWithTinyHistoryAllowance = (model: string) =>
+    stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
+    });
+
   const rowsOf = (model: string) =>
     stack.database.db
       .select()
@@ -289,12 +297,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   it('keeps a frozen model frozen when a flood of triggers makes its workflow continue as new', async () => {
     const model = 'flood';
     await registerModel(api, model, data, fastPolicy());
-    // Start the model's workflow as the API would, but with a tiny history allowance.
-    const handle = await stack.client.workflow.start('modelWorkflow', {
-      workflowId: modelWorkflowId(model),
-      taskQueue: stack.taskQueues.control,
-      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
-    });
+    const handle = await startWithTinyHistoryAllowance(model);
     const executionBefore = (await handle.describe()).runId;
     const reason = 'maintenance window';
     expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason }), 200);
@@ -323,12 +326,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   it('continues as new during a long run under a storm; the run goes on and its end starts the follow-up', async () => {
     const model = 'storm-during-run';
     await registerModel(api, model, data, fastPolicy());
-    // Start the model's workflow as the API would, but with a tiny history allowance.
-    const handle = await stack.client.workflow.start('modelWorkflow', {
-      workflowId: modelWorkflowId(model),
-      taskQueue: stack.taskQueues.control,
-      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
-    });
+    const handle = await startWithTinyHistoryAllowance(model);
     const executionBefore = (await handle.describe()).runId;
     const first = await send(model, { reason: 'manual' });
     expect(first.fate).toBe('started');
