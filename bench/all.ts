@@ -15,6 +15,7 @@ const BENCHES = [
   'drift',
   'drift-vs-evidently',
   'trigger-load',
+  'temporal-round-trip',
 ] as const;
 
 const wanted = process.argv.slice(2);
