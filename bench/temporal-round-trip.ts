@@ -1,16 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { parseTriggerPolicy } from '../domain/policy';
 import { fastPolicy, registerModel, trigger, writeDataset } from '../scripts/lib/scenario';
-import { startDevServer } from '../scripts/temporal-dev-server';
-import { ensurePostgres } from '../test/helpers/postgres';
-import { startStackWith } from '../test/helpers/stack';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { workflowsPath } from '../workers/runtime';
 import { modelStateQuery, modelWorkflowId, triggerBatchUpdate } from '../workflows/messages';
+import { startControlStack } from './lib/control-stack';
 
 /**
  * `npm run bench -- temporal-round-trip`: the floor under the trigger
@@ -40,20 +33,8 @@ function summary(ms: number[]) {
 }
 
 async function main() {
-  const temporal = await startDevServer({ headless: true });
-  const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
-  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code);
-  const stack = await startStackWith(
-    {
-      temporalAddress: temporal.address,
-      postgresUrl: process.env.DATABASE_URL ?? ensurePostgres(),
-      workflowBundlePath: bundlePath,
-      trainerPython: 'python3',
-    },
-    { workers: false },
-  );
-  const worker = await startWorkerProcess(stack, { script: 'workers/control.ts' });
+  const control = await startControlStack();
+  const { stack } = control;
   try {
     const api = stack.api();
     const model = 'round-trip';
@@ -112,9 +93,7 @@ async function main() {
     await writeFile('bench/results/temporal-round-trip.json', `${JSON.stringify(result, null, 2)}\n`);
     console.log(JSON.stringify(result));
   } finally {
-    await worker.kill('SIGTERM');
-    await stack.close();
-    await temporal.stop();
+    await control.close();
   }
 }
 

@@ -1,21 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import autocannon from 'autocannon';
 import { count, inArray } from 'drizzle-orm';
 import { httpApi } from '../api/client';
 import { generateToken, hashToken } from '../auth/identities';
 import { triggers } from '../db/schema';
 import { fastPolicy, registerModel, writeDataset } from '../scripts/lib/scenario';
-import { startDevServer } from '../scripts/temporal-dev-server';
-import { ensurePostgres } from '../test/helpers/postgres';
-import { type Stack, startStackWith } from '../test/helpers/stack';
-import { startWorkerProcess } from '../test/helpers/worker-process';
-import { workflowsPath } from '../workers/runtime';
+import type { Stack } from '../test/helpers/stack';
+import { stackProcessEnv } from '../test/helpers/worker-process';
+import { startControlStack } from './lib/control-stack';
 
 /**
  * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
@@ -92,14 +88,7 @@ async function startApiProcess(
 ): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
     env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      CTLOOP_TASK_QUEUE: stack.taskQueues.control,
-      CTLOOP_TRAIN_TASK_QUEUE: stack.taskQueues.train,
-      CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
-      CTLOOP_DATA_DIR: stack.dataDir,
-      CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
+      ...stackProcessEnv(stack),
       PORT: String(port),
       CTLOOP_TOKENS: JSON.stringify([
         { name: 'bench-admin', role: 'admin', sha256: hashToken(ADMIN_TOKEN) },
@@ -150,21 +139,8 @@ function triggerRequest(i: number, models: readonly string[]): { path: string; b
 }
 
 async function main() {
-  const temporal = await startDevServer({ headless: true });
-  const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
-  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code);
-  const stack = await startStackWith(
-    {
-      temporalAddress: temporal.address,
-      postgresUrl: process.env.DATABASE_URL ?? ensurePostgres(),
-      workflowBundlePath: bundlePath,
-      trainerPython: process.env.CTLOOP_TRAINER_PYTHON ?? 'python3',
-    },
-    { workers: false },
-  );
-  // Its start-up log line ("worker polling") is at info level, which startWorkerProcess waits for.
-  const worker = await startWorkerProcess(stack, { script: 'workers/control.ts' });
+  const control = await startControlStack();
+  const { temporal, stack, worker } = control;
   const server = await startApiProcess(stack, await freePort());
   try {
     const api = httpApi(server.url, ADMIN_TOKEN);
@@ -283,9 +259,7 @@ async function main() {
     console.log(JSON.stringify(report));
   } finally {
     await server.stop();
-    await worker.kill('SIGTERM');
-    await stack.close();
-    await temporal.stop();
+    await control.close();
   }
 }
 

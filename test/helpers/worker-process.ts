@@ -16,6 +16,20 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+/** The environment that points a ctloop process (worker or API) at a test stack's services. */
+export function stackProcessEnv(stack: Stack): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: stack.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    CTLOOP_TASK_QUEUE: stack.taskQueues.control,
+    CTLOOP_TRAIN_TASK_QUEUE: stack.taskQueues.train,
+    CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
+    CTLOOP_DATA_DIR: stack.dataDir,
+    CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
+  };
+}
+
 export async function startWorkerProcess(
   stack: Stack,
   opts: { script?: string; env?: Record<string, string>; timeoutMs?: number } = {},
@@ -28,19 +42,7 @@ export async function startWorkerProcess(
   // the `tsx` CLI would leave its child running.
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', opts.script ?? 'workers/all.ts'], {
     cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      CTLOOP_TASK_QUEUE: stack.taskQueues.control,
-      CTLOOP_TRAIN_TASK_QUEUE: stack.taskQueues.train,
-      CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
-      CTLOOP_DATA_DIR: stack.dataDir,
-      CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
-      CTLOOP_CODE_VERSION: 'test',
-      LOG_LEVEL: 'info',
-      ...opts.env,
-    },
+    env: { ...stackProcessEnv(stack), CTLOOP_CODE_VERSION: 'test', LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
