@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
  * to 5 s (about 20 s in all), and grpc-js backs off reconnecting up to 2
  * minutes. While Temporal was down every API call touching it hung ~20 s,
  * and after it came back the API stayed degraded for ~27 s. Here a call is
- * retried for about half a second (enough for a connection reset, not for an
+ * retried for about a quarter of a second (enough for a connection reset, not for an
  * outage: the caller gets 503 `temporal_unavailable` and retries itself), and
  * the channel tries to reconnect at least every second, so service resumes
  * about a second after the server does.
@@ -22,8 +22,8 @@ import type { Logger } from 'pino';
 export function temporalClientOptions(address: string): ConnectionOptions {
   return {
     address,
-    // attempts 1..4, delays ≈ 100, 170, 290 ms (with ±20 % jitter)
-    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
+    // three attempts, 100 and 170 ms apart (±20 % jitter)
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
     channelArgs: {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.min_reconnect_backoff_ms': 100,
