@@ -125,7 +125,11 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
       } catch (err) {
         if (!isDatabaseUnavailable(err) || Date.now() - started > FINAL_REPORT_RETRY_MS) throw err;
         // Short enough that the heartbeat before each try keeps within the heartbeat timeout.
-        const delayMs = Math.min(1_000, (ctx.info.heartbeatTimeoutMs ?? 10_000) / 3, 250 * 2 ** (attempt - 1));
+        const delayMs = Math.min(
+          1_000,
+          (ctx.info.heartbeatTimeoutMs ?? 10_000) / 3,
+          250 * 2 ** (attempt - 1),
+        );
         if (attempt === 1) {
           log.warn(
             { runId, reason: describeDatabaseError(err) },

@@ -66,12 +66,17 @@ export async function openDatabase(opts: {
       connectionString: url,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+      // Kept open while idle: a request then rarely pays for a new connection, whose set-up (a
+      // backend process, SCRAM) can take most of a short connect timeout on a busy machine.
+      min: Math.min(2, opts.poolSize ?? 10),
       // A server that vanishes without closing the socket is noticed by TCP keep-alive.
       keepAlive: true,
     });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', (err) => opts.onPoolError?.(err));
     const db = drizzlePg(pool, { schema }) as unknown as Db;
+    // One connection opened now, not by the first request.
+    await pool.query('select 1').catch(() => {});
     return { db, kind: 'postgres', close: () => pool.end() };
   }
   if (opts.pgliteDir) mkdirSync(opts.pgliteDir, { recursive: true });
