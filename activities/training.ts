@@ -3,6 +3,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { TemporalFailure } from '@temporalio/common';
+import { describeDatabaseError, isDatabaseError, isDatabaseUnavailable } from '../db/errors';
 import { mergeRunReport } from '../db/registry';
 import { parseCsv, toCsv } from '../domain/csv';
 import { splitHoldout } from '../domain/data-validation';
@@ -47,6 +49,14 @@ export const INVALID_HYPERPARAMETERS = 'InvalidHyperParameters';
 /** Progress is written to the run's record at most this often (checkpoints always). */
 const PROGRESS_WRITE_MS = 1_000;
 
+/**
+ * How long the final training report is retried while the database is away,
+ * heartbeating meanwhile. After that the attempt fails as preempted: the run
+ * retries it with backoff (its preemption budget) from the last checkpoint,
+ * the finished model's, so an outage costs a retry, not the training.
+ */
+const FINAL_REPORT_RETRY_MS = 10_000;
+
 export function createTrainingActivities({ db, artifacts, trainers, log, device }: ActivityDeps) {
   /** Newest checkpoint whose bytes still match their checksum, copied to `dir`; older ones are the fallback. */
   async function resumePoint(checkpoints: readonly CheckpointRef[], dir: string) {
@@ -70,6 +80,67 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
 
   const saveProgress = (runId: string, progress: Record<string, unknown>) =>
     mergeRunReport(db, runId, 'training', progress);
+
+  /**
+   * Progress reports beside training. Each one replaces the last in the run's
+   * record, so one lost while the database is away is made good by the next;
+   * it is not worth failing (or, unhandled, killing the worker during) a
+   * training whose checkpoints are safe in the artifact store and heartbeated.
+   */
+  const progressWriter = (runId: string) => {
+    let failing = false;
+    return async (progress: Record<string, unknown>) => {
+      try {
+        await saveProgress(runId, progress);
+        if (failing) log.info({ runId }, 'training progress written to the run record again');
+        failing = false;
+      } catch (err) {
+        // One line per outage, not one per second.
+        if (!failing) {
+          log.warn(
+            { runId, reason: describeDatabaseError(err), databaseUnavailable: isDatabaseUnavailable(err) },
+            'training progress not written to the run record; training goes on, the next report replaces it',
+          );
+        }
+        failing = true;
+      }
+    };
+  };
+
+  /**
+   * The last report (the run's record of the finished training) matters:
+   * while the database is unavailable it is retried for a while,
+   * heartbeating so the run sees a live activity.
+   */
+  const saveFinalProgress = async (
+    runId: string,
+    progress: Record<string, unknown>,
+    ctx: Context,
+    beat: () => TrainHeartbeat,
+  ) => {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await saveProgress(runId, progress);
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || Date.now() - started > FINAL_REPORT_RETRY_MS) throw err;
+        // Short enough that the heartbeat before each try keeps within the heartbeat timeout.
+        const delayMs = Math.min(
+          1_000,
+          (ctx.info.heartbeatTimeoutMs ?? 10_000) / 3,
+          250 * 2 ** (attempt - 1),
+        );
+        if (attempt === 1) {
+          log.warn(
+            { runId, reason: describeDatabaseError(err) },
+            'database unavailable; retrying the final training report',
+          );
+        }
+        ctx.heartbeat(beat());
+        await ctx.sleep(delayMs);
+      }
+    }
+  };
 
   return {
     /**
@@ -96,6 +167,8 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           INVALID_HYPERPARAMETERS,
         );
       }
+      // What a failure reports to the run, so the next attempt resumes from this attempt's checkpoints.
+      let beat: TrainHeartbeat = { step: 0, total: null, checkpoints: input.checkpoints, metrics: {} };
       const workdir = path.join(tmpdir(), 'ctloop-train', input.runId, randomUUID());
       const checkpointDir = path.join(workdir, 'checkpoints');
       const outputDir = path.join(workdir, 'output');
@@ -114,7 +187,8 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         let checkpoints: CheckpointRef[] = resume
           ? input.checkpoints.filter((c) => c.step <= resume.step)
           : [];
-        let beat: TrainHeartbeat = { step: resume?.step ?? 0, total: null, checkpoints, metrics: {} };
+        beat = { step: resume?.step ?? 0, total: null, checkpoints, metrics: {} };
+        const writeProgress = progressWriter(input.runId);
         const started = Date.now();
         const startStep = beat.step;
         let lastWrite = 0;
@@ -163,11 +237,14 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           ctx.heartbeat(beat);
           lastWrite = Date.now();
           const report = progressReport();
-          housekeeping = housekeeping.then(async () => {
-            for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
-            await saveProgress(input.runId, report);
-            await rm(c.path, { force: true });
-          });
+          housekeeping = housekeeping
+            .then(async () => {
+              for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
+              await writeProgress(report);
+              await rm(c.path, { force: true });
+            })
+            // The checkpoint itself is stored and heartbeated; a failed clean-up only leaves a file behind.
+            .catch((err) => log.warn({ runId: input.runId, err }, 'checkpoint clean-up failed'));
         };
 
         let result: Awaited<ReturnType<typeof trainer.train>>;
@@ -191,17 +268,17 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
                 const report = progressReport();
                 // On the same chain as the checkpoint book-keeping, so writes land in order and none
                 // lands after the final report; a failed progress write is not worth failing training.
-                housekeeping = housekeeping.then(() => saveProgress(input.runId, report).catch(() => {}));
+                housekeeping = housekeeping.then(() => writeProgress(report));
               }
             },
             onCheckpoint: storeCheckpoint,
           });
           await housekeeping;
         } catch (err) {
-          await housekeeping.catch(() => {});
+          await housekeeping;
           if (!(err instanceof TrainerError)) throw err;
           const details = { ...beat, stderrTail: err.stderrTail, exitCode: err.exitCode };
-          await saveProgress(input.runId, { ...progressReport(), lastError: err.message });
+          await writeProgress({ ...progressReport(), lastError: err.message });
           const type =
             err.kind === 'preempted'
               ? TRAINER_PREEMPTED
@@ -222,7 +299,7 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           await readFile(result.artifactPath),
         );
         beat = { ...beat, step: result.steps };
-        await saveProgress(input.runId, { ...progressReport(), done: true });
+        await saveFinalProgress(input.runId, { ...progressReport(), done: true }, ctx, () => beat);
         return {
           artifactUri: uri,
           artifactSha256,
@@ -231,9 +308,39 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           resumedFromStep: resume?.step ?? null,
           skippedCheckpoints: skipped,
         };
+      } catch (err) {
+        throw withCheckpoints(err, beat);
       } finally {
         await rm(workdir, { recursive: true, force: true });
       }
     },
   };
+}
+
+/**
+ * Any other failure (the artifact store, the database, a bug) still carries
+ * the attempt's heartbeat, as a trainer failure does: without it the run
+ * retried from step 0 and threw away every checkpoint of the attempt. A
+ * database outage is the infrastructure's, not the trainer's: it is
+ * reported as a preemption (retried with backoff on the larger budget), not
+ * as a crash. Temporal's own failures (cancellation, an ApplicationFailure
+ * made above) pass through unchanged.
+ */
+function withCheckpoints(err: unknown, beat: TrainHeartbeat): unknown {
+  if (err instanceof TemporalFailure || !(err instanceof Error)) return err;
+  if (isDatabaseUnavailable(err)) {
+    return ApplicationFailure.create({
+      message: `database unavailable: ${describeDatabaseError(err)}`,
+      type: TRAINER_PREEMPTED,
+      nonRetryable: true,
+      details: [beat],
+    });
+  }
+  return ApplicationFailure.create({
+    // Never the SQL text of a failed statement: this message is shown with the run.
+    message: isDatabaseError(err) ? `database error: ${describeDatabaseError(err)}` : err.message,
+    type: err.name || 'Error',
+    details: [beat],
+    cause: isDatabaseError(err) ? undefined : err,
+  });
 }

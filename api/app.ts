@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
 import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
 import { rejectNulCharacters } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
+import { healthHandler } from './health';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { freezeRoutes } from './routes/freeze';
@@ -24,23 +24,7 @@ export function createApp(deps: ApiDeps) {
   const metrics = deps.metrics ?? createMetrics({ db: deps.db, log: deps.log });
   app.use('*', metrics.httpMetrics);
 
-  app.get('/healthz', async (c) => {
-    const checks: Record<string, string> = {};
-    try {
-      await deps.db.execute(sql`select 1`);
-      checks.database = 'ok';
-    } catch (err) {
-      checks.database = `error: ${(err as Error).message}`;
-    }
-    try {
-      await deps.temporal.connection.workflowService.getSystemInfo({});
-      checks.temporal = 'ok';
-    } catch (err) {
-      checks.temporal = `error: ${(err as Error).message}`;
-    }
-    const ok = Object.values(checks).every((v) => v === 'ok');
-    return c.json({ status: ok ? 'ok' : 'degraded', checks }, ok ? 200 : 503);
-  });
+  app.get('/healthz', healthHandler(deps));
 
   // Prometheus scrapes without a token, like a probe; nothing secret is exposed (see docs/metrics.md).
   app.get('/metrics', metricsEndpoint(metrics));

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
 
 /** The one error every handler throws: status, a stable code, a message for people, details for programs. */
 export class ApiError extends Error {
@@ -18,6 +19,12 @@ export class ApiError extends Error {
 
 export const notFound = (what: string, details: Record<string, unknown> = {}) =>
   new ApiError(404, 'not_found', `${what} not found`, details);
+
+/** The registry database cannot be reached: the caller may retry; the message never carries SQL. */
+export const databaseUnavailable = (err: unknown) =>
+  new ApiError(503, 'database_unavailable', 'the registry database is unavailable; retry shortly', {
+    reason: describeDatabaseError(err),
+  });
 
 export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
   return { error: { code, message, details } };
@@ -43,6 +50,12 @@ export function createErrorHandler(log: Logger): ErrorHandler {
       // Hono's own 4xx (malformed JSON, missing content type): same JSON shape as ours.
       const status = err.status as ContentfulStatusCode;
       return c.json(errorBody(status === 400 ? 'invalid_request' : 'http_error', err.message), status);
+    }
+    if (isDatabaseUnavailable(err)) {
+      log.warn({ path: c.req.path, reason: describeDatabaseError(err) }, 'database unavailable');
+      const mapped = databaseUnavailable(err);
+      c.header('retry-after', '1');
+      return c.json(errorBody(mapped.code, mapped.message, mapped.details), mapped.status);
     }
     log.error({ err, path: c.req.path }, 'unhandled error');
     return c.json(errorBody('internal', 'internal error; see the server log'), 500);

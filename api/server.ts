@@ -1,14 +1,25 @@
 import { serve } from '@hono/node-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig } from '../config/env';
-import { createApiApp, createLogger, openRuntime } from '../workers/runtime';
+import {
+  API_DB_CONNECT_TIMEOUT_MS,
+  createApiApp,
+  createLogger,
+  keepRunningOnUnhandledRejection,
+  openRuntime,
+} from '../workers/runtime';
+import { lazyTemporalConnection } from '../workers/temporal-connection';
 
 /** The API process: configuration → database, Temporal client, gateway → Hono on PORT. */
 async function main() {
   const config = loadConfig();
   const log = createLogger(config, 'ctloop-api');
-  const { database, deps } = await openRuntime(config, log);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  keepRunningOnUnhandledRejection(log);
+  const { database, deps } = await openRuntime(config, log, 'cpu', {
+    connectTimeoutMs: API_DB_CONNECT_TIMEOUT_MS,
+  });
+  // Lazy: the API serves (and /healthz says Temporal is down) before Temporal is up.
+  const connection = lazyTemporalConnection(config.temporal.address);
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const app = createApiApp(config, deps, temporal, log);
   const server = serve({ fetch: app.fetch, port: config.port }, (info) => {

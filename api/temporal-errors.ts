@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApiError } from './errors';
+import { describeDatabaseError, isDatabaseError, isDatabaseUnavailable } from '../db/errors';
+import { ApiError, databaseUnavailable } from './errors';
 
 /**
  * Maps what Temporal says about an update or signal to an API error: a
@@ -7,6 +8,11 @@ import { ApiError } from './errors';
  * workflow too; anything else is Temporal being unreachable (503).
  */
 export function temporalCallError(err: unknown, what: string): ApiError {
+  // The registry is read and written around most Temporal calls; its failures are its own.
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(err);
+  if (isDatabaseError(err)) {
+    return new ApiError(500, 'internal', `${what}: database error: ${describeDatabaseError(err)}`);
+  }
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause as { message?: string; type?: string } | undefined;
     return new ApiError(409, 'refused', `${what} refused: ${cause?.message ?? err.message}`, {

@@ -10,9 +10,11 @@ import {
   createCtWorkers,
   createLogger,
   installSdkLogging,
+  keepRunningOnUnhandledRejection,
   openRuntime,
   withTriggers,
 } from '../workers/runtime';
+import { temporalClientOptions } from '../workers/temporal-connection';
 import { startDevServer, waitForTemporal } from './temporal-dev-server';
 
 /**
@@ -49,8 +51,9 @@ async function main() {
     uiUrl = server.uiUrl ?? uiUrl;
   }
 
+  keepRunningOnUnhandledRejection(log);
   const { database, deps: baseDeps } = await openRuntime(config, log);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalClientOptions(config.temporal.address));
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const deps = withTriggers(baseDeps, temporal, config.taskQueues);
   const workerConnection = await NativeConnection.connect({ address: config.temporal.address });

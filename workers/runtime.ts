@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
   type LogLevel,
-  NativeConnection,
+  type NativeConnection,
   Runtime,
   Worker,
   type WorkerOptions,
@@ -16,12 +16,14 @@ import { createApp } from '../api/app';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import { type Database, openDatabase } from '../db/client';
+import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
 import { createMetrics } from '../observability/metrics';
 import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
 import { submitTrigger } from '../triggers/submit-trigger';
 import type { runWorkflow } from '../workflows/run-workflow';
+import { connectWorkerToTemporal, lazyTemporalConnection } from './temporal-connection';
 
 type RunWorkflow = typeof runWorkflow;
 
@@ -72,14 +74,36 @@ export function detectCodeVersion(): string {
   }
 }
 
+/**
+ * How long an API query waits for a database connection: a stopped database
+ * refuses at once, a hung one is given up on well within a second, so the
+ * caller gets 503 `database_unavailable` rather than a hang.
+ */
+export const API_DB_CONNECT_TIMEOUT_MS = 750;
+
 export async function openRuntime(
   config: Config,
   log: Logger,
   device: ActivityDeps['device'] = 'cpu',
+  opts: { connectTimeoutMs?: number } = {},
 ): Promise<{ database: Database; deps: ActivityDeps }> {
   const database = await openDatabase({
     url: config.databaseUrl,
     pgliteDir: path.join(config.dataDir, 'pglite'),
+    connectTimeoutMs: opts.connectTimeoutMs,
+    // Started before its database (docker-compose, a restarting server): wait for it rather than exit.
+    waitForServer: {
+      onRetry: (err, attempt, delayMs) =>
+        log.warn(
+          { attempt, retryInMs: delayMs, reason: describeDatabaseError(err) },
+          'registry database not reachable yet; retrying',
+        ),
+    },
+    onPoolError: (err) =>
+      log.warn(
+        { reason: describeDatabaseError(err) },
+        'registry database connection lost; reconnecting on demand',
+      ),
   });
   log.info({ database: database.kind }, 'registry database ready (migrations applied)');
   const artifacts = createLocalArtifactStore(config.artifactsDir);
@@ -193,14 +217,15 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     log.info({ gpus: gpus.devices }, `GPU check passed: ${gpus.devices.join('; ')}`);
     device = 'cuda';
   }
+  keepRunningOnUnhandledRejection(log);
   const { database, deps: baseDeps } = await openRuntime(config, log, device);
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const clientConnection = lazyTemporalConnection(config.temporal.address);
   const deps = withTriggers(
     baseDeps,
     new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
     config.taskQueues,
   );
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await connectWorkerToTemporal(config.temporal.address, log);
   const workers = await createCtWorkers({
     connection,
     namespace: config.temporal.namespace,
@@ -219,6 +244,27 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     await clientConnection.close();
     await database.close();
   }
+}
+
+let rejectionHandlerInstalled = false;
+
+/**
+ * A promise rejected with nobody listening ends a Node process by default,
+ * and with it every activity the worker is running (a training run lost its
+ * worker to one write of a progress report while Postgres was down). Every
+ * known background write catches its own errors; this is the net under them:
+ * the rejection is logged as the bug it is, with its stack, and the process
+ * goes on serving its task queues.
+ */
+export function keepRunningOnUnhandledRejection(log: Logger): void {
+  if (rejectionHandlerInstalled) return;
+  rejectionHandlerInstalled = true;
+  process.on('unhandledRejection', (reason) => {
+    log.error(
+      { err: reason, databaseUnavailable: isDatabaseUnavailable(reason) },
+      'unhandled promise rejection (a bug: every background task should handle its errors); the process keeps running',
+    );
+  });
 }
 
 /**
