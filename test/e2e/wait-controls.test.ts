@@ -155,7 +155,8 @@ describe('every wait answers every control at once', () => {
         wait === 'question'
           ? { steps: [10, 100], stepMaxSeconds: 1, onInconclusive: 'ask', ask: { timeoutSeconds: 600 } }
           : { steps: [10, 100], stepMaxSeconds: 600 },
-      bake: { seconds: 600, pollSeconds: 1 },
+      // Long where the bake is the wait (or follows it); short where a row ends in `promoted`.
+      bake: { seconds: wait === 'bake' || wait === 'promotion' ? 600 : 2, pollSeconds: 1 },
     });
 
   async function newModel(wait: Wait): Promise<string> {
