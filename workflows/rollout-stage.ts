@@ -368,7 +368,7 @@ export function chunkPolls(seconds: number, pollSeconds: number): number {
 async function watchUntil(input: WatchInput, interrupted: () => boolean): Promise<WatchResult | null> {
   const watcher = proxyActivities<Activities>({
     startToCloseTimeout: (input.polls * input.pollSeconds + 120) * 1000,
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
   });
   const scope = new CancellationScope();

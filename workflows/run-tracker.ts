@@ -120,13 +120,14 @@ export class RunTracker implements RolloutRun {
     if (stage !== 'canary' && stage !== 'promote' && stage !== 'bake') {
       return `no rollout to control: run is in stage ${stage}`;
     }
-    if (this.isEnding || this.promoteNow) return 'the rollout is already ending';
+    if (this.isEnding) return 'the rollout is already ending';
     if (this.championVersion === null) return 'no rollout to control: this is the model’s first champion';
     // Abort ends every rollout wait: it is the operator's rollback.
     if (c.action === 'abort') return null;
     if (stage === 'promote')
       return 'the canary is over and the candidate is being promoted; roll back instead';
     if (stage === 'bake') return 'the candidate is promoted and baking; only abort or rollback apply';
+    if (this.promoteNow) return `the rollout is already ending: promote-now by ${this.promoteNow.by}`;
     if (this.held)
       return `the model is frozen: ${this.held} waits for unfreeze (abort or roll back to end it)`;
     if (this.asking) {

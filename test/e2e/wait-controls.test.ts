@@ -214,6 +214,17 @@ describe('every wait answers every control at once', () => {
     return runId;
   }
 
+  /** Ends the run if it still runs, lifts any freeze, and waits until the model takes new runs. */
+  async function release(model: string, runId: string): Promise<void> {
+    const run = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body as RunView;
+    if (run.outcome === null) {
+      await operate(model, runId, 'cancel');
+      await waitForRun(api, model, runId, hasEnded);
+    }
+    await operator('POST', `/v1/models/${model}/unfreeze`, { reason: 'next row' });
+    await waitForModelToLetGo(api, model, runId);
+  }
+
   async function send(control: Control, model: string, runId: string) {
     switch (control) {
       case 'approve':
@@ -254,10 +265,7 @@ describe('every wait answers every control at once', () => {
       if (earlier) {
         // The wait's shared run is done with: its model is free for runs of their own.
         shared.delete(wait);
-        await operate(earlier.model, earlier.runId, 'cancel');
-        await waitForRun(api, earlier.model, earlier.runId, hasEnded);
-        await operator('POST', `/v1/models/${earlier.model}/unfreeze`, { reason: 'next row' });
-        await waitForModelToLetGo(api, earlier.model, earlier.runId);
+        await release(earlier.model, earlier.runId);
       }
       model = await modelFor(wait, promotes(expected));
       runId = await bringTo(wait, model);
@@ -268,40 +276,37 @@ describe('every wait answers every control at once', () => {
       }
       ({ model, runId } = shared.get(wait)!);
     }
-    const asked = Date.now();
-    const res = await send(control, model, runId);
-
-    if ('refused' in expected) {
-      expect(res.status, JSON.stringify(res.body)).toBe(409);
-      expect(res.body.error.message).toMatch(expected.refused);
-      // Nothing changed: the run is still at its wait.
-      const after = await waitForRun(api, model, runId, () => true);
-      expect(after.outcome).toBeNull();
-    } else if ('applied' in expected) {
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      const after = await waitForRun(api, model, runId, expected.applied, { timeoutMs: 10_000 });
-      if (expected.audit) expect(after.audit.map((e) => e.kind)).toContain(expected.audit);
-    } else if ('moves' in expected) {
-      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-      await waitForRun(api, model, runId, expected.moves, { timeoutMs: 30_000 });
-      // Leave the model free for the next row.
-      await operate(model, runId, 'cancel');
-      await waitForRun(api, model, runId, hasEnded);
-    } else {
-      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-      const ended = await waitForRun(api, model, runId, hasEnded, { timeoutMs: 30_000 });
-      expect(ended.outcome).toBe(expected.ends);
-      if (expected.audit) expect(ended.audit.map((e) => e.kind)).toContain(expected.audit);
-      // Routing is the champion's again unless the candidate was promoted.
-      const routed = (await api('GET', `/v1/models/${model}`)).body as { champion: number };
-      if (expected.ends === 'promoted') expect(routed.champion).toBe(ended.candidateVersion);
-      else expect(routed.champion).not.toBe(ended.candidateVersion);
-    }
-    // Within seconds, not at a deadline or the end of a step (the waits here last 10 minutes).
-    expect(Date.now() - asked).toBeLessThan(20_000);
-    if (own) {
-      await operator('POST', `/v1/models/${model}/unfreeze`, { reason: 'next row' });
-      await waitForModelToLetGo(api, model, runId);
+    try {
+      const asked = Date.now();
+      const res = await send(control, model, runId);
+      if ('refused' in expected) {
+        expect(res.status, JSON.stringify(res.body)).toBe(409);
+        expect(res.body.error.message).toMatch(expected.refused);
+        // Nothing changed: the run is still at its wait.
+        const after = await waitForRun(api, model, runId, () => true);
+        expect(after.outcome).toBeNull();
+      } else if ('applied' in expected) {
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        const after = await waitForRun(api, model, runId, expected.applied, { timeoutMs: 10_000 });
+        if (expected.audit) expect(after.audit.map((e) => e.kind)).toContain(expected.audit);
+      } else if ('moves' in expected) {
+        expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+        await waitForRun(api, model, runId, expected.moves, { timeoutMs: 30_000 });
+      } else {
+        expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+        const ended = await waitForRun(api, model, runId, hasEnded, { timeoutMs: 30_000 });
+        expect(ended.outcome).toBe(expected.ends);
+        if (expected.audit) expect(ended.audit.map((e) => e.kind)).toContain(expected.audit);
+        // Routing is the champion's again unless the candidate was promoted.
+        const routed = (await api('GET', `/v1/models/${model}`)).body as { champion: number };
+        if (expected.ends === 'promoted') expect(routed.champion).toBe(ended.candidateVersion);
+        else expect(routed.champion).not.toBe(ended.candidateVersion);
+      }
+      // Within seconds, not at a deadline or the end of a step (the waits here last 10 minutes).
+      expect(Date.now() - asked).toBeLessThan(20_000);
+    } finally {
+      // Leave the model free (and unfrozen) for the next row, whatever this one found.
+      if (own) await release(model, runId);
     }
   });
 });
