@@ -1,5 +1,6 @@
 import { createApprovalActivities } from './approvals';
 import { createCanaryActivities } from './canary';
+import { createCanaryWatchActivities } from './canary-watch';
 import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
+    ...createCanaryWatchActivities(deps),
     ...createDriftActivities(deps),
     ...createApprovalActivities(deps),
     ...createNotificationActivities(deps),

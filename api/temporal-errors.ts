@@ -28,3 +28,10 @@ export function temporalCallError(err: unknown, what: string): ApiError {
   }
   return new ApiError(503, 'temporal_unavailable', `${what}: Temporal did not answer: ${message}`);
 }
+
+/** Whether the workflow judged and audited this refusal itself (an update handler's, not its validator's). */
+export function auditedByRun(err: unknown): boolean {
+  if (!(err instanceof WorkflowUpdateFailedError)) return false;
+  const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+  return (details?.[0] as { audited?: unknown } | undefined)?.audited === true;
+}

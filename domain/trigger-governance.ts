@@ -80,7 +80,7 @@ const UNGOVERNED: TriggerPolicy = {
 };
 
 /** The stages in which a new model is taking traffic; triggers wait for the rollout to finish. */
-const ROLLOUT_STAGES: ReadonlySet<string> = new Set(['canary', 'bake']);
+const ROLLOUT_STAGES: ReadonlySet<string> = new Set(['canary', 'promote', 'bake']);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

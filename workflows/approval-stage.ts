@@ -6,20 +6,12 @@ import {
   type Decision,
   type DecisionContext,
   openLevel,
-  type Refusal,
-  refuseDecision,
   tallyVotes,
   type Vote,
 } from '../domain/approval';
 import type { Policy } from '../domain/policy';
 import type { Identity } from '../domain/roles';
-import {
-  type ApprovalDecisionInput,
-  type ApprovalState,
-  type NotifyInput,
-  notifyWorkflowId,
-  type RunWorkflowInput,
-} from './messages';
+import { type ApprovalState, type NotifyInput, notifyWorkflowId, type RunWorkflowInput } from './messages';
 import { notifyWorkflow } from './notify-workflow';
 
 const control = proxyActivities<Activities>({
@@ -46,18 +38,11 @@ export const initialApprovalState: ApprovalState = {
   fourEyes: false,
 };
 
-/** A decision signal waiting to be judged (its sender's identity is looked up first). */
-export interface QueuedSignal extends ApprovalDecisionInput {
-  readonly decision: Decision;
-}
-
 /** What the approval stage reads and writes of the run. */
 export interface ApprovalRun {
   readonly input: RunWorkflowInput;
   approval: ApprovalState;
   candidateVersion: number | null;
-  /** Signals received and not judged yet. */
-  readonly signalInbox: QueuedSignal[];
   /** Votes accepted (from updates or signals) and not recorded in the registry yet. */
   readonly unrecorded: Vote[];
   /** Set when a round opens: who may not decide under four-eyes. */
@@ -79,6 +64,8 @@ export interface DecisionRound {
   readonly evaluationReportHash: string | null;
   /** Called once the first level is open (the approval stage enters its stage here). */
   readonly onOpen: () => Promise<void>;
+  /** Ends the round at once, unanswered (a rollback or promote-now during a canary question). */
+  readonly interrupted?: () => boolean;
   /** Audit event kinds and key of the round's result. */
   readonly audit: {
     readonly key: string;
@@ -121,7 +108,7 @@ export async function approvalStage(
   return {
     outcome: 'rejected_approval',
     reason:
-      result === 'expired'
+      result !== 'rejected'
         ? (approval.reason ?? 'approval deadline passed')
         : `rejected by ${approval.by}${approval.reason ? `: ${approval.reason}` : ''}`,
   };
@@ -129,15 +116,24 @@ export async function approvalStage(
 
 /**
  * Collects human decisions for one round: each level has its own durable
- * deadline and reminder; decisions arrive as updates (judged in their
- * validator) or signals (judged here, after the sender's identity is looked
- * up); every decision, accepted or refused, is recorded; notifications go out
- * on child workflows, so delivery retries never hold the run up.
+ * deadline and reminder; decisions arrive as updates or signals, judged by
+ * the run's handlers after the sender is looked up (run-handlers.ts); every
+ * decision, accepted or refused, is recorded; notifications go out on child
+ * workflows, so delivery retries never hold the run up.
  */
-export async function decisionRound(
-  run: ApprovalRun,
-  spec: DecisionRound,
-): Promise<'approved' | 'rejected' | 'expired'> {
+export async function decisionRound(run: ApprovalRun, spec: DecisionRound): Promise<RoundResult> {
+  try {
+    return await collectDecisions(run, spec);
+  } finally {
+    // Votes accepted by handlers waiting on their record are answered even if the round was cut short.
+    if (run.unrecorded.length > 0) await recordVotes(run);
+    run.round = null;
+  }
+}
+
+export type RoundResult = 'approved' | 'rejected' | 'expired' | 'interrupted';
+
+async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<RoundResult> {
   const { model, runId } = run.input;
   run.round = spec.round;
   run.context = {
@@ -194,15 +190,12 @@ export async function decisionRound(
     }
 
     let reminded = false;
+    const interrupted = spec.interrupted ?? (() => false);
     for (;;) {
       await recordVotes(run);
       const result = tallyVotes(run.approval.votes, level);
       if (result !== null) return finishRound(run, spec, result, notify);
-      const signal = run.signalInbox.shift();
-      if (signal) {
-        await judgeSignal(run, level, signal);
-        continue;
-      }
+      if (interrupted()) return 'interrupted';
       const now = Date.now();
       if (now >= deadlineMs) break;
       if (reminderMs !== null && !reminded && now >= reminderMs) {
@@ -211,34 +204,10 @@ export async function decisionRound(
         continue;
       }
       const wakeAt = reminderMs !== null && !reminded ? reminderMs : deadlineMs;
-      await waitUntil(() => run.signalInbox.length > 0 || run.unrecorded.length > 0, wakeAt - now);
+      await waitUntil(() => run.unrecorded.length > 0 || interrupted(), wakeAt - now);
     }
   }
   return finishRound(run, spec, 'expired', notify);
-}
-
-/** Judges an update's decision; the validator calls this, so a refusal reaches the caller at once. */
-export function refuseUpdate(
-  run: ApprovalRun,
-  d: { approver?: Identity; by: string; decision: Decision; evaluationReportHash?: string },
-): Refusal | null {
-  const level = openLevel(run.approval);
-  if (!level || !run.context) return { code: 'not_eligible', message: 'the approval stage is not open yet' };
-  if (!d.approver) {
-    return {
-      code: 'not_eligible',
-      message: 'a decision update must carry the approver identity; send the approve/reject signal instead',
-    };
-  }
-  return refuseDecision(
-    {
-      approver: d.approver,
-      name: d.approver.name,
-      decision: d.decision,
-      evaluationReportHash: d.evaluationReportHash,
-    },
-    { ...run.context, level, votes: run.approval.votes },
-  );
 }
 
 /** Adds an accepted vote to the state (and to the queue of votes to record). */
@@ -267,43 +236,6 @@ export function acceptVote(
   run.approval = { ...run.approval, votes: [...run.approval.votes, vote] };
   run.unrecorded.push(vote);
   return vote;
-}
-
-async function judgeSignal(run: ApprovalRun, level: ApprovalLevel, signal: QueuedSignal): Promise<void> {
-  const { model, runId } = run.input;
-  const approver = await control.resolveIdentity({ name: signal.by });
-  // The state may have moved on while the identity was looked up (an update was accepted).
-  const refusal = run.approval.decision
-    ? { code: 'duplicate' as const, message: `run was already decided: ${run.approval.decision}` }
-    : refuseDecision(
-        {
-          approver,
-          name: signal.by,
-          decision: signal.decision,
-          evaluationReportHash: signal.evaluationReportHash,
-        },
-        { ...run.context!, level, votes: run.approval.votes },
-      );
-  if (refusal) {
-    run.approval = { ...run.approval, refusals: run.approval.refusals + 1 };
-    await control.recordApprovalDecision({
-      model,
-      runId,
-      candidateVersion: run.candidateVersion,
-      by: signal.by,
-      role: approver?.role ?? null,
-      decision: signal.decision,
-      reason: signal.reason ?? null,
-      via: 'signal',
-      level: level.level,
-      evaluationReportHash: signal.evaluationReportHash ?? null,
-      status: 'refused',
-      refusal: refusal.message,
-      eventKey: `${runId}:${run.round}:signal-refused:${run.approval.refusals}`,
-    });
-    return;
-  }
-  acceptVote(run, { ...signal, role: approver!.role }, 'signal');
 }
 
 /** Records accepted votes in the registry (idempotent per run, level and person). */

@@ -1,7 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalLevel, Vote } from '../domain/approval';
-import type { Identity } from '../domain/roles';
 import type { DedupEntry } from '../domain/trigger-governance';
 import type { TriggerPolicy } from '../domain/trigger-policy';
 
@@ -21,6 +20,7 @@ export const STAGES = [
   'evaluate',
   'approve',
   'canary',
+  'promote',
   'bake',
   'done',
 ] as const;
@@ -223,11 +223,13 @@ export interface ApprovalDecisionInput {
   readonly evaluationReportHash?: string;
 }
 
-/** A decision sent by the API as an update: the caller's identity comes from its token. */
+/**
+ * A decision sent as an update (the API sends its authenticated caller's
+ * name). Only the name travels: the run looks the identity up itself, so a
+ * made-up role or group in the message cannot decide anything.
+ */
 export interface DecisionInput extends ApprovalDecisionInput {
   readonly decision: 'approve' | 'reject';
-  /** The authenticated caller (absent only in histories from before identities existed). */
-  readonly approver?: Identity;
 }
 
 export interface RollbackInput {
@@ -312,6 +314,10 @@ export interface RunState {
     readonly controls: readonly CanaryControlRecord[];
   };
   readonly bakeEndsAt: string | null;
+  /** The model is frozen: the run holds before its canary and before its promotion. */
+  readonly frozen: boolean;
+  /** What waits for the model to be unfrozen (`the canary`, `the promotion`), or null. */
+  readonly held: string | null;
   readonly outcome: Outcome | null;
   readonly reason: string | null;
 }
@@ -339,8 +345,6 @@ export interface CanaryControlInput {
   readonly action: CanaryAction;
   readonly by: string;
   readonly reason?: string;
-  /** The authenticated caller (the API sets it; a signal names `by` only). */
-  readonly operator?: Identity;
 }
 
 export interface CanaryControlRecord {

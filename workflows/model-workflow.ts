@@ -9,7 +9,6 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
-  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -339,9 +338,8 @@ async function continueAsNewDuringRun(input: ModelWorkflowInput, entity: ModelEn
 }
 
 /**
- * The run's outcome; or null when the history grew heavy first and the run
- * may outlive this execution (runs started before that was possible may not:
- * they are waited for as before, so recorded histories replay).
+ * The run's outcome; or null when the history grew heavy first (the run
+ * outlives this execution and the next one waits for it).
  */
 async function runToEnd(
   input: ModelWorkflowInput,
@@ -353,9 +351,7 @@ async function runToEnd(
     entity.carriedRun = false;
     ending = awaitCarriedRun(input, entity, run);
   } else {
-    const outlives = patched(RUN_OUTLIVES_EXECUTION);
-    ending = executeRun(input, entity, run, outlives);
-    if (!outlives) return ending;
+    ending = executeRun(input, entity, run);
   }
   let ended = false;
   return Promise.race([
@@ -365,9 +361,6 @@ async function runToEnd(
     condition(() => ended || historyIsHeavy(input)).then(() => null),
   ]);
 }
-
-/** patched() id: runs started to outlive the model workflow's execution (continue-as-new during a run). */
-const RUN_OUTLIVES_EXECUTION = 'run-outlives-execution';
 
 /**
  * Waits for a run an earlier execution started, through the awaitRunEnd
@@ -422,7 +415,6 @@ async function executeRun(
   input: ModelWorkflowInput,
   entity: ModelEntity,
   run: PendingRun,
-  outlives: boolean,
 ): Promise<RunOutcomeSummary> {
   try {
     const child = await startChild(runWorkflow, {
@@ -442,7 +434,7 @@ async function executeRun(
       ],
       // Cancelling the model's workflow cancels its run (the child's scope is cancelled), which
       // cleans up and records `cancelled`; continuing as new leaves it running (ABANDON).
-      parentClosePolicy: outlives ? ParentClosePolicy.ABANDON : ParentClosePolicy.REQUEST_CANCEL,
+      parentClosePolicy: ParentClosePolicy.ABANDON,
     });
     entity.child = child;
     // A freeze that arrived while the run was being started has not been forwarded yet.

@@ -1,18 +1,16 @@
-import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { VersionTraffic } from '../domain/canary-analysis';
-import { type CanarySequentialState, canaryStepVerdict } from '../domain/canary-analysis';
+import type { WatchInput, WatchResult } from '../activities/canary-watch';
+import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { Policy } from '../domain/policy';
-import { can, type Identity } from '../domain/roles';
 import { type ApprovalRun, decisionRound } from './approval-stage';
-import type {
-  CanaryControlInput,
-  CanaryControlRecord,
-  CanaryStepState,
-  Outcome,
-  RollbackInput,
-  Stage,
-} from './messages';
+import type { CanaryControlRecord, CanaryStepState, Outcome, RollbackInput, Stage } from './messages';
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -20,12 +18,6 @@ const control = proxyActivities<Activities>({
 });
 
 type Ending = { outcome: Outcome; reason: string };
-
-/** An operator control waiting to be applied; an update's caller is answered through `settle`. */
-export type QueuedControl = CanaryControlInput & {
-  readonly via: 'api' | 'signal';
-  readonly settle?: (record: CanaryControlRecord) => void;
-};
 
 /** What the rollout reads and writes of the run. */
 export interface RolloutRun extends ApprovalRun {
@@ -37,66 +29,9 @@ export interface RolloutRun extends ApprovalRun {
   routingTouched: boolean;
   paused: boolean;
   promoteNow: { by: string; reason: string } | null;
-  /** Operator controls waiting to be applied (signals still need their sender looked up). */
-  readonly controlInbox: QueuedControl[];
   controls: CanaryControlRecord[];
   /** The previous champion's traffic in the last canary step: what the bake compares with. */
   baseline: VersionTraffic | null;
-}
-
-/** Why an operator control cannot be taken now (checked by the update's validator, and for signals). */
-export function controlRefusal(
-  run: RolloutRun,
-  c: CanaryControlInput,
-  operator: Identity | null,
-): string | null {
-  if (!operator) return `${c.by} is not a known identity`;
-  if (!can(operator.role, 'operate'))
-    return `${operator.name} has role ${operator.role}, which may not operate rollouts`;
-  if (run.stage !== 'canary') return `no rollout to control: run is in stage ${run.stage}`;
-  if (run.rollback || run.promoteNow) return 'the rollout is already ending';
-  if (c.action === 'pause' && run.paused) return 'the rollout is already paused';
-  if (c.action === 'resume' && !run.paused) return 'the rollout is not paused';
-  return null;
-}
-
-/**
- * Applies queued operator controls, in order: signals are judged here (their
- * sender is looked up); every control, applied or refused, is audited.
- */
-async function applyControls(run: RolloutRun): Promise<void> {
-  const { model, runId } = run.input;
-  for (let next = run.controlInbox.shift(); next; next = run.controlInbox.shift()) {
-    const operator = next.operator ?? (await control.resolveIdentity({ name: next.by }));
-    const refusal = controlRefusal(run, next, operator);
-    const record: CanaryControlRecord = {
-      action: next.action,
-      by: next.by,
-      reason: next.reason ?? null,
-      at: new Date().toISOString(),
-      via: next.via,
-      accepted: refusal === null,
-      refusal,
-    };
-    run.controls = [...run.controls, record];
-    if (refusal === null) {
-      const reason = next.reason ?? `${next.action} by ${next.by}`;
-      if (next.action === 'pause') run.paused = true;
-      if (next.action === 'resume') run.paused = false;
-      if (next.action === 'abort') run.rollback = { by: next.by, reason: `aborted: ${reason}` };
-      if (next.action === 'promote-now') run.promoteNow = { by: next.by, reason };
-    }
-    await control.recordAudit({
-      model,
-      runId,
-      kind: refusal === null ? `canary_${next.action.replace('-', '_')}` : 'canary_control_refused',
-      actor: next.by,
-      reason: refusal ?? next.reason ?? null,
-      details: { action: next.action, via: next.via, weight: run.canaryWeight },
-      eventKey: `${runId}:control:${run.controls.length}`,
-    });
-    next.settle?.(record);
-  }
 }
 
 /**
@@ -125,58 +60,64 @@ export async function canary(
     });
     // The step's clock stops while the rollout is paused.
     let activeMs = 0;
-    let tick = Date.now();
     // The sequential tests' always-valid p-values, carried from look to look within the step.
-    let sequential: CanarySequentialState | undefined;
+    let sequential: CanarySequentialState | null = null;
+    const polls = chunkPolls(rules.stepMaxSeconds, rules.pollSeconds);
     for (;;) {
-      const interrupted = await condition(
-        () => run.rollback !== null || run.promoteNow !== null || run.controlInbox.length > 0,
-        rules.pollSeconds * 1000,
-      );
-      await applyControls(run);
-      if (!run.paused) activeMs += Date.now() - tick;
-      tick = Date.now();
       if (run.rollback) {
         return restore(run.rollback.by, `operator rollback during canary: ${run.rollback.reason}`);
       }
       if (run.promoteNow) break;
-      if (interrupted) continue;
-      const traffic = await control.canaryTraffic({
-        model,
-        championVersion: champion,
-        candidateVersion: candidate,
-        since,
-        latencySample: rules.latencySampleSize,
-      });
-      const result = canaryStepVerdict({
-        ...traffic,
-        elapsedSeconds: activeMs / 1000,
-        policy: rules,
-        previous: sequential,
-      });
-      sequential = result.sequential;
-      run.baseline = traffic.champion;
+      const paused = run.paused;
+      const started = Date.now();
+      const watched = await watchUntil(
+        {
+          mode: 'canary',
+          model,
+          championVersion: champion,
+          candidateVersion: candidate,
+          since,
+          policy: rules,
+          pollSeconds: rules.pollSeconds,
+          polls,
+          activeMs,
+          paused,
+          baseline: null,
+          endsAt: null,
+          sequential,
+        },
+        () => run.rollback !== null || run.promoteNow !== null || run.paused !== paused,
+      );
+      if (watched === null) {
+        // Interrupted by a control: the looks of the cut chunk are lost, its time is not.
+        if (!paused) activeMs += Date.now() - started;
+        continue;
+      }
+      activeMs = watched.activeMs;
+      sequential = watched.sequential;
+      if (watched.champion) run.baseline = watched.champion;
       // A failing candidate is rolled back even while paused: pausing holds the rollout, not the safety net.
-      if (result.verdict === 'wait' || (run.paused && result.verdict !== 'fail')) continue;
+      if (watched.verdict === 'wait' || (run.paused && watched.verdict !== 'fail')) continue;
       run.canarySteps = [
         ...run.canarySteps,
         {
           weight,
-          verdict: result.verdict,
-          reasons: result.reasons,
-          championRequests: traffic.champion.requests,
-          candidateRequests: traffic.candidate.requests,
+          verdict: watched.verdict,
+          reasons: watched.reasons,
+          championRequests: watched.champion?.requests ?? 0,
+          candidateRequests: watched.candidate?.requests ?? 0,
         },
       ];
       await control.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
-      if (result.verdict === 'pass') break;
-      if (result.verdict === 'inconclusive' && rules.onInconclusive === 'proceed') break;
-      if (result.verdict === 'inconclusive' && rules.onInconclusive === 'ask') {
-        const answer = await askAboutStep(run, policy, weight, result.reasons);
+      if (watched.verdict === 'pass') break;
+      if (watched.verdict === 'inconclusive' && rules.onInconclusive === 'proceed') break;
+      if (watched.verdict === 'inconclusive' && rules.onInconclusive === 'ask') {
+        const answer = await askAboutStep(run, policy, weight, watched.reasons);
+        if (answer === null) continue; // cut short by a rollback or promote-now: the loop applies it
         if (answer.proceed) break;
         return restore(answer.by, answer.reason);
       }
-      return restore('ctloop', `canary ${result.verdict} at ${weight} %: ${result.reasons.join('; ')}`);
+      return restore('ctloop', `canary ${watched.verdict} at ${weight} %: ${watched.reasons.join('; ')}`);
     }
     if (run.promoteNow) break;
   }
@@ -203,7 +144,7 @@ async function askAboutStep(
   policy: Policy,
   weight: number,
   reasons: readonly string[],
-): Promise<{ proceed: boolean; by: string; reason: string }> {
+): Promise<{ proceed: boolean; by: string; reason: string } | null> {
   const ask = policy.canary.ask;
   run.paused = true;
   const result = await decisionRound(run, {
@@ -224,6 +165,7 @@ async function askAboutStep(
     registeredBy: null,
     evaluationReportHash: null,
     onOpen: async () => {},
+    interrupted: () => run.rollback !== null || run.promoteNow !== null,
     audit: {
       key: `${run.input.runId}:canary-${weight}:decision`,
       approved: 'canary_proceed',
@@ -232,6 +174,7 @@ async function askAboutStep(
     },
   });
   run.paused = false;
+  if (result === 'interrupted') return null;
   const by = run.approval.by ?? 'ctloop';
   if (result === 'approved') return { proceed: true, by, reason: 'go on' };
   if (result === 'rejected') {
@@ -329,52 +272,119 @@ export async function bake(
   previousChampion: number,
   saga: SagaStep[],
 ): Promise<Ending> {
-  const { model, runId } = run.input;
+  const { model } = run.input;
   const endsAt = Date.now() + policy.bake.seconds * 1000;
   run.bakeEndsAt = new Date(endsAt).toISOString();
   const since = new Date().toISOString();
   const check = policy.bake.regressionCheck && run.baseline !== null;
-  let sequential: CanarySequentialState | undefined;
+  const polls = chunkPolls(policy.bake.seconds, policy.bake.pollSeconds);
+  let sequential: CanarySequentialState | null = null;
   let why: { actor: string; reason: string } | null = null;
-  while (why === null && Date.now() < endsAt) {
-    const left = endsAt - Date.now();
-    const wait = check ? Math.min(left, policy.bake.pollSeconds * 1000) : left;
-    if (await condition(() => run.rollback !== null, wait)) {
-      why = { actor: run.rollback!.by, reason: `rollback during bake: ${run.rollback!.reason}` };
-      break;
+  try {
+    while (why === null && Date.now() < endsAt) {
+      if (run.rollback) {
+        why = { actor: run.rollback.by, reason: `rollback during bake: ${run.rollback.reason}` };
+        break;
+      }
+      if (!check) {
+        // One durable timer for the whole window: nothing to poll.
+        await condition(() => run.rollback !== null, endsAt - Date.now());
+        continue;
+      }
+      const watched = await watchUntil(
+        {
+          mode: 'bake',
+          model,
+          championVersion: previousChampion,
+          candidateVersion: version,
+          since,
+          policy: { ...policy.canary, pollSeconds: policy.bake.pollSeconds },
+          pollSeconds: policy.bake.pollSeconds,
+          polls,
+          activeMs: 0,
+          paused: false,
+          baseline: run.baseline,
+          endsAt,
+          sequential,
+        },
+        () => run.rollback !== null,
+      );
+      if (watched === null) continue;
+      sequential = watched.sequential;
+      if (watched.verdict === 'fail') {
+        why = { actor: 'ctloop', reason: `regression during bake: ${watched.reasons.join('; ')}` };
+      }
     }
-    if (!check || Date.now() >= endsAt) continue;
-    const traffic = await control.canaryTraffic({
-      model,
-      championVersion: previousChampion,
-      candidateVersion: version,
-      since,
-      latencySample: policy.canary.latencySampleSize,
-    });
-    // The new champion against the previous one's recorded baseline, with the canary's tests.
-    const result = canaryStepVerdict({
-      champion: run.baseline!,
-      candidate: traffic.candidate,
-      elapsedSeconds: 0,
-      policy: policy.canary,
-      previous: sequential,
-    });
-    sequential = result.sequential;
-    if (result.verdict === 'fail') {
-      why = { actor: 'ctloop', reason: `regression during bake: ${result.reasons.join('; ')}` };
+  } catch (err) {
+    // A cancelled run does not keep a candidate it never finished baking.
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() =>
+        undoPromotion(run, saga, version, previousChampion, 'ctloop', 'run cancelled during bake'),
+      );
     }
+    throw err;
   }
   if (why === null) return { outcome: 'promoted', reason: `bake window of ${policy.bake.seconds} s passed` };
-  const undone = await compensate(saga, why.actor, why.reason);
+  await undoPromotion(run, saga, version, previousChampion, why.actor, why.reason);
+  return { outcome: 'rolled_back', reason: why.reason };
+}
+
+async function undoPromotion(
+  run: RolloutRun,
+  saga: SagaStep[],
+  version: number,
+  previousChampion: number,
+  actor: string,
+  reason: string,
+): Promise<void> {
+  const { model, runId } = run.input;
+  const undone = await compensate(saga, actor, reason);
   await control.recordAudit({
     model,
     runId,
     kind: 'promotion_undone',
-    actor: why.actor,
-    reason: why.reason,
+    actor,
+    reason,
     details: { fromVersion: version, toVersion: previousChampion, undone },
     eventKey: `${runId}:bake-rollback`,
   });
   run.canaryWeight = 0;
-  return { outcome: 'rolled_back', reason: why.reason };
+}
+
+/**
+ * Polls per watch: at least a dozen, and few enough watches per wait (at most
+ * ~100, a handful of history events each) that no policy's step or bake
+ * length can push the run's history past its budget.
+ */
+export function chunkPolls(seconds: number, pollSeconds: number): number {
+  return Math.max(12, Math.ceil(seconds / pollSeconds / 100));
+}
+
+/**
+ * Runs one watch until it returns, or until `interrupted` holds (a control
+ * arrived): then the watch is cancelled and null returned. A cancelled run
+ * cancels the watch with it.
+ */
+async function watchUntil(input: WatchInput, interrupted: () => boolean): Promise<WatchResult | null> {
+  const watcher = proxyActivities<Activities>({
+    startToCloseTimeout: (input.polls * input.pollSeconds + 120) * 1000,
+    heartbeatTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+  });
+  const scope = new CancellationScope();
+  const watching = scope.run(() => watcher.watchRollout(input));
+  let settled = false;
+  const done = watching.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  await condition(() => settled || interrupted());
+  if (settled) return watching;
+  scope.cancel();
+  await done;
+  return null;
 }

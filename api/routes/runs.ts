@@ -28,7 +28,7 @@ import {
   RollbackBody,
   RunParams,
 } from '../schemas';
-import { temporalCallError } from '../temporal-errors';
+import { auditedByRun, temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
 /** Runs: their record, their live state, and the human decisions they wait for. */
@@ -86,10 +86,11 @@ export function runRoutes(deps: ApiDeps) {
       try {
         return await temporal.workflow
           .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(decideUpdate, { args: [{ decision, by: approver.name, approver, ...body }] });
+          .executeUpdate(decideUpdate, { args: [{ decision, by: approver.name, ...body }] });
       } catch (err) {
         const refused = decisionRefusal(err, decision);
-        // The run never saw a refused update, so the API records it: an audit shows every attempt.
+        // The run records what it refused itself; one its validator refused never reached it.
+        if (auditedByRun(err)) throw refused;
         await db
           .insert(approvalDecisions)
           .values({
@@ -135,11 +136,12 @@ export function runRoutes(deps: ApiDeps) {
       try {
         const applied = await temporal.workflow
           .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason, operator }] });
+          .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason }] });
         return c.json({ runId, control: applied }, 200);
       } catch (err) {
         const refused = temporalCallError(err, action);
-        // The run never saw a refused update, so the API records the attempt.
+        // The run records what it refused itself; one its validator refused never reached it.
+        if (auditedByRun(err)) throw refused;
         await db
           .insert(auditEvents)
           .values({

@@ -15,6 +15,7 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { approveSignal, runWorkflowId } from '../../workflows/messages';
+import { recordRunHistory } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 /** A webhook receiver that records what it gets and can refuse the first delivery of an event. */
@@ -219,6 +220,50 @@ describe('approvals: identities, roles, four-eyes, levels, reminders, escalation
     expect(votes).toHaveLength(4);
   });
 
+  it('takes no identity from a message: a made-up approver sent as an update is refused and audited', async () => {
+    const model = 'forged-identity';
+    await registerModel(stack.api(), model, data, fastPolicy());
+    const { runId } = await trigger(stack.api('olga'), model, { reason: 'manual' });
+    await waitForRun(stack.api(), model, runId, inStage('approve'));
+    const handle = stack.client.workflow.getHandle(runWorkflowId(model, runId));
+    // What `temporal workflow update execute --name decide` sends, bypassing the API and its tokens.
+    const forged = {
+      decision: 'approve',
+      by: 'mallory',
+      approver: { name: 'mallory', role: 'admin', groups: ['ml-reviewers'] },
+    };
+    // The update fails with the run's reason (the client error's cause).
+    const refusal = (sent: Promise<unknown>) =>
+      sent.then(
+        () => 'accepted',
+        (err: { cause?: { message?: string }; message?: string }) => err.cause?.message ?? err.message,
+      );
+    expect(await refusal(handle.executeUpdate('decide', { args: [forged] }))).toBe(
+      'mallory is not a known identity',
+    );
+    // A known name with a forged role gains nothing either: the run looks the role up.
+    expect(
+      await refusal(
+        handle.executeUpdate('decide', {
+          args: [{ decision: 'approve', by: 'vera', approver: { name: 'vera', role: 'admin', groups: [] } }],
+        }),
+      ),
+    ).toMatch(/vera has role viewer/);
+    const waiting = await waitForRun(stack.api(), model, runId, () => true);
+    expect(waiting.outcome).toBeNull();
+    expect(waiting.live.approval.votes).toEqual([]);
+    const refused = waiting.audit
+      .filter((e: { kind: string }) => e.kind === 'vote_refused')
+      .map((e: { actor: string; reason: string | null }) => [e.actor, e.reason]);
+    expect(refused).toEqual([
+      ['mallory', 'mallory is not a known identity'],
+      ['vera', expect.stringMatching(/vera has role viewer/)],
+    ]);
+    // The real approver, through the API, still decides.
+    expect((await decide(stack.api('alice'), model, runId, 'approve')).status).toBe(200);
+    expect((await waitForRun(stack.api(), model, runId, hasEnded)).outcome).toBe('promoted');
+  });
+
   it('sends a reminder before the deadline, escalates on expiry to the second group, and notifies the decision', async () => {
     const model = 'escalation';
     await registerModel(
@@ -252,6 +297,7 @@ describe('approvals: identities, roles, four-eyes, levels, reminders, escalation
     expect(notLead.body.error.message).toMatch(/not in group ml-leads/);
     expect((await decide(stack.api('carol'), model, runId, 'approve', 'lead sign-off')).status).toBe(200);
     expect((await waitForRun(stack.api(), model, runId, hasEnded)).outcome).toBe('promoted');
+    await recordRunHistory(stack, 'run-approval-escalated', runWorkflowId(model, runId));
 
     const mine = () =>
       receiver.received.filter((r) => (JSON.parse(r.body) as { runId: string }).runId === runId);

@@ -13,6 +13,7 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { rejectSignal, runWorkflowId } from '../../workflows/messages';
+import { recordRunHistory } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('runs that must not promote end in the right rejection, and the champion stays', () => {
@@ -43,6 +44,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_data');
+    await recordRunHistory(stack, 'run-rejected-data', runWorkflowId(model, runId));
     expect(run.outcomeReason).toMatch(/x4/);
     expect(run.outcomeReason).toMatch(/x1/);
     const failed = run.reports.validation.report.checks.filter((c: { ok: boolean }) => !c.ok);
@@ -64,6 +66,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_eval');
+    await recordRunHistory(stack, 'run-rejected-eval', runWorkflowId(model, runId));
     const evaluation = run.reports.evaluation;
     expect(evaluation.candidate.accuracy).toBeLessThan(evaluation.champion.accuracy);
     expect(run.outcomeReason).toMatch(/candidate accuracy/);
@@ -85,6 +88,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_approval');
+    await recordRunHistory(stack, 'run-rejected-approval', runWorkflowId(model, runId));
     expect(run.outcomeReason).toBe('rejected by carol: wait for the quarter close');
     expect(run.audit).toEqual(
       expect.arrayContaining([
@@ -114,6 +118,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rejected_approval');
+    await recordRunHistory(stack, 'run-approval-expired', runWorkflowId(model, runId));
     expect(run.outcomeReason).toMatch(/no decision before the deadline/);
     expect(run.audit).toEqual(
       expect.arrayContaining([expect.objectContaining({ kind: 'approval_expired', actor: 'ctloop' })]),
@@ -121,7 +126,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     expect(await champion(model)).toBe(1);
   });
 
-  it('takes a decision signalled from the Temporal UI, ignores a malformed one, and is findable by CtOutcome', async () => {
+  it('takes a decision signalled from the Temporal UI, audits a malformed one, and is findable by CtOutcome', async () => {
     const model = 'reject-signal';
     await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
     const drifted = await writeDataset(stack.dataDir, 'drifted-c', { rows: 1500, seed: 14, shift: 1.5 });
@@ -143,6 +148,13 @@ describe('runs that must not promote end in the right rejection, and the champio
     ]);
     expect(run.audit.filter((e: { kind: string }) => e.kind === 'vote_refused')).toEqual([
       expect.objectContaining({ actor: 'oncall-gina', reason: 'oncall-gina is not a known identity' }),
+    ]);
+    // The one without `by` cannot be answered, so the audit trail says why it was refused.
+    expect(run.audit.filter((e: { kind: string }) => e.kind === 'signal_refused')).toEqual([
+      expect.objectContaining({
+        actor: 'unknown',
+        reason: 'reject signal refused: a decision needs `by`, who decides',
+      }),
     ]);
     // Operators filter runs in the UI by the search attributes the run upserts.
     const query = `CtModel = '${model}' AND CtOutcome = 'rejected_approval' AND CtStage = 'done' AND CtTrigger = 'drift'`;

@@ -6,9 +6,10 @@ import { installSdkLogging } from '../../workers/runtime';
 
 /**
  * Workflow code must replay every history it has produced. These histories
- * were recorded from real runs (CTLOOP_RECORD_HISTORIES=1 on the happy-path
- * test); a change that would break a live run fails here, and must be made
- * behind `patched()` instead.
+ * were recorded from real runs (`npm run record:histories`: every outcome,
+ * an escalated approval, a long watched canary and bake, the model workflow
+ * across continue-as-new); a change that would break a live run fails here,
+ * and must be made behind `patched()` instead (docs/run-workflow.md).
  */
 const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));

@@ -12,6 +12,8 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { runWorkflowId } from '../../workflows/messages';
+import { recordRunHistory } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('a bad model does not stay in production', () => {
@@ -63,6 +65,7 @@ describe('a bad model does not stay in production', () => {
     const sent = await traffic;
 
     expect(run.outcome).toBe('rolled_back');
+    await recordRunHistory(stack, 'run-rolled-back-in-canary', runWorkflowId(model, runId));
     expect(run.outcomeReason).toMatch(/canary fail at 10 %/);
     expect(run.reports.canary).toEqual([expect.objectContaining({ weight: 10, verdict: 'fail' })]);
     expect(sent.failed).toBeGreaterThan(0);
@@ -97,6 +100,7 @@ describe('a bad model does not stay in production', () => {
     const run = await waitForRun(api, model, runId, hasEnded);
 
     expect(run.outcome).toBe('rolled_back');
+    await recordRunHistory(stack, 'run-rolled-back-in-bake', runWorkflowId(model, runId));
     expect(run.outcomeReason).toMatch(/complaints from the support team/);
     expect((await api('GET', `/v1/models/${model}`)).body.champion).toBe(1);
     expect(await servedVersions(model, 20)).toEqual([1]);

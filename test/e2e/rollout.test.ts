@@ -196,13 +196,18 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     await new Promise((r) => setTimeout(r, 1_500));
     const held = await waitForRun(api, model, runId, () => true);
     expect(held.outcome).toBeNull();
-    expect(held.stage).not.toBe('canary');
+    // In the canary stage, held before its first step: no traffic moved, a pause is refused with why.
+    expect(held.live.held).toBe('the canary');
+    expect(held.live.canary.weight).toBe(0);
     expect((await routeOf(model)).champion).toBe(1);
+    const pause = await operator('POST', `/v1/models/${model}/runs/${runId}/pause`, {});
+    expect(pause.status).toBe(409);
+    expect(pause.body.error.message).toMatch(/frozen/);
 
     expect((await operator('POST', `/v1/models/${model}/unfreeze`, { reason: 'books closed' })).status).toBe(
       200,
     );
-    await waitForRun(api, model, runId, inStage('canary'));
+    await waitForRun(api, model, runId, (r) => r.live?.held === null && r.live?.canary?.weight === 10);
     expect((await operator('POST', `/v1/models/${model}/runs/${runId}/promote-now`, {})).status).toBe(200);
     const run = await waitForRun(api, model, runId, hasEnded);
     expect(run.outcome).toBe('promoted');

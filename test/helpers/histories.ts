@@ -27,3 +27,13 @@ export async function recordHistory(
   const json = execFileSync(await ensureTemporalCli(), [...args, '--output', 'json']);
   await writeFile(path.join(dir, `${name}.json`), json);
 }
+
+/** Records a run's history once its workflow has completed (its registry outcome lands a moment earlier). */
+export async function recordRunHistory(stack: Stack, name: string, workflowId: string): Promise<void> {
+  if (!recordingHistories) return;
+  await stack.client.workflow
+    .getHandle(workflowId)
+    .result()
+    .catch(() => undefined);
+  await recordHistory(stack, name, workflowId);
+}

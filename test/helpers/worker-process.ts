@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Stack } from './stack';
+import { hashToken } from '../../auth/identities';
+import { type Stack, TEST_IDENTITIES, type TestIdentity } from './stack';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -27,6 +28,15 @@ export function stackProcessEnv(stack: Stack): NodeJS.ProcessEnv {
     CTLOOP_GPU_TRAIN_TASK_QUEUE: stack.taskQueues.gpuTrain,
     CTLOOP_DATA_DIR: stack.dataDir,
     CTLOOP_ARTIFACTS_DIR: stack.artifactsDir,
+    // The run looks up whoever sends it a decision or a control, so its workers know the stack's people.
+    CTLOOP_TOKENS: JSON.stringify(
+      (Object.keys(TEST_IDENTITIES) as TestIdentity[]).map((name) => ({
+        name,
+        role: TEST_IDENTITIES[name].role,
+        groups: [...TEST_IDENTITIES[name].groups],
+        sha256: hashToken(stack.tokens[name]),
+      })),
+    ),
   };
 }
 
