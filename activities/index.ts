@@ -4,6 +4,7 @@ import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createNotificationActivities } from './notifications';
+import { createPromotionActivities } from './promotion';
 import { createRegistryActivities } from './registry';
 import { createRunWatchActivities } from './run-watch';
 import { createRunActivities } from './runs';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createValidationActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),
+    ...createPromotionActivities(deps),
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
     ...createDriftActivities(deps),

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { VersionTraffic } from '../domain/canary-analysis';
 import { type CanarySequentialState, canaryStepVerdict } from '../domain/canary-analysis';
@@ -13,6 +13,7 @@ import type {
   RollbackInput,
   Stage,
 } from './messages';
+import { type PromotionSaga, rollBackPromotion } from './promotion-saga';
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -249,74 +250,6 @@ async function askAboutStep(
   };
 }
 
-/** One step of the promotion saga and how to undo it. */
-interface SagaStep {
-  readonly name: string;
-  readonly undo: (actor: string, reason: string) => Promise<void>;
-}
-
-/**
- * Promotion as a saga: the champion alias, then the routing, then the
- * monitors' baseline, each undone in reverse order if a later one fails, or
- * when the run rolls back during the bake. Returns the undo list.
- */
-export async function promote(
-  run: RolloutRun,
-  version: number,
-  previous: number | null,
-  reason: string,
-  actor: string,
-): Promise<SagaStep[]> {
-  const { model, runId } = run.input;
-  const done: SagaStep[] = [];
-  try {
-    await control.moveChampionAlias({ model, runId, to: version, actor, reason, kind: 'promotion' });
-    done.push({
-      name: 'champion alias',
-      undo: async (by, why) => {
-        await control.moveChampionAlias({
-          model,
-          runId,
-          to: previous,
-          actor: by,
-          reason: why,
-          kind: 'rollback',
-        });
-      },
-    });
-    await control.routeAllTraffic({ model, version });
-    run.routingTouched = false;
-    done.push({
-      name: 'routing',
-      undo: async () => {
-        await control.routeAllTraffic({ model, version: previous });
-      },
-    });
-    const monitors = await control.setMonitorBaseline({ model, runId, version, baseline: run.baseline });
-    done.push({
-      name: 'monitors',
-      undo: async () => {
-        await control.restoreMonitorBaseline({ model, previous: monitors.previous });
-      },
-    });
-    return done;
-  } catch (err) {
-    await compensate(done, 'ctloop', `promotion failed: ${(err as Error).message}`);
-    throw ApplicationFailure.fromError(err, {
-      message: `promotion failed and was undone: ${(err as Error).message}`,
-    });
-  }
-}
-
-async function compensate(steps: SagaStep[], actor: string, reason: string): Promise<string[]> {
-  const undone: string[] = [];
-  for (const step of [...steps].reverse()) {
-    await step.undo(actor, reason);
-    undone.push(step.name);
-  }
-  return undone;
-}
-
 /**
  * After promotion, the previous champion stays restorable for the bake
  * window: an operator's rollback, or a regression of the new champion
@@ -327,9 +260,9 @@ export async function bake(
   policy: Policy,
   version: number,
   previousChampion: number,
-  saga: SagaStep[],
+  saga: PromotionSaga,
 ): Promise<Ending> {
-  const { model, runId } = run.input;
+  const { model } = run.input;
   const endsAt = Date.now() + policy.bake.seconds * 1000;
   run.bakeEndsAt = new Date(endsAt).toISOString();
   const since = new Date().toISOString();
@@ -365,16 +298,5 @@ export async function bake(
     }
   }
   if (why === null) return { outcome: 'promoted', reason: `bake window of ${policy.bake.seconds} s passed` };
-  const undone = await compensate(saga, why.actor, why.reason);
-  await control.recordAudit({
-    model,
-    runId,
-    kind: 'promotion_undone',
-    actor: why.actor,
-    reason: why.reason,
-    details: { fromVersion: version, toVersion: previousChampion, undone },
-    eventKey: `${runId}:bake-rollback`,
-  });
-  run.canaryWeight = 0;
-  return { outcome: 'rolled_back', reason: why.reason };
+  return rollBackPromotion(run, saga, why);
 }

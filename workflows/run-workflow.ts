@@ -55,7 +55,8 @@ import {
   type Stage,
   type TrainingState,
 } from './messages';
-import { bake, canary, controlRefusal, promote, type QueuedControl, type RolloutRun } from './rollout-stage';
+import { promote } from './promotion-saga';
+import { bake, canary, controlRefusal, type QueuedControl, type RolloutRun } from './rollout-stage';
 import { initialTrainingState, trainWithBudgets } from './training-stage';
 
 // Two timeout profiles: quick control calls, and long training that heartbeats.
@@ -344,10 +345,10 @@ async function runStages(run: RunTracker): Promise<Ending> {
           ? `promoted now by ${run.promoteNow.by} at ${run.canarySteps.at(-1)?.weight ?? 0} %: ${run.promoteNow.reason}`
           : `canary passed ${policy.canary.steps.join(' → ')} %`;
     await holdWhileFrozen(run, 'the promotion');
-    const undo = await promote(run, version, previousChampion, reason, run.promoteNow?.by ?? 'ctloop');
+    const saga = await promote(run, policy.promotion, version, reason, run.promoteNow?.by ?? 'ctloop');
     if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
     await enterStage(run, 'bake');
-    return bake(run, policy, version, previousChampion, undo);
+    return bake(run, policy, version, previousChampion, saga);
   }
 
   await control.promoteCandidate({
