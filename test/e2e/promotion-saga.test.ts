@@ -240,6 +240,78 @@ describe('the promotion saga under failing activities', () => {
     },
   );
 
+  it('a first model whose promotion fails leaves the model with no champion, no route and no baseline', async () => {
+    const model = 'saga-first-model';
+    faults.add({
+      activity: 'setMonitorBaseline',
+      when: forModel(model, () => true),
+      mode: 'fail-after-write',
+      times: Infinity,
+      nonRetryable: true,
+    });
+    await stack.api()('POST', '/v1/models', { name: model, dataUri: baseline, policy: sagaPolicy });
+    const run = await waitForRun(stack.api(), model, await retrain(model), hasEnded);
+
+    expect(run.outcome).toBe('failed');
+    expect(run.outcomeReason).toMatch(/^promotion failed at monitors: .*; undone: monitors, routing, alias$/);
+    expect(await registry(model)).toEqual({
+      champion: null,
+      route: { champion: null, candidate: null },
+      monitors: null,
+    });
+  });
+
+  it('a promotion that fails and whose undo fails too names both, and leaves the alias with the traffic', async () => {
+    const model = 'saga-step-and-undo-fail';
+    const first = await withChampion(model);
+    faults.add({
+      activity: 'setMonitorBaseline',
+      when: forModel(model, () => true),
+      mode: 'fail',
+      times: Infinity,
+      nonRetryable: true,
+    });
+    faults.add({
+      activity: 'routeAllTraffic',
+      when: forModel(model, UNDO_CALLS.routing.undo),
+      mode: 'fail',
+      times: Infinity,
+    });
+    const runId = await retrain(model);
+    const run = await waitForRun(stack.api(), model, runId, hasEnded);
+
+    expect(run.outcome).toBe('failed');
+    expect(run.outcomeReason).toBe(
+      'promotion failed at monitors: injected fail of setMonitorBaseline (1); rollback incomplete: ' +
+        'monitors undone; routing NOT undone (injected fail of routeAllTraffic (3)); ' +
+        'alias NOT undone (routing still sends all traffic to version 2, so the champion alias stays on it)',
+    );
+    expect(stepStates(run)).toEqual({ alias: 'undo_skipped', routing: 'undo_failed', monitors: 'undone' });
+    expect(await registry(model)).toEqual({
+      champion: 2,
+      route: { champion: 2, candidate: null },
+      monitors: { version: 1, runId: first.id },
+    });
+    expect(run.audit.filter((e) => e.kind === 'compensation_failed')).toHaveLength(1);
+    // The lineage of the version left in production says so too.
+    const lineage = (await stack.api()('GET', `/v1/models/${model}/versions/2/lineage`)).body;
+    expect(lineage.rollout.events).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'compensation_failed', runId })]),
+    );
+  });
+
+  it('refuses a policy whose undo retries make no sense, naming the field', async () => {
+    const res = await stack.api()('POST', '/v1/models', {
+      name: 'saga-bad-policy',
+      dataUri: baseline,
+      policy: fastPolicy({ promotion: { undoRetries: { attempts: 0 } } }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues).toEqual([
+      expect.objectContaining({ path: 'policy.promotion.undoRetries.attempts' }),
+    ]);
+  });
+
   it('counts no compensation failure for a model whose rollbacks all completed', async () => {
     const metrics = await (await stack.app.request('/metrics')).text();
     expect(metrics).toContain('ctloop_compensation_failures_total{model="saga-undo-retry-alias"} 0');
