@@ -5,6 +5,7 @@ import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createNotificationActivities } from './notifications';
+import { createPromotionActivities } from './promotion';
 import { createRegistryActivities } from './registry';
 import { createRunWatchActivities } from './run-watch';
 import { createRunActivities } from './runs';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createValidationActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),
+    ...createPromotionActivities(deps),
     ...createEvaluationActivities(deps),
     ...createCanaryActivities(deps),
     ...createCanaryWatchActivities(deps),

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { CHAMPION, championVersion } from '../db/registry';
-import { aliases, aliasHistory, auditEvents, modelVersions, monitorBaselines, routes } from '../db/schema';
+import { aliases, aliasHistory, auditEvents, modelVersions, routes } from '../db/schema';
 import type { ActivityDeps } from './deps';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -71,25 +71,6 @@ async function moveAlias(
     reason: change.reason,
   });
   return { from, changed: true };
-}
-
-/** A monitor_baselines row as an activity passes it around (dates as strings). */
-export interface MonitorBaseline {
-  readonly model: string;
-  readonly version: number;
-  readonly runId: string | null;
-  readonly referenceUri: string;
-  readonly baseline: unknown;
-}
-
-function toMonitorBaseline(row: typeof monitorBaselines.$inferSelect): MonitorBaseline {
-  return {
-    model: row.model,
-    version: row.version,
-    runId: row.runId,
-    referenceUri: row.referenceUri,
-    baseline: row.baseline,
-  };
 }
 
 export function createRegistryActivities({ db, codeVersion, gateway }: ActivityDeps) {
@@ -180,59 +161,6 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
         candidateVersion: null,
         candidateWeight: 0,
       });
-    },
-
-    /**
-     * Promotion saga, step 3: the monitors' reference (the new champion's
-     * training data) and baseline. Returns what it replaced, for the undo.
-     */
-    async setMonitorBaseline(input: {
-      model: string;
-      runId: string;
-      version: number;
-      baseline: unknown;
-    }): Promise<{ previous: MonitorBaseline | null }> {
-      return db.transaction(async (tx) => {
-        const [current] = await tx
-          .select()
-          .from(monitorBaselines)
-          .where(eq(monitorBaselines.model, input.model))
-          .for('update');
-        if (current?.runId === input.runId && current.version === input.version) {
-          // A retried step: the row is already ours; what it replaced was returned the first time.
-          return { previous: null };
-        }
-        const [version] = await tx
-          .select({ dataUri: modelVersions.dataUri })
-          .from(modelVersions)
-          .where(and(eq(modelVersions.model, input.model), eq(modelVersions.version, input.version)));
-        const row = {
-          model: input.model,
-          version: input.version,
-          runId: input.runId,
-          referenceUri: version?.dataUri ?? '',
-          baseline: input.baseline ?? null,
-          updatedAt: sql`now()`,
-        };
-        await tx
-          .insert(monitorBaselines)
-          .values(row)
-          .onConflictDoUpdate({ target: monitorBaselines.model, set: row });
-        return { previous: current ? toMonitorBaseline(current) : null };
-      });
-    },
-
-    /** Undo of step 3: the monitors' previous reference and baseline (or none). */
-    async restoreMonitorBaseline(input: { model: string; previous: MonitorBaseline | null }): Promise<void> {
-      if (!input.previous) {
-        await db.delete(monitorBaselines).where(eq(monitorBaselines.model, input.model));
-        return;
-      }
-      const row = { ...input.previous, updatedAt: sql`now()` };
-      await db
-        .insert(monitorBaselines)
-        .values(row)
-        .onConflictDoUpdate({ target: monitorBaselines.model, set: row });
     },
 
     async currentChampion(input: { model: string }): Promise<number | null> {

@@ -245,6 +245,27 @@ export const bakePolicySchema = z.object({
   pollSeconds: z.number().positive().default(5),
 });
 
+/**
+ * The promotion saga (alias, routing, monitors). Each undo is retried with
+ * exponential backoff (doubling from backoffSeconds up to maxBackoffSeconds)
+ * this many times in all; an undo that still fails leaves the run `failed`
+ * with the half-undone steps named, an audit event and an alert. The default
+ * keeps retrying for about an hour.
+ */
+export const promotionPolicySchema = z.object({
+  undoRetries: z
+    .object({
+      attempts: z.number().int().min(1).max(1000).default(20),
+      backoffSeconds: z.number().positive().max(3600).default(1),
+      maxBackoffSeconds: z.number().positive().max(86_400).default(300),
+    })
+    .refine((r) => r.backoffSeconds <= r.maxBackoffSeconds, {
+      message: 'backoffSeconds must not exceed maxBackoffSeconds',
+      path: ['backoffSeconds'],
+    })
+    .default({ attempts: 20, backoffSeconds: 1, maxBackoffSeconds: 300 }),
+});
+
 export const policySchema = z.object({
   schema: dataSchemaSchema,
   validation: validationPolicySchema.default({ minRows: 100 }),
@@ -253,6 +274,7 @@ export const policySchema = z.object({
   approval: approvalPolicySchema.default(() => approvalPolicySchema.parse({})),
   canary: canaryPolicySchema.default(() => canaryPolicySchema.parse({})),
   bake: bakePolicySchema.default(() => bakePolicySchema.parse({})),
+  promotion: promotionPolicySchema.default(() => promotionPolicySchema.parse({})),
   /** When a drift report says "retrain" (domain/drift/policy.ts). */
   drift: driftPolicySchema.default(() => driftPolicySchema.parse({})),
   /** Production metrics that ask for a retrain when they stay beyond a threshold (domain/performance/policy.ts). */
@@ -271,6 +293,7 @@ export type EvaluationPolicy = Policy['evaluation'];
 export type ApprovalPolicy = Policy['approval'];
 export type CanaryPolicy = Policy['canary'];
 export type BakePolicy = Policy['bake'];
+export type PromotionPolicy = Policy['promotion'];
 
 /** Parses a policy, filling every default; throws a ZodError naming the bad fields. */
 export function parsePolicy(input: unknown): Policy {

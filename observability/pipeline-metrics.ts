@@ -224,6 +224,30 @@ export function registerPipelineMetrics(registry: Registry, deps: { db: Db; log?
     ),
   });
 
+  const compensationFailures: Counter<'model'> = new Counter({
+    name: 'ctloop_compensation_failures_total',
+    help: 'Rollbacks of a promotion (a failed promotion or a rollback during the bake) that left steps half-undone after every retry: the run ended failed; its report `saga` names each step',
+    labelNames: ['model'],
+    registers,
+    collect: fromDatabase(
+      'ctloop_compensation_failures_total',
+      async () => ({
+        models: await modelNames(),
+        counts: await db
+          .select({ model: auditEvents.model, n: sql<number>`count(*)::int` })
+          .from(auditEvents)
+          .where(eq(auditEvents.kind, 'compensation_failed'))
+          .groupBy(auditEvents.model),
+      }),
+      ({ models: registered, counts }) => {
+        compensationFailures.reset();
+        // From 0 for every model, so that increase() sees the first one.
+        for (const { name } of registered) compensationFailures.inc({ model: name }, 0);
+        for (const r of counts) compensationFailures.inc({ model: r.model }, Number(r.n));
+      },
+    ),
+  });
+
   registerRunDurations(registry, db, log, collectFailures);
 }
 

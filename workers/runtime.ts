@@ -11,7 +11,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
-import { type ActivityDeps, createActivities } from '../activities';
+import { type Activities, type ActivityDeps, createActivities } from '../activities';
 import { createApp } from '../api/app';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
@@ -142,8 +142,11 @@ export async function createCtWorkers(opts: {
   deps: ActivityDeps;
   roles: readonly WorkerRole[];
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Tests wrap the real activities (e.g. to inject failures); production passes nothing. */
+  wrapActivities?: (activities: Activities) => Activities;
 }): Promise<Worker[]> {
-  const activities = createActivities(opts.deps);
+  const real = createActivities(opts.deps);
+  const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
   const workers: Worker[] = [];
   if (opts.roles.includes('control')) {
     workers.push(

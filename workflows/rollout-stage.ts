@@ -11,6 +11,7 @@ import type { CanarySequentialState, VersionTraffic } from '../domain/canary-ana
 import type { Policy } from '../domain/policy';
 import { type ApprovalRun, decisionRound } from './approval-stage';
 import type { CanaryControlRecord, CanaryStepState, Outcome, RollbackInput, Stage } from './messages';
+import { type PromotionSaga, rollBackPromotion, undoPromotion } from './promotion-saga';
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -192,74 +193,6 @@ async function askAboutStep(
   };
 }
 
-/** One step of the promotion saga and how to undo it. */
-interface SagaStep {
-  readonly name: string;
-  readonly undo: (actor: string, reason: string) => Promise<void>;
-}
-
-/**
- * Promotion as a saga: the champion alias, then the routing, then the
- * monitors' baseline, each undone in reverse order if a later one fails, or
- * when the run rolls back during the bake. Returns the undo list.
- */
-export async function promote(
-  run: RolloutRun,
-  version: number,
-  previous: number | null,
-  reason: string,
-  actor: string,
-): Promise<SagaStep[]> {
-  const { model, runId } = run.input;
-  const done: SagaStep[] = [];
-  try {
-    await control.moveChampionAlias({ model, runId, to: version, actor, reason, kind: 'promotion' });
-    done.push({
-      name: 'champion alias',
-      undo: async (by, why) => {
-        await control.moveChampionAlias({
-          model,
-          runId,
-          to: previous,
-          actor: by,
-          reason: why,
-          kind: 'rollback',
-        });
-      },
-    });
-    await control.routeAllTraffic({ model, version });
-    run.routingTouched = false;
-    done.push({
-      name: 'routing',
-      undo: async () => {
-        await control.routeAllTraffic({ model, version: previous });
-      },
-    });
-    const monitors = await control.setMonitorBaseline({ model, runId, version, baseline: run.baseline });
-    done.push({
-      name: 'monitors',
-      undo: async () => {
-        await control.restoreMonitorBaseline({ model, previous: monitors.previous });
-      },
-    });
-    return done;
-  } catch (err) {
-    await compensate(done, 'ctloop', `promotion failed: ${(err as Error).message}`);
-    throw ApplicationFailure.fromError(err, {
-      message: `promotion failed and was undone: ${(err as Error).message}`,
-    });
-  }
-}
-
-async function compensate(steps: SagaStep[], actor: string, reason: string): Promise<string[]> {
-  const undone: string[] = [];
-  for (const step of [...steps].reverse()) {
-    await step.undo(actor, reason);
-    undone.push(step.name);
-  }
-  return undone;
-}
-
 /**
  * After promotion, the previous champion stays restorable for the bake
  * window: an operator's rollback, or a regression of the new champion
@@ -270,7 +203,7 @@ export async function bake(
   policy: Policy,
   version: number,
   previousChampion: number,
-  saga: SagaStep[],
+  saga: PromotionSaga,
 ): Promise<Ending> {
   const { model } = run.input;
   const endsAt = Date.now() + policy.bake.seconds * 1000;
@@ -319,36 +252,13 @@ export async function bake(
     // A cancelled run does not keep a candidate it never finished baking.
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() =>
-        undoPromotion(run, saga, version, previousChampion, 'ctloop', 'run cancelled during bake'),
+        undoPromotion(run, saga, 'ctloop', 'run cancelled during bake'),
       );
     }
     throw err;
   }
   if (why === null) return { outcome: 'promoted', reason: `bake window of ${policy.bake.seconds} s passed` };
-  await undoPromotion(run, saga, version, previousChampion, why.actor, why.reason);
-  return { outcome: 'rolled_back', reason: why.reason };
-}
-
-async function undoPromotion(
-  run: RolloutRun,
-  saga: SagaStep[],
-  version: number,
-  previousChampion: number,
-  actor: string,
-  reason: string,
-): Promise<void> {
-  const { model, runId } = run.input;
-  const undone = await compensate(saga, actor, reason);
-  await control.recordAudit({
-    model,
-    runId,
-    kind: 'promotion_undone',
-    actor,
-    reason,
-    details: { fromVersion: version, toVersion: previousChampion, undone },
-    eventKey: `${runId}:bake-rollback`,
-  });
-  run.canaryWeight = 0;
+  return rollBackPromotion(run, saga, why);
 }
 
 /**

@@ -21,7 +21,8 @@ import {
   runWorkflowId,
   type Stage,
 } from './messages';
-import { bake, canary, promote } from './rollout-stage';
+import { promote } from './promotion-saga';
+import { bake, canary } from './rollout-stage';
 import { installRunHandlers } from './run-handlers';
 import { type Ending, RunTracker } from './run-tracker';
 import { trainWithBudgets } from './training-stage';
@@ -153,12 +154,12 @@ async function runStages(run: RunTracker): Promise<Ending> {
     if (held) return held;
   }
   // The saga's few steps run to the end even if the run is cancelled meanwhile: the bake then undoes them.
-  const undo = await CancellationScope.nonCancellable(() =>
-    promote(run, version, previousChampion, reason, run.promoteNow?.by ?? 'ctloop'),
+  const saga = await CancellationScope.nonCancellable(() =>
+    promote(run, policy.promotion, version, reason, run.promoteNow?.by ?? 'ctloop'),
   );
   if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
   await enterStage(run, 'bake');
-  return bake(run, policy, version, previousChampion, undo);
+  return bake(run, policy, version, previousChampion, saga);
 }
 
 /**

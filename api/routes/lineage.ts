@@ -16,8 +16,15 @@ interface RunReports {
   canary?: unknown[];
 }
 
-/** The audit kinds that moved traffic or the champion alias. */
-const ROLLOUT_KINDS = ['promotion', 'rollback', 'routing_restored', 'champion_restored'];
+/** The audit kinds that moved traffic or the champion alias, or say that a promotion was (half-)undone. */
+const ROLLOUT_KINDS = [
+  'promotion',
+  'rollback',
+  'routing_restored',
+  'champion_restored',
+  'promotion_undone',
+  'compensation_failed',
+];
 
 /**
  * "Why is this version in production?" in one answer: what caused its run,

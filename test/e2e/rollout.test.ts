@@ -281,7 +281,7 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     const undone = run.audit.find((e: { kind: string }) => e.kind === 'promotion_undone') as unknown as {
       details: { undone: string[] };
     };
-    expect(undone.details.undone).toEqual(['monitors', 'routing', 'champion alias']);
+    expect(undone.details.undone).toEqual(['monitors', 'routing', 'alias']);
     const after = await stack.database.db
       .select()
       .from(monitorBaselines)

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
-import type { ActivityDeps } from '../../activities';
+import type { Activities, ActivityDeps } from '../../activities';
 import { createApp } from '../../api/app';
 import { type ApiCall, inProcessApi } from '../../api/client';
 import {
@@ -62,6 +62,8 @@ export interface StackOptions {
   /** Webhook receivers for approval notifications. */
   webhooks?: string[];
   webhookSecret?: string;
+  /** Wraps the control and training workers' activities (fault injection). */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
 /**
@@ -173,6 +175,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
         deps,
         roles,
         workflowBundle: { codePath: services.workflowBundlePath },
+        wrapActivities: opts.wrapActivities,
       });
       running = Promise.all(workers.map((w) => w.run()));
     },
