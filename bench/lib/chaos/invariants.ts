@@ -19,6 +19,15 @@ const verdict = (checked: number, violations: unknown[]): InvariantResult => ({
   examples: violations.slice(0, 5),
 });
 
+export type Invariants = {
+  readonly everyTriggerHasAFate: InvariantResult;
+  readonly everyRunEndsWithExactlyOneOutcome: InvariantResult;
+  readonly noDuplicateVersions: InvariantResult;
+  readonly noDuplicateAuditEvents: InvariantResult;
+  readonly noDuplicatePromotions: InvariantResult;
+  readonly championRoutingAndServingAgree: InvariantResult;
+};
+
 const ENDED_FATES = ['started', 'queued', 'joined', 'held', 'deduplicated', 'suppressed'];
 const RUN_FATES = ['started', 'queued', 'joined', 'held'];
 
@@ -38,7 +47,9 @@ export async function checkInvariants(opts: {
   temporal: Client;
   apis: readonly ApiCall[];
   sentTriggers: readonly SentTrigger[];
-}): Promise<Record<string, InvariantResult>> {
+  /** Only the workflows of this control task queue (when the Temporal server is shared). */
+  taskQueue?: string;
+}): Promise<Invariants> {
   const db = new pg.Client({ connectionString: opts.databaseUrl });
   await db.connect();
   const q = async <T extends pg.QueryResultRow>(text: string, params: unknown[] = []) =>
@@ -115,7 +126,8 @@ export async function checkInvariants(opts: {
 
     // ---- every started run ends with exactly one outcome ---------------------------------
     const executions = new Map<string, WorkflowExecutionInfo>();
-    for await (const wf of opts.temporal.workflow.list()) {
+    const query = opts.taskQueue ? `TaskQueue = '${opts.taskQueue}'` : undefined;
+    for await (const wf of opts.temporal.workflow.list({ query })) {
       const seen = executions.get(wf.workflowId);
       // Continued-as-new chains: the newest execution is the one that counts.
       if (!seen || wf.startTime > seen.startTime) executions.set(wf.workflowId, wf);
