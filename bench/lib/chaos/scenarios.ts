@@ -308,7 +308,8 @@ async function followRun(
         });
         if (res.status === 202 || res.status === 409) rolledBack = true;
       }
-      await sleep(250);
+      // Each look at a run is a Temporal query the control workers answer: once a second is enough.
+      await sleep(1_000);
     }
     record.stuck = true;
     ctx.log(`${model}: run ${runId} (${kind}) did not end within ${ctx.runTimeoutMs} ms`);

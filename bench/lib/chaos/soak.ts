@@ -24,6 +24,8 @@ export interface SoakConfig {
   readonly postgresOutageSeconds: number;
   /** A run not ended after this long is reported stuck. */
   readonly runTimeoutSeconds: number;
+  /** Start no planned run after this many minutes (the soak then reports fewer runs than planned). */
+  readonly maxMinutes?: number;
   /** Keep the soak's folder (logs, databases) even when every invariant holds. */
   readonly keepFiles?: boolean;
 }
@@ -247,8 +249,9 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       }
     })();
 
+    const planningEnds = startedAt + (config.maxMinutes ?? Number.POSITIVE_INFINITY) * 60_000;
     const mayStartRun = () => {
-      if (plannedStarted >= config.runs) return false;
+      if (plannedStarted >= config.runs || Date.now() > planningEnds) return false;
       plannedStarted += 1;
       return true;
     };
@@ -363,6 +366,7 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       minutes: round((Date.now() - startedAt) / 60_000),
       config,
       ok,
+      stoppedEarly: plannedStarted < config.runs,
       invariants,
       runs: {
         total: Object.values(outcomes).reduce((a: number, b) => a + Number(b), 0),
