@@ -56,7 +56,7 @@ export class ProcessPool {
   constructor(
     private readonly baseEnv: NodeJS.ProcessEnv,
     private readonly logDir: string,
-    private readonly readyTimeoutMs = 180_000,
+    private readonly readyTimeoutMs = 300_000,
   ) {}
 
   add(name: string, role: ProcessRole, env: Record<string, string> = {}): Member {
@@ -77,16 +77,18 @@ export class ProcessPool {
   /** Starts the process and resolves once it is ready (restarting it when it dies on the way). */
   async start(name: string): Promise<void> {
     const m = this.member(name);
-    const deadline = Date.now() + this.readyTimeoutMs;
+    // Each attempt gets the whole allowance (a control worker bundles its workflows at start-up,
+    // which takes a while on a busy machine); a process that keeps dying gets three.
+    const giveUp = Date.now() + 3 * this.readyTimeoutMs;
     for (;;) {
       const exited = this.spawn(m);
       const outcome = await Promise.race([
         exited.then(() => 'exited' as const),
-        this.waitReady(m, deadline).then(() => 'ready' as const),
+        this.waitReady(m, Date.now() + this.readyTimeoutMs).then(() => 'ready' as const),
       ]);
       if (outcome === 'ready') return;
       if (this.stopping) return;
-      if (Date.now() > deadline) throw new Error(`${name} did not start in time:\n${m.tail.slice(-4000)}`);
+      if (Date.now() > giveUp) throw new Error(`${name} did not start in time:\n${m.tail.slice(-4000)}`);
       await sleep(1_000); // like a supervisor's restart delay
     }
   }

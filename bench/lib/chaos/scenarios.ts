@@ -262,7 +262,6 @@ async function followRun(
   let followUpSent = false;
   let ended = false;
   let traffic: Promise<unknown> | null = null;
-  const csv = readFileSync(pick(ctx.data.byShift.get(0)!), 'utf8');
   try {
     while (Date.now() - started < ctx.runTimeoutMs) {
       const res = await actors.monitor<RunView>('GET', `/v1/models/${model}/runs/${runId}`);
@@ -298,6 +297,12 @@ async function followRun(
         }
       }
       if ((run.stage === 'canary' || run.stage === 'bake') && !traffic) {
+        // Production traffic looks like the data the run trained on: the world has drifted to it.
+        const trainedOn = (run as RunView & { dataUri?: string }).dataUri;
+        const csv = readFileSync(
+          shiftOf(trainedOn) === null ? ctx.data.byShift.get(0)![0]! : trainedOn!,
+          'utf8',
+        );
         traffic = sendTraffic(actors.monitor, model, csv, () => ended).catch((err) =>
           ctx.log(`${model}: traffic stopped: ${(err as Error).message}`),
         );

@@ -43,7 +43,7 @@ export const FULL_SOAK: SoakConfig = {
 /** The CI variant: 3–5 minutes on a small machine, every kind of run and every kind of fault once. */
 export const CI_SOAK: SoakConfig = {
   models: 4,
-  runs: 26,
+  runs: 24,
   killEverySeconds: [20, 30],
   temporalRestarts: 1,
   temporalDownSeconds: 5,
