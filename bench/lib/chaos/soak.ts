@@ -5,12 +5,13 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { generateToken, hashToken } from '../../../auth/identities';
 import { freePort, type RunningDevServer, startDevServer } from '../../../scripts/temporal-dev-server';
-import { median, type ProbeSummary, probeWhile, secondsUntilHealthy } from './disruptions';
+import { type ProbeSummary, probeWhile, secondsUntilHealthy } from './disruptions';
 import { checkInvariants, type InvariantResult } from './invariants';
 import { startPostgresServer } from './postgres-server';
 import { ProcessPool, type ProcessRole } from './process-pool';
+import { type Kill, processFigures, registryFigures, round, runFigures } from './report';
 import { ErrorTally, resilientApi } from './resilient-api';
-import { type DrivenRun, driveModel, RUN_KINDS, type SentTrigger, writeDatasets } from './scenarios';
+import { type DrivenRun, driveModel, type SentTrigger, writeDatasets } from './scenarios';
 
 export interface SoakConfig {
   readonly models: number;
@@ -59,7 +60,6 @@ const IDENTITIES = [
 ] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round = (x: number) => Math.round(x * 100) / 100;
 
 interface Disruption {
   readonly kind: 'temporal-restart' | 'postgres-outage';
@@ -136,7 +136,7 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
   };
   const sentTriggers: SentTrigger[] = [];
   const runs: DrivenRun[] = [];
-  const kills: { at: string; process: string; restartSeconds: number | null }[] = [];
+  const kills: Kill[] = [];
   const temporalRestarts: Record<string, unknown>[] = [];
   const postgresOutages: Record<string, unknown>[] = [];
   let plannedStarted = 0;
@@ -317,48 +317,8 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       await connection.close();
     }
 
-    // Figures from the registry: outcomes, fates, and how soon runs ended again after each fault.
-    const outcomes = Object.fromEntries(
-      (
-        await db.query('select outcome, count(*)::int as n from runs group by outcome order by outcome')
-      ).rows.map((r) => [r.outcome ?? 'none', r.n]),
-    );
-    const fates = Object.fromEntries(
-      (await db.query('select fate, count(*)::int as n from triggers group by fate order by fate')).rows.map(
-        (r) => [r.fate, r.n],
-      ),
-    );
-    const firstRunEndedAfter = async (iso: unknown) => {
-      const row = (
-        await db.query(
-          'select extract(epoch from min(ended_at) - $1::timestamptz)::float as s from runs where ended_at > $1',
-          [iso],
-        )
-      ).rows[0];
-      return row?.s === null || row?.s === undefined ? null : round(row.s);
-    };
-    for (const r of [...temporalRestarts, ...postgresOutages])
-      r.firstRunEndedSecondsAfterReturn = await firstRunEndedAfter(r.upAt);
+    const registry = await registryFigures(db, [...temporalRestarts, ...postgresOutages]);
     await db.end();
-
-    const byKind: Record<
-      string,
-      { expected: string | null; runs: number; outcomes: Record<string, number> }
-    > = {};
-    for (const r of runs) {
-      byKind[r.kind] ??= { expected: r.expected, runs: 0, outcomes: {} };
-      const k = byKind[r.kind]!;
-      k.runs += 1;
-      const o = r.outcome ?? (r.stuck ? 'stuck' : 'unknown');
-      k.outcomes[o] = (k.outcomes[o] ?? 0) + 1;
-    }
-    const restartTimes = kills.flatMap((k) => (k.restartSeconds === null ? [] : [k.restartSeconds]));
-    const killedRoles: Record<string, number> = {};
-    for (const k of kills) {
-      const role = k.process.replace(/-\d+$/, '');
-      killedRoles[role] = (killedRoles[role] ?? 0) + 1;
-    }
-    const everyOutcomeKind = [...new Set(Object.values(RUN_KINDS))].every((o) => (outcomes[o] ?? 0) > 0);
     const ok = settled && driverErrors.length === 0 && Object.values(invariants).every((i) => i.ok);
     return {
       bench: 'chaos',
@@ -368,41 +328,13 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       ok,
       stoppedEarly: plannedStarted < config.runs,
       invariants,
-      runs: {
-        total: Object.values(outcomes).reduce((a: number, b) => a + Number(b), 0),
-        models: config.models,
-        byOutcome: outcomes,
-        everyOutcomeKind,
-        byKind,
-        unexpected: runs
-          .filter((r) => r.expected && r.outcome !== r.expected)
-          .slice(0, 20)
-          .map((r) => ({
-            model: r.model,
-            runId: r.runId,
-            kind: r.kind,
-            outcome: r.outcome,
-            reason: r.reason,
-          })),
-        stuck: runs.filter((r) => r.stuck).map((r) => ({ model: r.model, runId: r.runId, kind: r.kind })),
-        medianSeconds: round(median(runs.filter((r) => r.outcome).map((r) => r.seconds))),
-      },
+      runs: runFigures(runs, registry.outcomes, config.models),
       triggers: {
         sent: sentTriggers.length,
         unanswered: sentTriggers.filter((t) => t.status === 0).length,
-        byFate: fates,
+        byFate: registry.fates,
       },
-      processes: {
-        startupSeconds: round(startupSeconds),
-        kills: kills.length,
-        killedByRole: killedRoles,
-        restartSeconds: {
-          median: round(median(restartTimes)),
-          max: restartTimes.length ? Math.max(...restartTimes) : null,
-        },
-        unpromptedExits: pool.unpromptedExits.map((e) => ({ ...e, logTail: e.logTail.slice(-1_200) })),
-        killLog: kills,
-      },
+      processes: processFigures(kills, pool.unpromptedExits, startupSeconds),
       temporalRestarts,
       postgresOutages,
       apiErrors: {
@@ -412,7 +344,7 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       },
       settleSeconds: round(settleSeconds),
       driverErrors,
-      files: config.keepFiles ? dir : null,
+      files: config.keepFiles || !ok ? dir : null,
     };
   } finally {
     await pool.stopAll().catch(() => {});
