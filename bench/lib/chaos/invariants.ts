@@ -164,18 +164,23 @@ export async function checkInvariants(opts: {
         continue;
       }
       if (!wf) continue;
-      try {
-        const state = await opts.temporal.workflow.getHandle(modelWorkflowId(model)).query(modelStateQuery);
-        if (state.current || state.pending) {
-          outcomeProblems.push({
-            model,
-            problem: 'model workflow still holds a run',
-            current: state.current?.runId,
-          });
+      // A run's record ends a moment before its model's workflow lets it go: allow that moment.
+      const handle = opts.temporal.workflow.getHandle(modelWorkflowId(model));
+      let problem: Record<string, unknown> | null = null;
+      for (const giveUp = Date.now() + 30_000; ; ) {
+        try {
+          const state = await handle.query(modelStateQuery);
+          problem =
+            state.current || state.pending
+              ? { model, problem: 'model workflow still holds a run', current: state.current?.runId }
+              : null;
+        } catch (err) {
+          problem = { model, problem: `model workflow does not answer: ${(err as Error).message}` };
         }
-      } catch (err) {
-        outcomeProblems.push({ model, problem: `model workflow does not answer: ${(err as Error).message}` });
+        if (!problem || Date.now() > giveUp) break;
+        await new Promise((r) => setTimeout(r, 1_000));
       }
+      if (problem) outcomeProblems.push(problem);
     }
     const runsEndOnce = verdict(runRows.length + models.length, outcomeProblems);
 
