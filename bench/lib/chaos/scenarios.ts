@@ -68,6 +68,8 @@ const shiftOf = (dataUri: string | undefined) => {
 /** The soak's policy: stages of seconds, no cooldowns, a budget the soak stays under. */
 export function soakPolicy(kind: RunKind): PolicyInput {
   const base = {
+    // A smaller bootstrap for the guardrails: a dozen models evaluate at once on a small machine.
+    evaluation: { minImprovement: 0.01, minAccuracy: 0.7, bootstrapResamples: 500 },
     approval: { required: true, timeoutSeconds: 900 },
     canary: {
       steps: [20, 100],
