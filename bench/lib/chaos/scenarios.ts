@@ -192,7 +192,11 @@ async function chooseData(ctx: ModelDriverContext, model: string, kind: RunKind)
     );
     championShift = shiftOf(version.dataUri);
   }
-  const shifts = SHIFTS.filter((s) => kind === 'worseCandidate' || s !== championShift);
+  // A weak candidate is judged on the champion's own kind of data, where the champion is at its best.
+  const shifts =
+    kind === 'worseCandidate' && championShift !== null
+      ? [championShift]
+      : SHIFTS.filter((s) => s !== championShift);
   return pick(ctx.data.byShift.get(pick(shifts))!);
 }
 
