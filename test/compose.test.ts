@@ -220,6 +220,33 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it("runs Prometheus with the shipped alert rules, scraping the API's /metrics", () => {
+    const prometheus = service('prometheus');
+    const args = words(prometheus.command);
+    const configPath = args.find((a) => a.startsWith('--config.file='))?.split('=')[1];
+    expect(configPath, 'prometheus needs --config.file').toBeDefined();
+    const mounts = volumeMounts(prometheus);
+    // A mount of a repository file: its source on the host, read from the repo as Prometheus would.
+    const hostFile = (target: string) => {
+      const mount = mounts.find((m) => m.target === target);
+      expect(mount, `prometheus mounts nothing at ${target}`).toBeDefined();
+      expect(mount!.source, `${target} must come from the repository`).toMatch(/^\.\//);
+      const file = path.join(root, mount!.source!);
+      expect(existsSync(file), `${mount!.source} does not exist`).toBe(true);
+      return file;
+    };
+    const config = parse(readFileSync(hostFile(configPath!), 'utf8')) as {
+      rule_files?: string[];
+      scrape_configs?: { static_configs?: { targets?: string[] }[] }[];
+    };
+    const ruleFiles = (config.rule_files ?? []).map(hostFile);
+    expect(ruleFiles).toContain(path.join(root, 'observability', 'alert-rules.yml'));
+    const targets = (config.scrape_configs ?? []).flatMap((c) =>
+      (c.static_configs ?? []).flatMap((s) => s.targets ?? []),
+    );
+    expect(targets).toContain(`ctloop-api:${env(service('ctloop-api')).PORT}`);
+  });
+
   it('runs the Temporal server on Postgres with the dev server dynamic config', () => {
     const temporal = service('temporal');
     const e = env(temporal);
