@@ -2,7 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { championVersion, findModel, mergeRunReport } from '../db/registry';
 import { auditEvents, runs, triggers } from '../db/schema';
-import { type Policy, parsePolicy } from '../domain/policy';
+import { type Policy, parseStoredPolicy } from '../domain/policy';
+import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { Outcome, Stage, TriggerCause } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 
@@ -11,6 +12,23 @@ export interface BeganRun {
   readonly policy: Policy;
   readonly dataUri: string;
   readonly championVersion: number | null;
+}
+
+/** A stored policy outside today's bounds ends the run at once, naming each field: retrying cannot fix it. */
+function readPolicyForRun(stored: unknown, model: string): Policy {
+  try {
+    return parseStoredPolicy(stored, model);
+  } catch (err) {
+    if (err instanceof InvalidPolicyError) {
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: 'InvalidPolicy',
+        nonRetryable: true,
+        details: [{ issues: err.issues }],
+      });
+    }
+    throw err;
+  }
 }
 
 /** Run bookkeeping: the runs table mirrors the workflow so the API can list and read runs. */
@@ -26,6 +44,7 @@ export function createRunActivities({ db }: ActivityDeps) {
       if (!model) {
         throw ApplicationFailure.nonRetryable(`model ${input.model} is not registered`, 'UnknownModel');
       }
+      const policy = readPolicyForRun(model.policy, input.model);
       // A trigger may name the data to train on; the newest such trigger wins.
       const override = [...input.causes]
         .reverse()
@@ -52,7 +71,7 @@ export function createRunActivities({ db }: ActivityDeps) {
           .where(and(eq(triggers.model, input.model), inArray(triggers.id, triggerIds)));
       }
       return {
-        policy: parsePolicy(model.policy),
+        policy,
         dataUri,
         championVersion: await championVersion(db, input.model),
       };

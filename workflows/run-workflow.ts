@@ -18,7 +18,7 @@ import {
   canaryStepVerdict,
   type VersionTraffic,
 } from '../domain/canary-analysis';
-import { type Policy, parsePolicy } from '../domain/policy';
+import { type Policy, policySnapshot } from '../domain/policy';
 import {
   acceptVote,
   approvalStage,
@@ -264,8 +264,8 @@ async function runStages(run: RunTracker): Promise<Ending> {
     causes: run.input.causes,
   });
   // Re-parsed here so that a run that began under an older ctloop (an older policy snapshot in its
-  // history) gets defaults for fields added since, and replays the same way.
-  const policy = parsePolicy(began.policy);
+  // history) gets defaults for fields added since, and values inside bounds added since: it replays.
+  const policy = policySnapshot(began.policy);
   const { dataUri } = began;
   run.championVersion = began.championVersion;
 

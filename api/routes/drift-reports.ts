@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { driftReports } from '../../db/schema';
 import { type EvidentlyFormat, fromEvidentlyReport } from '../../domain/drift/evidently-report';
 import { type MonitorFeature, type MonitorVerdict, monitorVerdict } from '../../domain/drift/monitor-verdict';
-import { parsePolicy } from '../../domain/policy';
+import { parseStoredSection } from '../../domain/policy';
 import { driftWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -97,13 +97,14 @@ export function driftReportRoutes(deps: ApiDeps) {
           }
           return c.json({ reportId: row!.id, status: 'pending' }, 202);
         }
+        const policy = parseStoredSection(registered.policy, model, 'drift');
         let verdict: MonitorVerdict & { format: 'ctloop' | EvidentlyFormat };
         try {
           let format: 'ctloop' | EvidentlyFormat = 'ctloop';
           let features: readonly MonitorFeature[];
           if ('features' in body) features = body.features;
           else ({ format, features } = fromEvidentlyReport(body));
-          verdict = { format, ...monitorVerdict(features, parsePolicy(registered.policy).drift) };
+          verdict = { format, ...monitorVerdict(features, policy) };
         } catch (err) {
           throw new ApiError(400, 'invalid_request', (err as Error).message);
         }

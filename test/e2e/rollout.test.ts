@@ -252,7 +252,7 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
       model,
       fastPolicy({
         canary: { steps: [50, 100], stepMaxSeconds: 120 },
-        bake: { seconds: 120, pollSeconds: 0.5 },
+        bake: { seconds: 120, pollSeconds: 1 },
       }),
     );
     await decide(stack.api('alice'), model, runId, 'approve');
