@@ -83,10 +83,9 @@ export const seconds = (min: number, max: number, more: Partial<NumberRange> = {
 /** A probability-like share in [0, 1] (or open at either end). */
 export const share = (more: Partial<NumberRange> = {}) => inRange({ min: 0, max: 1, ...more });
 
-/** A text of 1 to `max` characters (names, groups, columns). */
-export const boundedText = (max: number) =>
-  z
-    .string()
+/** A text of 1 to `max` characters (names, groups, columns); `trim` drops surrounding spaces first. */
+export const boundedText = (max: number, { trim = false } = {}) =>
+  (trim ? z.string().trim() : z.string())
     .min(1, { error: `must not be empty (at most ${max} characters)` })
     .max(max, { error: `must be at most ${max} characters` });
 

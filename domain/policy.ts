@@ -142,7 +142,7 @@ const approverRulesShape = {
   /** Role an approver must have (`admin` may always approve). */
   role: z.enum(['approver', 'admin']).default('approver'),
   /** When set, only identities in this group may decide. */
-  group: z.string().trim().pipe(boundedText(200)).optional(),
+  group: boundedText(200, { trim: true }).optional(),
   /** Deadline for this level, counted from when it opens; an approval may wait for people on leave. */
   timeoutSeconds: seconds(1, MAX_APPROVAL_WAIT).default(86_400),
   /** A reminder notification this long before the deadline (shorter than the deadline). */
@@ -249,7 +249,7 @@ export const canaryPolicySchema = z
       .object({
         approvers: inRange({ min: 1, max: 20, integer: true }).default(1),
         role: z.enum(['approver', 'admin']).default('approver'),
-        group: z.string().trim().pipe(boundedText(200)).optional(),
+        group: boundedText(200, { trim: true }).optional(),
         timeoutSeconds: seconds(1, MAX_APPROVAL_WAIT).default(3600),
         reminderBeforeSeconds: seconds(1, MAX_APPROVAL_WAIT).optional(),
         /** With no decision by the deadline. */

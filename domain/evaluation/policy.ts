@@ -48,7 +48,10 @@ export const evaluationGatePolicySchema = z
     minImprovement: inRange({ min: 0, max: MAX_MARGIN }).default(0.01),
     /** Significance level of the primary test and two-sided level of every bootstrap interval. */
     alpha: inRange({ min: 0, max: 0.5, minExclusive: true }).default(0.05),
-    guardrails: z.array(guardrailSchema).default([]),
+    guardrails: z
+      .array(guardrailSchema)
+      .max(evaluationMetricSchema.options.length, { error: 'each guardrail metric may appear once' })
+      .default([]),
     slices: sliceCheckSchema.optional(),
     /**
      * With no champion yet, the absolute level each listed metric must reach:
