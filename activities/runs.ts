@@ -44,7 +44,6 @@ export function createRunActivities({ db }: ActivityDeps) {
       if (!model) {
         throw ApplicationFailure.nonRetryable(`model ${input.model} is not registered`, 'UnknownModel');
       }
-      const policy = readPolicyForRun(model.policy, input.model);
       // A trigger may name the data to train on; the newest such trigger wins.
       const override = [...input.causes]
         .reverse()
@@ -70,6 +69,8 @@ export function createRunActivities({ db }: ActivityDeps) {
           .set({ runId: input.runId })
           .where(and(eq(triggers.model, input.model), inArray(triggers.id, triggerIds)));
       }
+      // Read after the run's row exists, so that a policy it cannot run with ends a run people can see.
+      const policy = readPolicyForRun(model.policy, input.model);
       return {
         policy,
         dataUri,
