@@ -217,7 +217,13 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     const { runId, candidate } = await approvedCandidate(
       model,
       fastPolicy({
-        canary: { steps: [10, 100], stepMaxSeconds: 2, onInconclusive: 'ask', ask: { timeoutSeconds: 60 } },
+        canary: {
+          steps: [10, 100],
+          stepMaxSeconds: 2,
+          pollSeconds: 1,
+          onInconclusive: 'ask',
+          ask: { timeoutSeconds: 60 },
+        },
         bake: { seconds: 1 },
       }),
     );
