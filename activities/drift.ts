@@ -15,7 +15,8 @@ import {
   type DriftReport,
   driftReport,
 } from '../domain/drift/report';
-import { type DataSchema, parsePolicy } from '../domain/policy';
+import { type DataSchema, parseStoredSection } from '../domain/policy';
+import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
 
@@ -117,7 +118,16 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
           .where(eq(driftReports.id, input.reportId));
         return { drifted: false, runId: null };
       };
-      const policy = parsePolicy(model.policy);
+      let policy: { schema: DataSchema; drift: ReturnType<typeof parseStoredSection<'drift'>> };
+      try {
+        policy = {
+          schema: parseStoredSection(model.policy, input.model, 'schema'),
+          drift: parseStoredSection(model.policy, input.model, 'drift'),
+        };
+      } catch (err) {
+        if (err instanceof InvalidPolicyError) return fail(err.message);
+        throw err;
+      }
       const champion = await championVersion(db, input.model);
       const reference = champion === null ? null : await findVersion(db, input.model, champion);
       if (!reference)

@@ -2,7 +2,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { championVersion, findModel, mergeRunReport } from '../db/registry';
 import { auditEvents, runs, triggers } from '../db/schema';
-import { type Policy, parsePolicy } from '../domain/policy';
+import { type Policy, parseStoredPolicy } from '../domain/policy';
+import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { Outcome, Stage, TriggerCause } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
 
@@ -11,6 +12,23 @@ export interface BeganRun {
   readonly policy: Policy;
   readonly dataUri: string;
   readonly championVersion: number | null;
+}
+
+/** A stored policy outside today's bounds ends the run at once, naming each field: retrying cannot fix it. */
+function readPolicyForRun(stored: unknown, model: string): Policy {
+  try {
+    return parseStoredPolicy(stored, model);
+  } catch (err) {
+    if (err instanceof InvalidPolicyError) {
+      throw ApplicationFailure.create({
+        message: err.message,
+        type: 'InvalidPolicy',
+        nonRetryable: true,
+        details: [{ issues: err.issues }],
+      });
+    }
+    throw err;
+  }
 }
 
 /** Run bookkeeping: the runs table mirrors the workflow so the API can list and read runs. */
@@ -51,8 +69,10 @@ export function createRunActivities({ db }: ActivityDeps) {
           .set({ runId: input.runId })
           .where(and(eq(triggers.model, input.model), inArray(triggers.id, triggerIds)));
       }
+      // Read after the run's row exists, so that a policy it cannot run with ends a run people can see.
+      const policy = readPolicyForRun(model.policy, input.model);
       return {
-        policy: parsePolicy(model.policy),
+        policy,
         dataUri,
         championVersion: await championVersion(db, input.model),
       };

@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
+import { InvalidPolicyError } from '../domain/policy-bounds';
 
 /** The one error every handler throws: status, a stable code, a message for people, details for programs. */
 export class ApiError extends Error {
@@ -46,6 +47,10 @@ export function validationHook(
 export function createErrorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+    if (err instanceof InvalidPolicyError) {
+      // A stored policy written past the API: the request is fine, the model's state is not.
+      return c.json(errorBody('invalid_policy', err.message, { issues: err.issues }), 409);
+    }
     if (err instanceof HTTPException) {
       // Hono's own 4xx (malformed JSON, missing content type): same JSON shape as ours.
       const status = err.status as ContentfulStatusCode;

@@ -2,19 +2,32 @@ import { z } from 'zod';
 import { driftPolicySchema } from './drift/policy';
 import { evaluationGatePolicySchema } from './evaluation/policy';
 import { performancePolicySchema } from './performance/policy';
-import { type TriggerPolicy, triggerPolicySchema } from './trigger-policy';
+import {
+  boundedText,
+  DAY,
+  HOUR,
+  InvalidPolicyError,
+  inRange,
+  parseClamped,
+  seconds,
+  share,
+} from './policy-bounds';
+import { boundedTriggerPolicy, type TriggerPolicy, triggerPolicySchema } from './trigger-policy';
 
 /**
  * A model's policy: what its data must look like and how each stage of the
  * CT loop treats it. Durations are in seconds so that tests can run a whole
  * loop in seconds on the real server; production policies use hours.
  * Every field has a default, so `policySchema.parse({ schema })` is a
- * complete, conservative policy.
+ * complete, conservative policy. Every number has a range (policy-bounds.ts;
+ * the table in docs/policy.md is generated from these schemas): the API
+ * refuses a policy outside it, naming the field and the range.
  */
 
-const identifier = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, underscore)');
+const identifier = boundedText(128).regex(
+  /^[A-Za-z_][A-Za-z0-9_]*$/,
+  'must be an identifier (letters, digits, underscore)',
+);
 
 export const featureSchema = z
   .object({
@@ -31,46 +44,58 @@ export const featureSchema = z
     min: z.number().optional(),
     max: z.number().optional(),
     /** Share of empty cells allowed in this column (0 = none). */
-    maxNullRate: z.number().min(0).max(1).default(0),
+    maxNullRate: share().default(0),
   })
   .refine((f) => f.min === undefined || f.max === undefined || f.min <= f.max, {
     message: 'min must not exceed max',
   });
 
-export const dataSchemaSchema = z.object({
-  features: z.array(featureSchema).min(1),
-  /** Binary label column, values 0 or 1. */
-  label: identifier,
-});
+/** Columns a model may have; validation, training and drift reports read each one. */
+const MAX_FEATURES = 1_000;
+
+export const dataSchemaSchema = z
+  .object({
+    features: z
+      .array(featureSchema)
+      .min(1, { error: 'must list at least one feature' })
+      .max(MAX_FEATURES, { error: `must list at most ${MAX_FEATURES} features` }),
+    /** Binary label column, values 0 or 1. */
+    label: identifier,
+  })
+  .refine((s) => new Set(s.features.map((f) => f.name)).size === s.features.length, {
+    message: 'each feature name may appear once',
+    path: ['features'],
+  });
 
 export const validationPolicySchema = z.object({
-  minRows: z.number().int().positive().default(100),
+  minRows: inRange({ min: 1, max: 100_000_000, integer: true }).default(100),
 });
 
 export const trainingPolicySchema = z.object({
   /** A trainer registered on the training workers: builtin-logreg, python-numpy, python-torch, or one from CTLOOP_TRAINERS. */
-  trainer: z.string().min(1).default('builtin-logreg'),
+  trainer: boundedText(100).default('builtin-logreg'),
   /** Hyper-parameters, passed to the trainer as they are; the trainer validates them (bad ones are never retried). */
   params: z
-    .record(z.string(), z.unknown())
+    .record(boundedText(100), z.unknown())
+    .refine((p) => Object.keys(p).length <= 100, { message: 'must have at most 100 hyper-parameters' })
     .default(() => ({ epochs: 200, learningRate: 0.5, l2: 0.001, seed: 42 })),
   /** A checkpoint is written (and heartbeated) every this many steps. */
-  checkpointEvery: z.number().int().min(1).default(20),
+  checkpointEvery: inRange({ min: 1, max: 1_000_000, integer: true }).default(20),
   /** How many checkpoints of a run the artifact store keeps (older ones are pruned). */
-  keepCheckpoints: z.number().int().min(1).max(100).default(3),
+  keepCheckpoints: inRange({ min: 1, max: 100, integer: true }).default(3),
   /** The last share of the rows is the hold-out set that evaluation scores both models on. */
-  holdoutFraction: z.number().gt(0).lt(1).default(0.2),
+  holdoutFraction: share({ minExclusive: true, maxExclusive: true }).default(0.2),
   resources: z.object({ gpu: z.boolean().default(false) }).default({ gpu: false }),
   /** A worker that stops heartbeating for this long is taken as lost; training resumes elsewhere. */
-  heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(15),
+  heartbeatTimeoutSeconds: seconds(1, HOUR).default(15),
   retries: z
     .object({
       /** Lost workers and preempted trainers: resumed from the last checkpoint, with backoff. */
-      preemptions: z.number().int().min(0).default(20),
+      preemptions: inRange({ min: 0, max: 1_000, integer: true }).default(20),
       /** Trainer crashes and bad output: a small budget, then the run ends `failed`. */
-      crashes: z.number().int().min(0).default(2),
-      backoffSeconds: z.number().min(0).default(1),
-      maxBackoffSeconds: z.number().min(0).default(30),
+      crashes: inRange({ min: 0, max: 100, integer: true }).default(2),
+      backoffSeconds: seconds(0, HOUR).default(1),
+      maxBackoffSeconds: seconds(0, DAY).default(30),
     })
     .default({ preemptions: 20, crashes: 2, backoffSeconds: 1, maxBackoffSeconds: 30 }),
 });
@@ -107,18 +132,21 @@ function upgradeEvaluationPolicy(value: unknown): unknown {
  */
 export const evaluationPolicySchema = z.preprocess(upgradeEvaluationPolicy, evaluationGatePolicySchema);
 
+/** The longest a run waits for a human decision at one level (approval, escalation, canary question). */
+const MAX_APPROVAL_WAIT = 90 * DAY;
+
 /** Who may decide at one level of an approval: how many distinct people, of which role and group. */
 const approverRulesShape = {
   /** Distinct approvals needed; a single rejection by an eligible approver rejects the run. */
-  approvers: z.number().int().min(1).max(20).default(1),
+  approvers: inRange({ min: 1, max: 20, integer: true }).default(1),
   /** Role an approver must have (`admin` may always approve). */
   role: z.enum(['approver', 'admin']).default('approver'),
   /** When set, only identities in this group may decide. */
-  group: z.string().trim().min(1).optional(),
-  /** Deadline for this level, counted from when it opens. */
-  timeoutSeconds: z.number().positive().default(86_400),
-  /** A reminder notification this long before the deadline. */
-  reminderBeforeSeconds: z.number().positive().optional(),
+  group: boundedText(200, { trim: true }).optional(),
+  /** Deadline for this level, counted from when it opens; an approval may wait for people on leave. */
+  timeoutSeconds: seconds(1, MAX_APPROVAL_WAIT).default(86_400),
+  /** A reminder notification this long before the deadline (shorter than the deadline). */
+  reminderBeforeSeconds: seconds(1, MAX_APPROVAL_WAIT).optional(),
 };
 
 const reminderBeforeDeadline = (l: { reminderBeforeSeconds?: number; timeoutSeconds: number }) =>
@@ -152,32 +180,46 @@ export const approvalPolicySchema = z
     path: ['escalation'],
   });
 
+const MAX_CANARY_STEPS = 20;
+/** A canary step may watch a week of traffic (a model whose errors show only on weekends). */
+const MAX_CANARY_STEP = 7 * DAY;
+/**
+ * Polls of the gateway's records (canary steps, bake): every poll is a timer and an
+ * activity in the run's history, so faster than once a second only fills the history.
+ */
+const MIN_POLL = 1;
+const MAX_POLL = HOUR;
+
 export const canaryPolicySchema = z
   .object({
     /** Traffic shares (percent) for the candidate; the last step must be 100 (promotion). */
-    steps: z.array(z.number().gt(0).max(100)).min(1).default([10, 50, 100]),
+    steps: z
+      .array(inRange({ min: 0, max: 100, minExclusive: true, unit: '%' }))
+      .min(1, { error: 'must list at least one step (the last is 100)' })
+      .max(MAX_CANARY_STEPS, { error: `must list at most ${MAX_CANARY_STEPS} steps` })
+      .default([10, 50, 100]),
     /** Requests per version (champion and candidate) before error rate and latency are judged at a step. */
-    minRequests: z.number().int().min(1).default(50),
+    minRequests: inRange({ min: 1, max: 10_000_000, integer: true }).default(50),
     /** Labelled predictions per version before quality (accuracy on feedback) is judged. */
-    minLabelled: z.number().int().min(1).default(50),
-    stepMinSeconds: z.number().min(0).default(0),
-    stepMaxSeconds: z.number().positive().default(600),
-    /** How often the run looks at the gateway's records during a step. */
-    pollSeconds: z.number().positive().default(5),
+    minLabelled: inRange({ min: 1, max: 10_000_000, integer: true }).default(50),
+    stepMinSeconds: seconds(0, MAX_CANARY_STEP).default(0),
+    stepMaxSeconds: seconds(1, MAX_CANARY_STEP).default(600),
+    /** How often the run looks at the gateway's records during a step (at most stepMaxSeconds). */
+    pollSeconds: seconds(MIN_POLL, MAX_POLL).default(5),
     /** Roll back when candidate error rate exceeds the champion's by more than this (significantly so). */
-    maxErrorRateIncrease: z.number().min(0).max(1).default(0.02),
+    maxErrorRateIncrease: share().default(0.02),
     /** Roll back when candidate accuracy on labelled feedback is lower by more than this (significantly so). */
-    maxAccuracyDrop: z.number().min(0).max(1).default(0.05),
+    maxAccuracyDrop: share().default(0.05),
     /**
      * Latency margin: the candidate's median may exceed the champion's by the larger of
      * this share of the champion's median and latencyAllowanceMs.
      */
-    maxLatencyIncrease: z.number().min(0).default(0.2),
-    latencyAllowanceMs: z.number().min(0).default(5),
+    maxLatencyIncrease: inRange({ min: 0, max: 10 }).default(0.2),
+    latencyAllowanceMs: inRange({ min: 0, max: 60_000, unit: 'ms' }).default(5),
     /** Most recent latencies per version the analysis ranks (Mann–Whitney U); caps the workflow's history. */
-    latencySampleSize: z.number().int().min(10).max(5000).default(2000),
+    latencySampleSize: inRange({ min: 10, max: 5000, integer: true }).default(2000),
     /** False-alarm level of each metric's test (a healthy candidate is rolled back at most this often per metric). */
-    alpha: z.number().gt(0).lt(0.5).default(0.01),
+    alpha: inRange({ min: 0, max: 0.5, minExclusive: true, maxExclusive: true }).default(0.01),
     /**
      * Always-valid sequential test (mixture SPRT) for error rate and quality, safe to
      * look at on every poll; false re-runs a fixed-sample z-test at each poll instead.
@@ -186,8 +228,8 @@ export const canaryPolicySchema = z
     /** Spread τ of the mSPRT's normal mixture: the size of difference (beyond the margin) it is tuned to find. */
     mixtureSd: z
       .object({
-        errorRate: z.number().gt(0).max(1).default(0.05),
-        accuracy: z.number().gt(0).max(1).default(0.1),
+        errorRate: share({ minExclusive: true }).default(0.05),
+        accuracy: share({ minExclusive: true }).default(0.1),
       })
       .default({ errorRate: 0.05, accuracy: 0.1 }),
     /** A step passes only once quality is judged; false lets it pass on error rate and latency alone (late labels). */
@@ -205,13 +247,17 @@ export const canaryPolicySchema = z
     /** Who is asked when a step is inconclusive, until when, and what the deadline means. */
     ask: z
       .object({
-        approvers: z.number().int().min(1).max(20).default(1),
+        approvers: inRange({ min: 1, max: 20, integer: true }).default(1),
         role: z.enum(['approver', 'admin']).default('approver'),
-        group: z.string().trim().min(1).optional(),
-        timeoutSeconds: z.number().positive().default(3600),
-        reminderBeforeSeconds: z.number().positive().optional(),
+        group: boundedText(200, { trim: true }).optional(),
+        timeoutSeconds: seconds(1, MAX_APPROVAL_WAIT).default(3600),
+        reminderBeforeSeconds: seconds(1, MAX_APPROVAL_WAIT).optional(),
         /** With no decision by the deadline. */
         onExpiry: z.enum(['rollback', 'proceed']).default('rollback'),
+      })
+      .refine(reminderBeforeDeadline, {
+        message: 'reminderBeforeSeconds must be shorter than timeoutSeconds',
+        path: ['reminderBeforeSeconds'],
       })
       .default(() => ({
         approvers: 1,
@@ -231,18 +277,25 @@ export const canaryPolicySchema = z
   .refine((c) => c.stepMinSeconds <= c.stepMaxSeconds, {
     message: 'stepMinSeconds must not exceed stepMaxSeconds',
     path: ['stepMinSeconds'],
+  })
+  .refine((c) => c.pollSeconds <= c.stepMaxSeconds, {
+    message: 'pollSeconds must not exceed stepMaxSeconds (a step would end before its first look)',
+    path: ['pollSeconds'],
   });
+
+/** A new champion may bake for a month (a model judged on monthly cycles). */
+const MAX_BAKE = 30 * DAY;
 
 export const bakePolicySchema = z.object({
   /** After promotion the previous champion stays restorable for this long. */
-  seconds: z.number().min(0).default(3600),
+  seconds: seconds(0, MAX_BAKE).default(3600),
   /**
    * During the bake, compare the new champion's traffic with the baseline the
    * previous champion recorded in the last canary step (same tests as the
    * canary); a regression rolls back.
    */
   regressionCheck: z.boolean().default(true),
-  pollSeconds: z.number().positive().default(5),
+  pollSeconds: seconds(MIN_POLL, MAX_POLL).default(5),
 });
 
 /**
@@ -301,12 +354,61 @@ export function parsePolicy(input: unknown): Policy {
 }
 
 /**
+ * A model's stored policy, checked against today's bounds: the policy a run
+ * begins with. A row written past the API (or before a bound existed) that
+ * breaks them throws an InvalidPolicyError naming each field and its range,
+ * so the run ends at once with that reason instead of failing somewhere
+ * inside a workflow.
+ */
+export function parseStoredPolicy(stored: unknown, model: string): Policy {
+  const result = policySchema.safeParse(stored);
+  if (result.success) return result.data;
+  throw InvalidPolicyError.from(
+    result.error,
+    `the stored policy of model ${model} (fix it with PUT /v1/models/${model})`,
+  );
+}
+
+/**
+ * One section of a model's stored policy, checked like parseStoredPolicy
+ * checks the whole: a drift report needs the drift rules, and should not be
+ * refused for a bad value in, say, the canary section.
+ */
+export function parseStoredSection<K extends keyof Policy>(
+  stored: unknown,
+  model: string,
+  key: K,
+): Policy[K] {
+  const section =
+    stored !== null && typeof stored === 'object' ? (stored as Record<string, unknown>)[key] : undefined;
+  const result = policySchema.shape[key].safeParse(section);
+  if (result.success) return result.data as Policy[K];
+  throw new InvalidPolicyError(
+    result.error.issues.map((i) => ({ path: [key, ...i.path].join('.'), message: i.message })),
+    `the stored policy of model ${model} (fix it with PUT /v1/models/${model})`,
+  );
+}
+
+/**
+ * A policy recorded earlier, as a run's history holds it: defaults filled for
+ * fields added since, numbers outside today's ranges moved to the nearest
+ * allowed value (policy-bounds.ts `parseClamped`), so that a run recorded
+ * under older bounds replays and no workflow ever sees a value beyond them.
+ */
+export function policySnapshot(recorded: unknown): Policy {
+  return parseClamped(policySchema, recorded).value;
+}
+
+/**
  * The `triggers` section of a stored policy, as `parsePolicy(stored).triggers`
  * would give it, without parsing the rest: the trigger endpoint needs only
- * this, on every request.
+ * this, on every request. Never throws: a section outside its bounds is
+ * clamped into them, and one that cannot be read governs with the defaults,
+ * so triggers keep reaching the model (whose run then ends `failed`, naming
+ * the bad field: parseStoredPolicy).
  */
 export function parseTriggerPolicy(stored: unknown): TriggerPolicy {
   const section =
     stored !== null && typeof stored === 'object' ? (stored as { triggers?: unknown }).triggers : undefined;
-  return triggerPolicySchema.parse(section ?? {});
+  return boundedTriggerPolicy(section ?? {});
 }

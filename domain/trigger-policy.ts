@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAY, inRange, parseClamped, seconds } from './policy-bounds';
 
 /**
  * What a trigger does while the model cools down after a run:
@@ -16,6 +17,9 @@ const DURING_COOLDOWN = {
   manual: 'bypass',
 } as const;
 
+/** Cooldowns and dedup TTLs end within a month: the model workflow's timers and dates stay in range. */
+const MAX_TRIGGER_WAIT = 30 * DAY;
+
 /**
  * How the per-model workflow governs triggers. Every field has a default, so
  * policies written before this section existed keep working and behave as
@@ -26,17 +30,17 @@ const DURING_COOLDOWN = {
  */
 export const triggerPolicySchema = z.object({
   /** A repeated dedup key is answered with its first trigger for this long; after it the key counts as new. */
-  dedupTtlSeconds: z.number().min(0).default(3600),
+  dedupTtlSeconds: seconds(0, MAX_TRIGGER_WAIT).default(3600),
   /**
    * Wait after any run ends before the next may start. 0 by default: one run at
    * a time with one follow-up already bounds the rate, and every run is gated
    * by evaluation (and approval); models with cheap, noisy triggers set it.
    */
-  cooldownSeconds: z.number().min(0).default(0),
+  cooldownSeconds: seconds(0, MAX_TRIGGER_WAIT).default(0),
   /** Wait after a run ends `rolled_back`: time for people to look before the same data is tried again. */
-  rollbackCooldownSeconds: z.number().min(0).default(3600),
-  /** Runs that may start in any 24 hours (a rolling window). */
-  dailyRunBudget: z.number().int().min(1).default(24),
+  rollbackCooldownSeconds: seconds(0, MAX_TRIGGER_WAIT).default(3600),
+  /** Runs that may start in any 24 hours (a rolling window); one a minute at most. */
+  dailyRunBudget: inRange({ min: 1, max: 1_440, integer: true }).default(24),
   /** Per trigger reason, what a trigger does during a cooldown (after a run or after a rollback). */
   duringCooldown: z
     .object({
@@ -55,4 +59,23 @@ export type GovernedReason = keyof TriggerPolicy['duringCooldown'];
 /** Parses the `triggers` section of a policy, filling every default; throws a ZodError naming bad fields. */
 export function parseTriggerPolicy(input: unknown): TriggerPolicy {
   return triggerPolicySchema.parse(input);
+}
+
+/**
+ * A triggers policy the model workflow can always live with, whatever it was
+ * given (a stored row written past the API, a context sent by hand from the
+ * Temporal UI, a carried policy from before the bounds): numbers beyond their
+ * range are clamped into it; a section that cannot be read at all is the
+ * default policy. Returns the policy unchanged when it is valid, so recorded
+ * histories decide the same way.
+ *
+ * @example
+ * boundedTriggerPolicy({ cooldownSeconds: 1e300 }).cooldownSeconds; // => 2592000
+ */
+export function boundedTriggerPolicy(input: unknown): TriggerPolicy {
+  try {
+    return parseClamped(triggerPolicySchema, input).value;
+  } catch {
+    return triggerPolicySchema.parse({});
+  }
 }

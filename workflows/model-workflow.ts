@@ -26,7 +26,7 @@ import {
   runsInLastDay,
   type TriggerDecision,
 } from '../domain/trigger-governance';
-import type { TriggerPolicy } from '../domain/trigger-policy';
+import { boundedTriggerPolicy, type TriggerPolicy } from '../domain/trigger-policy';
 import {
   ctModelKey,
   ctTriggerKey,
@@ -103,7 +103,7 @@ class ModelEntity {
     this.completedRuns = carried?.completedRuns ?? 0;
     this.lastOutcome = carried?.lastOutcome ?? null;
     const g = carried?.governance;
-    this.policy = g?.policy ?? null;
+    this.policy = g?.policy ? boundedTriggerPolicy(g.policy) : null;
     this.freeze = g?.freeze ?? input.freeze ?? NOT_FROZEN;
     this.cooldown = g?.cooldown ?? null;
     this.runStarts = [...(g?.runStarts ?? [])];
@@ -125,7 +125,9 @@ class ModelEntity {
   accept(cause: TriggerCause, context: TriggerContext | undefined): TriggerAccepted {
     const now = Date.now();
     // A trigger without context comes from a history recorded before governance: no limits apply.
-    if (context) this.policy = context.policy;
+    // The policy is clamped into its bounds: a cooldown of 1e300 s would make every later date
+    // arithmetic here throw, failing each workflow task of this model for good.
+    if (context) this.policy = boundedTriggerPolicy(context.policy);
     const dedupKey = context?.dedupKey ?? null;
     this.dedup.prune(now);
     const decision = decideTrigger(this.governance(), { reason: cause.reason, dedupKey }, now);

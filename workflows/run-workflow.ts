@@ -10,7 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { parsePolicy } from '../domain/policy';
+import { policySnapshot } from '../domain/policy';
 import { approvalStage } from './approval-stage';
 import {
   ctOutcomeKey,
@@ -77,8 +77,8 @@ async function runStages(run: RunTracker): Promise<Ending> {
     causes: run.input.causes,
   });
   // Re-parsed here so that a run that began under an older ctloop (an older policy snapshot in its
-  // history) gets defaults for fields added since, and replays the same way.
-  const policy = parsePolicy(began.policy);
+  // history) gets defaults for fields added since, and values inside bounds added since: it replays.
+  const policy = policySnapshot(began.policy);
   const { dataUri } = began;
   run.championVersion = began.championVersion;
 

@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
+import type { ZodError } from 'zod';
 import { driftReports } from '../../db/schema';
 import { type EvidentlyFormat, fromEvidentlyReport } from '../../domain/drift/evidently-report';
 import { type MonitorFeature, type MonitorVerdict, monitorVerdict } from '../../domain/drift/monitor-verdict';
-import { parsePolicy } from '../../domain/policy';
+import { parseStoredSection } from '../../domain/policy';
 import { driftWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
@@ -49,7 +50,79 @@ const EvidentlyReport = z
   })
   .openapi('EvidentlyDriftReport');
 
-const DriftReportBody = z.union([BatchReport, MonitorReport, EvidentlyReport]).openapi('DriftReport');
+// Evidently's `Snapshot.dump_dict()` (what `Snapshot.load` reads and a workspace stores); the
+// ValueDrift results in metric_results are read, widgets and the rest ignored.
+const EvidentlySnapshot = z
+  .object({
+    metric_results: z.record(z.string(), z.unknown()).openapi({
+      description: 'An Evidently 0.7 Snapshot.dump_dict() export; its ValueDrift results are read',
+    }),
+  })
+  .openapi('EvidentlyDriftSnapshot');
+
+const DriftReportBody = z
+  .union([BatchReport, MonitorReport, EvidentlyReport, EvidentlySnapshot])
+  .openapi('DriftReport');
+
+/** The accepted bodies, each told apart by one key, as the 400 for a body that matches none lists them. */
+const SHAPES = [
+  {
+    key: 'features',
+    schema: MonitorReport,
+    what: "{features: [{name, psi?, pValue?}]} (a monitor's statistics)",
+  },
+  {
+    key: 'metrics',
+    schema: EvidentlyReport,
+    what: '{metrics: [...]} (Evidently snapshot.json(), or a legacy report.json())',
+  },
+  {
+    key: 'metric_results',
+    schema: EvidentlySnapshot,
+    what: '{metric_results: {...}} (Evidently Snapshot.dump_dict())',
+  },
+  { key: 'dataUri', schema: BatchReport, what: '{dataUri} (a batch of current data for ctloop to compare)' },
+] as const;
+
+function described(body: unknown): string {
+  if (Array.isArray(body)) return 'an array';
+  if (body === null || typeof body !== 'object') return body === null ? 'null' : `a ${typeof body}`;
+  const keys = Object.keys(body);
+  const shown = keys.slice(0, 10).join(', ') + (keys.length > 10 ? `, … (${keys.length} keys)` : '');
+  return keys.length === 0 ? 'an empty object' : `an object with keys ${shown}`;
+}
+
+/**
+ * A union's failure says only "Invalid input" at the root. The body's key
+ * tells which shape was meant: its own issues are reported; a body with none
+ * of the keys is told what was expected and what it was.
+ */
+function driftBodyHook(
+  result: { success: true } | { success: false; error: ZodError; target?: string; data?: unknown },
+): undefined {
+  if (result.success) return undefined;
+  const body = result.data;
+  const meant =
+    result.target === 'json'
+      ? SHAPES.find((s) => body !== null && typeof body === 'object' && s.key in body)
+      : undefined;
+  const own = meant?.schema.safeParse(body);
+  if (result.target === 'json' && meant === undefined) {
+    const found = described(body);
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `invalid request (json): a drift report is one of ${SHAPES.map((s) => s.what).join('; or ')}; found ${found}`,
+      { expected: SHAPES.map((s) => s.key), found },
+    );
+  }
+  // The meant shape's own issues; the union's when that shape passes (or the path params failed).
+  const error = own && !own.success ? own.error : result.error;
+  const issues = error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const listed = issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+  const where = result.target ? ` (${result.target})` : '';
+  throw new ApiError(400, 'invalid_request', `invalid request${where}: ${listed}`, { issues });
+}
 const ReportParams = ModelParam.extend({
   reportId: z.uuid().openapi({ param: { name: 'reportId', in: 'path' } }),
 });
@@ -63,7 +136,7 @@ export function driftReportRoutes(deps: ApiDeps) {
         method: 'post',
         path: '/models/{model}/drift-reports',
         summary:
-          'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor or an Evidently report export `{metrics: [...]}` (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
+          'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor, an Evidently export `{metrics: [...]}` (snapshot.json()) or `{metric_results: {...}}` (Snapshot.dump_dict()) (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
         request: { params: ModelParam, ...jsonBody(DriftReportBody) },
         responses: {
           201: jsonResponse('A monitor report, judged: drifted or not, and the trigger it caused'),
@@ -97,13 +170,14 @@ export function driftReportRoutes(deps: ApiDeps) {
           }
           return c.json({ reportId: row!.id, status: 'pending' }, 202);
         }
+        const policy = parseStoredSection(registered.policy, model, 'drift');
         let verdict: MonitorVerdict & { format: 'ctloop' | EvidentlyFormat };
         try {
           let format: 'ctloop' | EvidentlyFormat = 'ctloop';
           let features: readonly MonitorFeature[];
           if ('features' in body) features = body.features;
           else ({ format, features } = fromEvidentlyReport(body));
-          verdict = { format, ...monitorVerdict(features, parsePolicy(registered.policy).drift) };
+          verdict = { format, ...monitorVerdict(features, policy) };
         } catch (err) {
           throw new ApiError(400, 'invalid_request', (err as Error).message);
         }
@@ -136,6 +210,7 @@ export function driftReportRoutes(deps: ApiDeps) {
         }
         return c.json({ reportId: row!.id, drifted: verdict.drifted, verdict, trigger }, 201);
       },
+      driftBodyHook,
     )
     .openapi(
       createRoute({

@@ -4,7 +4,7 @@ import { championVersion } from '../../db/registry';
 import { type ProductionMetricRow, productionMetrics } from '../../db/schema';
 import { alarmDedupKey, type PerformanceAlarmResult, performanceAlarm } from '../../domain/performance/alarm';
 import { type MetricAlarmRule, metricName } from '../../domain/performance/policy';
-import { parsePolicy } from '../../domain/policy';
+import { parseStoredSection } from '../../domain/policy';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { createRouter } from '../router';
@@ -168,7 +168,7 @@ export function metricRoutes(deps: ApiDeps) {
         const { model } = c.req.valid('param');
         const body = c.req.valid('json');
         const registered = await requireModel(deps, model);
-        const policy = parsePolicy(registered.policy).performance;
+        const policy = parseStoredSection(registered.policy, model, 'performance');
         const champion = await championVersion(db, model);
         const receivedAt = new Date();
         await db.insert(productionMetrics).values(

@@ -3,8 +3,8 @@ import type { MonitorFeature } from './monitor-verdict';
 /**
  * Evidently's drift reports, read as a monitor's per-feature statistics.
  *
- * Two export shapes are accepted, both as `json()` / `dict()` write them
- * (checked against evidently 0.7.23):
+ * Three export shapes are accepted, as Evidently writes them (checked
+ * against evidently 0.7.23):
  *
  * - 0.7 (`evidently.Report` with `DataDriftPreset` or `ValueDrift`;
  *   `snapshot.json()`): `metrics[]` entries whose `config.type` is
@@ -16,6 +16,11 @@ import type { MonitorFeature } from './monitor-verdict';
  *   `evidently.legacy` in 0.7): `metrics[].result.drift_by_columns.<column>`,
  *   or a `ColumnDriftMetric` result itself, with `column_name`,
  *   `stattest_name`, `stattest_threshold`, `drift_score`, `drift_detected`.
+ * - 0.7 snapshot (`Snapshot.dump_dict()`, the full serialization that
+ *   `Snapshot.load` reads back and a workspace stores): `metric_results.<id>`
+ *   whose `metric_value_location.metric.params.type` is
+ *   `evidently:metric_v2:ValueDrift` carry `column`, `method` and `threshold`
+ *   there, and the score in `value`; widgets and other results are ignored.
  *
  * Evidently's score means different things per stattest: a p-value (drift
  * when below the threshold), PSI, or a distance (drift when at or above it).
@@ -25,7 +30,7 @@ import type { MonitorFeature } from './monitor-verdict';
  * ignored: the verdict is ctloop's, from the per-column statistics.
  */
 
-export type EvidentlyFormat = 'evidently-0.7' | 'evidently-legacy';
+export type EvidentlyFormat = 'evidently-0.7' | 'evidently-0.7-snapshot' | 'evidently-legacy';
 
 type ScoreKind = 'p-value' | 'psi' | 'distance';
 
@@ -81,6 +86,13 @@ export function looksLikeEvidentlyReport(value: unknown): value is { metrics: un
   return isObject(value) && Array.isArray(value.metrics);
 }
 
+/** True when the value looks like an Evidently `Snapshot.dump_dict()` (a `metric_results` object). */
+export function looksLikeEvidentlySnapshot(
+  value: unknown,
+): value is { metric_results: Record<string, unknown> } {
+  return isObject(value) && isObject(value.metric_results);
+}
+
 /**
  * Maps an Evidently drift report to ctloop's monitor features: per column a
  * PSI, a p-value, or a distance with Evidently's threshold, plus the
@@ -102,6 +114,12 @@ export function fromEvidentlyReport(report: unknown): {
   format: EvidentlyFormat;
   features: MonitorFeature[];
 } {
+  if (looksLikeEvidentlySnapshot(report)) {
+    return {
+      format: 'evidently-0.7-snapshot',
+      features: mergeByColumn(snapshotScores(report.metric_results)),
+    };
+  }
   if (!looksLikeEvidentlyReport(report)) {
     throw new Error('evidently report: `metrics` is missing or not an array');
   }
@@ -132,6 +150,32 @@ export function fromEvidentlyReport(report: unknown): {
     );
   }
   return { format, features: mergeByColumn(scores) };
+}
+
+/** The ValueDrift results of a snapshot, in the report's order. */
+function snapshotScores(results: Record<string, unknown>): ColumnScore[] {
+  const scores: ColumnScore[] = [];
+  for (const [id, result] of Object.entries(results)) {
+    const at = `metric_results.${id}`;
+    if (!isObject(result)) throw new Error(`evidently report: ${at} is not an object`);
+    const location = result.metric_value_location;
+    const metric = isObject(location) ? location.metric : undefined;
+    const params = isObject(metric) ? metric.params : undefined;
+    if (!isObject(params) || params.type !== 'evidently:metric_v2:ValueDrift') continue;
+    const p = `${at}.metric_value_location.metric.params`;
+    scores.push({
+      column: text(params.column, `${p}.column`),
+      stattest: text(params.method, `${p}.method`),
+      threshold: finite(params.threshold, `${p}.threshold`),
+      score: finite(result.value, `${at}.value`),
+    });
+  }
+  if (scores.length === 0) {
+    throw new Error(
+      'evidently report: metric_results holds no ValueDrift result (a snapshot of a report with DataDriftPreset or ValueDrift metrics)',
+    );
+  }
+  return scores;
 }
 
 function valueDrift(metric: Record<string, unknown>, at: string): ColumnScore {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inRange, share } from '../policy-bounds';
 
 /**
  * When a batch of current data counts as drifted from the champion's training
@@ -9,18 +10,18 @@ import { z } from 'zod';
  * is a complete policy.
  */
 export const driftPolicySchema = z.object({
-  /** PSI above this marks a feature as drifted (0.1–0.25 is the usual "moderate" band). */
-  psiThreshold: z.number().positive().default(0.2),
+  /** PSI above this marks a feature as drifted (0.1–0.25 is the usual "moderate" band; 100 turns PSI off). */
+  psiThreshold: inRange({ min: 0, max: 100, minExclusive: true }).default(0.2),
   /** Significance level for the adjusted KS / chi-squared p-values. */
-  pValue: z.number().gt(0).lt(1).default(0.05),
+  pValue: share({ minExclusive: true, maxExclusive: true }).default(0.05),
   /** Multiple-testing correction across the report's features: Benjamini–Hochberg, Bonferroni or none. */
   correction: z.enum(['bh', 'bonferroni', 'none']).default('bh'),
   /** Share of features that must drift for the report to say "retrain" (> 0, so no drift never retrains). */
-  minDriftedShare: z.number().gt(0).max(1).default(0.3),
+  minDriftedShare: share({ minExclusive: true }).default(0.3),
   /** Quantile bins per numeric feature for PSI, before duplicate edges are merged. */
-  bins: z.number().int().min(2).max(1000).default(10),
+  bins: inRange({ min: 2, max: 1000, integer: true }).default(10),
   /** Floor for a bin's share in PSI (see PSI_DEFAULT_EPSILON); above 1% it would hide real shifts. */
-  epsilon: z.number().gt(0).max(0.01).default(1e-4),
+  epsilon: inRange({ min: 0, max: 0.01, minExclusive: true }).default(1e-4),
 });
 
 export type DriftPolicyInput = z.input<typeof driftPolicySchema>;

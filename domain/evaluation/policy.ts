@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedText, inRange, share } from '../policy-bounds';
 
 /**
  * The evaluation gate's policy: which metric decides, by how much and how
@@ -17,29 +18,40 @@ import { z } from 'zod';
  */
 export const evaluationMetricSchema = z.enum(['accuracy', 'f1', 'rocAuc', 'logLoss', 'rmse', 'mae']);
 
+/**
+ * Margins and improvements are in the metric's units: at most 1 for accuracy,
+ * f1 and AUC, but rmse and mae are in the label's units, so the cap is generous.
+ */
+const MAX_MARGIN = 1_000_000;
+/** Hold-out rows a segment or the gate needs before it judges. */
+const MAX_ROWS = 10_000_000;
+
 export const guardrailSchema = z.object({
   metric: evaluationMetricSchema,
   /** Largest worsening tolerated, in the metric's units (0.02 = two points of accuracy). */
-  margin: z.number().min(0),
+  margin: inRange({ min: 0, max: MAX_MARGIN }),
 });
 
 export const sliceCheckSchema = z.object({
   /** The segment column whose values group the hold-out rows (e.g. "region"). */
-  column: z.string().min(1),
+  column: boundedText(128),
   /** Largest worsening of the primary metric tolerated within any one segment value. */
-  margin: z.number().min(0),
+  margin: inRange({ min: 0, max: MAX_MARGIN }),
   /** Segment values with fewer hold-out rows are reported but not judged. */
-  minRows: z.number().int().min(1).default(30),
+  minRows: inRange({ min: 1, max: MAX_ROWS, integer: true }).default(30),
 });
 
 export const evaluationGatePolicySchema = z
   .object({
     primaryMetric: evaluationMetricSchema.default('accuracy'),
     /** The candidate must beat the champion by at least this much, in the primary metric's better direction. */
-    minImprovement: z.number().min(0).default(0.01),
+    minImprovement: inRange({ min: 0, max: MAX_MARGIN }).default(0.01),
     /** Significance level of the primary test and two-sided level of every bootstrap interval. */
-    alpha: z.number().gt(0).max(0.5).default(0.05),
-    guardrails: z.array(guardrailSchema).default([]),
+    alpha: inRange({ min: 0, max: 0.5, minExclusive: true }).default(0.05),
+    guardrails: z
+      .array(guardrailSchema)
+      .max(evaluationMetricSchema.options.length, { error: 'each guardrail metric may appear once' })
+      .default([]),
     slices: sliceCheckSchema.optional(),
     /**
      * With no champion yet, the absolute level each listed metric must reach:
@@ -47,12 +59,12 @@ export const evaluationGatePolicySchema = z
      */
     minimums: z.partialRecord(evaluationMetricSchema, z.number()).default({}),
     /** Fewer hold-out rows than this: the gate is inconclusive rather than guessing. */
-    minRows: z.number().int().min(1).default(30),
+    minRows: inRange({ min: 1, max: MAX_ROWS, integer: true }).default(30),
     /** A row is predicted positive when its score is ≥ threshold (accuracy, f1). */
-    threshold: z.number().min(0).max(1).default(0.5),
-    bootstrapResamples: z.number().int().min(100).max(100_000).default(2000),
+    threshold: share().default(0.5),
+    bootstrapResamples: inRange({ min: 100, max: 100_000, integer: true }).default(2000),
     /** Seeds the bootstrap, so a run's verdict can be replayed exactly. */
-    seed: z.number().int().default(42),
+    seed: inRange({ min: 0, max: 2 ** 32 - 1, integer: true }).default(42),
   })
   .refine((p) => new Set(p.guardrails.map((g) => g.metric)).size === p.guardrails.length, {
     message: 'each guardrail metric may appear once',

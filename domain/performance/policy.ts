@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAY, inRange, seconds, share } from '../policy-bounds';
 
 /**
  * Performance alarms: production metrics (accuracy from delayed labels, AUC,
@@ -24,18 +25,25 @@ export const metricAlarmRuleSchema = z.object({
    */
   direction: z.enum(['below', 'above']).default('below'),
   /** The metric must stay beyond the threshold for this long (see `performanceAlarm`). */
-  windowSeconds: z.number().positive().default(3600),
+  windowSeconds: seconds(1, 30 * DAY).default(3600),
   /** Qualifying points needed inside the window before the alarm can fire. */
-  minPoints: z.number().int().min(1).default(3),
+  minPoints: inRange({ min: 1, max: 100_000, integer: true }).default(3),
   /** A point whose label coverage is below this is recorded but is not evidence. */
-  minCoverage: z.number().min(0).max(1).default(0.2),
+  minCoverage: share().default(0.2),
   enabled: z.boolean().default(true),
 });
+
+const MAX_METRICS = 100;
 
 export const performancePolicySchema = z.object({
   /** Off: points are still recorded, nothing is judged. */
   enabled: z.boolean().default(true),
-  metrics: z.record(metricName, metricAlarmRuleSchema).default({}),
+  metrics: z
+    .record(metricName, metricAlarmRuleSchema)
+    .refine((m) => Object.keys(m).length <= MAX_METRICS, {
+      message: `must name at most ${MAX_METRICS} metrics`,
+    })
+    .default({}),
 });
 
 export type MetricAlarmRuleInput = z.input<typeof metricAlarmRuleSchema>;

@@ -26,7 +26,7 @@ export function fastPolicy(overrides: Partial<Record<keyof PolicyInput, unknown>
       minRequests: 30,
       minLabelled: 20,
       stepMaxSeconds: 120,
-      pollSeconds: 0.5,
+      pollSeconds: 1,
       maxErrorRateIncrease: 0.05,
       maxAccuracyDrop: 0.1,
     },

@@ -44,7 +44,20 @@ describe('trigger policy', () => {
     ];
     for (const policy of stored) expect(parseTriggerPolicy(policy)).toEqual(parsePolicy(policy).triggers);
     expect(parseTriggerPolicy(stored[1]).cooldownSeconds).toBe(60);
-    expect(() => parseTriggerPolicy({ triggers: { dailyRunBudget: -1 } })).toThrow();
+  });
+
+  it('reads a stored triggers section beyond its bounds clamped into them, and an unreadable one as the defaults', () => {
+    // Rows written past the API: the model workflow must still be able to govern with them.
+    expect(parseTriggerPolicy({ triggers: { dailyRunBudget: -1 } }).dailyRunBudget).toBe(1);
+    expect(parseTriggerPolicy({ triggers: { cooldownSeconds: 1e300 } })).toMatchObject({
+      cooldownSeconds: 30 * 86_400,
+      rollbackCooldownSeconds: 3600,
+    });
+    expect(parseTriggerPolicy({ triggers: { cooldownSeconds: 'soon' } })).toEqual(
+      parsePolicy({
+        schema: { features: [{ name: 'x' }], label: 'label' },
+      }).triggers,
+    );
   });
 
   it('fills every default, so policies written before it keep working', () => {

@@ -180,6 +180,44 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     const notAReport = await api('POST', `/v1/models/${model}/drift-reports`, { metrics: 'none' });
     expect(notAReport.status).toBe(400);
     expect(notAReport.body.error.code).toBe('invalid_request');
+    expect(notAReport.body.error.message).toMatch(/^invalid request \(json\): metrics: /);
+  });
+
+  it("judges Evidently's Snapshot.dump_dict() export like its json(), and says what a body that is neither should be", async () => {
+    const model = 'drift-evidently-snapshot';
+    await registerModel(api, model, baseline, fastPolicy());
+    const snapshot = evidentlyExport('evidently-0.7-snapshot');
+    const judged = await api('POST', `/v1/models/${model}/drift-reports`, snapshot);
+    expect(judged.status).toBe(201);
+    // x1 (KS) and plan (chi-squared) drifted: 2 of 5 features, over the policy's 30 %.
+    expect(judged.body.verdict).toMatchObject({
+      format: 'evidently-0.7-snapshot',
+      drifted: true,
+      share: 0.4,
+    });
+    expect(judged.body.trigger).toMatchObject({ fate: 'started' });
+    const viaJson = await api(
+      'POST',
+      `/v1/models/${model}/drift-reports`,
+      evidentlyExport('evidently-0.7-ks'),
+    );
+    expect(viaJson.body.verdict.features).toEqual(judged.body.verdict.features);
+
+    // What an older client sent by mistake: the snapshot without its results.
+    const { metric_results: _, ...withoutResults } = snapshot;
+    const bad = await api('POST', `/v1/models/${model}/drift-reports`, withoutResults);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toBe(
+      "invalid request (json): a drift report is one of {features: [{name, psi?, pValue?}]} (a monitor's statistics); or {metrics: [...]} (Evidently snapshot.json(), or a legacy report.json()); or {metric_results: {...}} (Evidently Snapshot.dump_dict()); or {dataUri} (a batch of current data for ctloop to compare); found an object with keys report, name, timestamp, metadata, tags, top_level_metrics, widgets, tests_widgets",
+    );
+    expect(bad.body.error.details).toEqual({
+      expected: ['features', 'metrics', 'metric_results', 'dataUri'],
+      found:
+        'an object with keys report, name, timestamp, metadata, tags, top_level_metrics, widgets, tests_widgets',
+    });
+    const array = await api('POST', `/v1/models/${model}/drift-reports`, [1, 2]);
+    expect(array.status).toBe(400);
+    expect(array.body.error.message).toMatch(/; found an array$/);
   });
 
   it('flags a batch whose categorical column shifted, by chi-squared on its category counts', async () => {

@@ -222,7 +222,13 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     const { runId, candidate } = await approvedCandidate(
       model,
       fastPolicy({
-        canary: { steps: [10, 100], stepMaxSeconds: 2, onInconclusive: 'ask', ask: { timeoutSeconds: 60 } },
+        canary: {
+          steps: [10, 100],
+          stepMaxSeconds: 2,
+          pollSeconds: 1,
+          onInconclusive: 'ask',
+          ask: { timeoutSeconds: 60 },
+        },
         bake: { seconds: 1 },
       }),
     );
@@ -257,7 +263,7 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
       model,
       fastPolicy({
         canary: { steps: [50, 100], stepMaxSeconds: 120 },
-        bake: { seconds: 120, pollSeconds: 0.5 },
+        bake: { seconds: 120, pollSeconds: 1 },
       }),
     );
     await decide(stack.api('alice'), model, runId, 'approve');

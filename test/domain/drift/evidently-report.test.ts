@@ -12,6 +12,8 @@ import { parseDriftPolicy } from '../../../domain/drift/policy';
  *   Report([DataDriftPreset(num_method='ks', cat_method='chisquare'),
  *           ValueDrift(column='x2', method='psi')]).run(cur, ref).json()   -> evidently-0.7-ks.json
  *   evidently.legacy Report(metrics=[DataDriftPreset()]), seed 8, n = 800, .json() -> evidently-legacy.json
+ * and, from the snapshot of evidently-0.7-ks.json (ref columns x1..x4 then plan drawn before cur's):
+ *   json.dumps(snapshot.dump_dict(), cls=evidently.core.report.NumpyEncoder)  -> evidently-0.7-snapshot.json
  */
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
@@ -66,6 +68,28 @@ describe('fromEvidentlyReport', () => {
     expect(features[4]).toMatchObject({ name: 'plan', stattest: 'chi-square p_value', monitorDrifted: true });
     // Evidently said dataset_drift: false (2 of 5 < its 50 %); ctloop's policy wants 30 %.
     expect(monitorVerdict(features, policy)).toMatchObject({ drifted: true, share: 0.4 });
+  });
+
+  it("reads Snapshot.dump_dict(), Evidently's full serialization, as the same statistics as its json()", () => {
+    const snapshot = fixture('evidently-0.7-snapshot') as { metric_results: Record<string, unknown> };
+    // The export is mostly widgets (about 380 kB for five columns); only the ValueDrift results count.
+    expect(Object.keys(snapshot)).toEqual(
+      expect.arrayContaining(['metric_results', 'widgets', 'top_level_metrics', 'timestamp']),
+    );
+    const { format, features } = fromEvidentlyReport(snapshot);
+    expect(format).toBe('evidently-0.7-snapshot');
+    expect(features).toEqual(fromEvidentlyReport(fixture('evidently-0.7-ks')).features);
+    expect(features[1]).toMatchObject({ name: 'x2', pValue: 0.9699601425241099, psi: 0.006867223558863935 });
+
+    const id = Object.keys(snapshot.metric_results)[1]!;
+    const broken = structuredClone(snapshot);
+    delete (broken.metric_results[id] as { value?: number }).value;
+    expect(() => fromEvidentlyReport(broken)).toThrow(
+      `evidently report: metric_results.${id}.value is missing`,
+    );
+    expect(() => fromEvidentlyReport({ metric_results: {} })).toThrow(
+      /metric_results holds no ValueDrift result/,
+    );
   });
 
   it('reads a single legacy ColumnDriftMetric', () => {
