@@ -19,6 +19,7 @@ import {
   type VersionTraffic,
 } from '../domain/canary-analysis';
 import { type Policy, parsePolicy } from '../domain/policy';
+import { heavy } from './activity-profiles';
 import {
   acceptVote,
   approvalStage,
@@ -270,7 +271,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.championVersion = began.championVersion;
 
   await enterStage(run, 'validate');
-  const validation = await control.validateData({
+  const validation = await heavy.validateData({
     dataUri,
     schema: policy.schema,
     rules: policy.validation,
@@ -299,7 +300,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.candidateVersion = version;
 
   await enterStage(run, 'evaluate');
-  const evaluation = await control.evaluateCandidate({
+  const evaluation = await heavy.evaluateCandidate({
     model,
     candidateVersion: version,
     championVersion: run.championVersion,
