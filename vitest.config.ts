@@ -21,6 +21,18 @@ export default defineConfig({
         },
       },
       {
+        // Real policy durations (days) in seconds of wall time, on Temporal's time-skipping test server.
+        test: {
+          name: 'timeskip',
+          include: ['test/timeskip/**/*.test.ts'],
+          globalSetup: ['test/timeskip/global-setup.ts'],
+          // Each file starts its own test server; one file at a time on a 2-core machine.
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         // PyTorch is a large download: its own command (`npm run test:torch`), not part of `npm test`.
         test: { name: 'torch', include: ['test/torch/**/*.test.ts'], testTimeout: 600_000 },
       },

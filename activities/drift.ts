@@ -19,6 +19,7 @@ import { type DataSchema, parseStoredSection } from '../domain/policy';
 import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
+import { heartbeatWhile } from './heartbeats';
 
 /**
  * A dataset's bytes, by the URI rules of `readDataText` (`artifact://` key,
@@ -134,12 +135,17 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
         return fail('the model has no champion yet, so there is no training reference to compare with');
       let report: DriftReport;
       try {
-        report = await driftReportOfData(artifacts, {
-          referenceUri: reference.dataUri,
-          currentUri: row.currentUri!,
-          features: driftFeatures(policy.schema),
-          policy: policy.drift,
-        });
+        // Parsing and measuring run on the drift threads; heartbeats tell a long comparison from a lost worker.
+        report = await heartbeatWhile(
+          () => ({ phase: 'comparing', reportId: input.reportId }),
+          () =>
+            driftReportOfData(artifacts, {
+              referenceUri: reference.dataUri,
+              currentUri: row.currentUri!,
+              features: driftFeatures(policy.schema),
+              policy: policy.drift,
+            }),
+        );
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code && code !== 'ENOENT') throw err; // a transient read error: retried

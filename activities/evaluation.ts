@@ -1,15 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
+import { runDatasetTask } from '../compute/dataset-threads';
+import { type DatasetPhase, DatasetProblem } from '../compute/dataset-work';
 import { findVersion } from '../db/registry';
 import { modelVersions } from '../db/schema';
-import { parseCsv } from '../domain/csv';
-import { splitHoldout, toMatrix } from '../domain/data-validation';
-import { type EvaluationGateResult, evaluationGate } from '../domain/evaluation/gate';
-import { type ClassificationMetrics, classificationMetrics } from '../domain/metrics';
+import type { EvaluationGateResult } from '../domain/evaluation/gate';
+import type { ClassificationMetrics } from '../domain/metrics';
 import type { DataSchema, EvaluationPolicy } from '../domain/policy';
-import { isServableModel, predictServable, type ServableModel } from '../domain/servable-model';
+import { isServableModel, type ServableModel } from '../domain/servable-model';
 import { readDataText } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
+import { heartbeatWhile } from './heartbeats';
 
 export interface EvaluationReport {
   readonly holdoutRows: number;
@@ -50,28 +51,45 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
       holdoutFraction: number;
       policy: EvaluationPolicy;
     }): Promise<EvaluationReport> {
-      const table = parseCsv(await readDataText(artifacts, input.dataUri));
-      const { X, y } = toMatrix(table, input.schema);
-      const holdoutX = splitHoldout(X, input.holdoutFraction).holdout;
-      const holdoutY = splitHoldout(y, input.holdoutFraction).holdout;
-      const scores = (m: ServableModel) => holdoutX.map((row) => predictServable(m, row));
-      const candidateScores = scores(await loadModel(input.model, input.candidateVersion));
-      const championScores =
-        input.championVersion === null ? null : scores(await loadModel(input.model, input.championVersion));
-      const segments = sliceColumn(table, input.policy.slices?.column, input.holdoutFraction);
-      const gate = evaluationGate({
-        yTrue: holdoutY,
-        candidate: candidateScores,
-        champion: championScores,
-        segments,
-        policy: input.policy,
-      });
+      let phase: DatasetPhase | 'reading' = 'reading';
+      const scored = await heartbeatWhile(
+        () => ({ phase }),
+        async (signal) => {
+          const text = await readDataText(artifacts, input.dataUri);
+          const candidate = await loadModel(input.model, input.candidateVersion);
+          const champion =
+            input.championVersion === null ? null : await loadModel(input.model, input.championVersion);
+          // Parsing, scoring and the gate's resampling run on a thread of their own, so the
+          // worker's event loop keeps answering (compute/dataset-threads).
+          return runDatasetTask(
+            {
+              kind: 'evaluate',
+              text,
+              schema: input.schema,
+              holdoutFraction: input.holdoutFraction,
+              policy: input.policy,
+              candidate,
+              champion,
+            },
+            {
+              signal,
+              onPhase: (p) => {
+                phase = p;
+              },
+            },
+          ).catch((err) => {
+            if (err instanceof DatasetProblem) throw ApplicationFailure.nonRetryable(err.message);
+            throw err;
+          });
+        },
+      );
+      const { gate } = scored;
       const report: EvaluationReport = {
-        holdoutRows: holdoutY.length,
+        holdoutRows: scored.holdoutRows,
         candidateVersion: input.candidateVersion,
         championVersion: input.championVersion,
-        candidate: classificationMetrics(holdoutY, candidateScores, input.policy.threshold),
-        champion: championScores && classificationMetrics(holdoutY, championScores, input.policy.threshold),
+        candidate: scored.candidate,
+        champion: scored.champion,
         verdict: { decision: gate.decision, reasons: gate.reasons },
         gate,
       };
@@ -82,20 +100,4 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
       return report;
     },
   };
-}
-
-/** The hold-out rows' values of the policy's segment column, when it names one. */
-function sliceColumn(
-  table: ReturnType<typeof parseCsv>,
-  column: string | undefined,
-  holdoutFraction: number,
-): Record<string, string[]> | undefined {
-  if (!column) return undefined;
-  const index = table.columns.indexOf(column);
-  if (index < 0) {
-    throw ApplicationFailure.nonRetryable(
-      `the policy slices by column ${column}, which the data does not have`,
-    );
-  }
-  return { [column]: splitHoldout(table.rows, holdoutFraction).holdout.map((row) => row[index] ?? '') };
 }

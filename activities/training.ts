@@ -12,6 +12,7 @@ import type { DataSchema, TrainingPolicy } from '../domain/policy';
 import { readDataText, sha256 } from '../storage/artifact-store';
 import { TrainerError } from '../trainers/trainer';
 import type { ActivityDeps } from './deps';
+import { heartbeatWhile } from './heartbeats';
 
 /** A checkpoint in the shared artifact store. */
 export interface CheckpointRef {
@@ -45,6 +46,9 @@ export interface TrainedCandidate {
 export const TRAINER_PREEMPTED = 'TrainerPreempted';
 export const TRAINER_CRASHED = 'TrainerCrashed';
 export const INVALID_HYPERPARAMETERS = 'InvalidHyperParameters';
+
+/** Heartbeats while data, checkpoints and the artifact move (the worker flushes at most every second anyway). */
+const LOAD_HEARTBEAT_MS = 1_000;
 
 /** Progress is written to the run's record at most this often (checkpoints always). */
 const PROGRESS_WRITE_MS = 1_000;
@@ -174,13 +178,35 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
       const outputDir = path.join(workdir, 'output');
       await mkdir(checkpointDir, { recursive: true });
       await mkdir(outputDir, { recursive: true });
+      // Until the trainer runs, heartbeats carry the checkpoints this attempt was given: a worker lost
+      // while loading a large dataset or downloading a checkpoint hands them on to the next attempt,
+      // and a slow load is not taken for a lost worker.
+      const carried: TrainHeartbeat = {
+        step: input.checkpoints.at(-1)?.step ?? 0,
+        total: null,
+        checkpoints: input.checkpoints,
+        metrics: {},
+      };
+      const dataPath = path.join(workdir, 'train.csv');
       try {
-        const table = parseCsv(await readDataText(artifacts, input.dataUri));
-        const { train } = splitHoldout(table.rows, input.training.holdoutFraction);
-        const dataPath = path.join(workdir, 'train.csv');
-        await writeFile(dataPath, toCsv(table.columns, train));
+        await heartbeatWhile(
+          () => carried,
+          async () => {
+            const table = parseCsv(await readDataText(artifacts, input.dataUri));
+            ctx.heartbeat(carried);
+            const { train } = splitHoldout(table.rows, input.training.holdoutFraction);
+            const csv = toCsv(table.columns, train);
+            ctx.heartbeat(carried);
+            await writeFile(dataPath, csv);
+          },
+          LOAD_HEARTBEAT_MS,
+        );
 
-        const { resume, skipped } = await resumePoint(input.checkpoints, workdir);
+        const { resume, skipped } = await heartbeatWhile(
+          () => carried,
+          () => resumePoint(input.checkpoints, workdir),
+          LOAD_HEARTBEAT_MS,
+        );
         for (const s of skipped) log.warn({ runId: input.runId, checkpoint: s }, 'checkpoint skipped');
         if (resume) log.info({ runId: input.runId, step: resume.step }, 'resuming training from checkpoint');
 
@@ -226,7 +252,11 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
             return;
           }
           const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${path.extname(c.path)}`;
-          const stored = await artifacts.put(key, data);
+          const stored = await heartbeatWhile(
+            () => beat,
+            () => artifacts.put(key, data),
+            LOAD_HEARTBEAT_MS,
+          );
           const keep = input.training.keepCheckpoints;
           const all = [
             ...checkpoints.filter((k) => k.step !== c.step),
@@ -294,9 +324,11 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           });
         }
 
-        const { uri, sha256: artifactSha256 } = await artifacts.put(
-          `${input.model}/${input.runId}/model.json`,
-          await readFile(result.artifactPath),
+        const { uri, sha256: artifactSha256 } = await heartbeatWhile(
+          () => beat,
+          async () =>
+            artifacts.put(`${input.model}/${input.runId}/model.json`, await readFile(result.artifactPath)),
+          LOAD_HEARTBEAT_MS,
         );
         beat = { ...beat, step: result.steps };
         await saveFinalProgress(input.runId, { ...progressReport(), done: true }, ctx, () => beat);

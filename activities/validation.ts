@@ -1,8 +1,10 @@
-import { parseCsv } from '../domain/csv';
-import { type DataValidationReport, validateDataset } from '../domain/data-validation';
+import { runDatasetTask } from '../compute/dataset-threads';
+import type { DatasetPhase } from '../compute/dataset-work';
+import type { DataValidationReport } from '../domain/data-validation';
 import type { DataSchema, ValidationPolicy } from '../domain/policy';
-import { readDataText, sha256 } from '../storage/artifact-store';
+import { readDataText } from '../storage/artifact-store';
 import type { ActivityDeps } from './deps';
+import { heartbeatWhile } from './heartbeats';
 
 export interface ValidationOutcome {
   readonly ok: boolean;
@@ -13,44 +15,56 @@ export interface ValidationOutcome {
 
 export function createValidationActivities({ artifacts }: ActivityDeps) {
   return {
-    /** Checks new data against the model's declared schema; a bad dataset is a result, not an error. */
+    /**
+     * Checks new data against the model's declared schema; a bad dataset is a
+     * result, not an error. Parsing and checking run on a thread of their own
+     * (compute/dataset-threads) while the activity heartbeats its phase.
+     */
     async validateData(input: {
       dataUri: string;
       schema: DataSchema;
       rules: ValidationPolicy;
     }): Promise<ValidationOutcome> {
-      let text: string;
-      try {
-        text = await readDataText(artifacts, input.dataUri);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
-          return {
-            ok: false,
-            summary: `data not readable at ${input.dataUri} (${code})`,
-            dataHash: '',
-            report: null,
-          };
-        }
-        throw err; // transient (e.g. store unavailable): let Temporal retry
-      }
-      const dataHash = sha256(text);
-      let report: DataValidationReport;
-      try {
-        report = validateDataset(parseCsv(text), input.schema, input.rules);
-      } catch (err) {
+      let phase: DatasetPhase | 'reading' = 'reading';
+      return heartbeatWhile(
+        () => ({ phase }),
+        (signal) =>
+          validate(input, signal, (p) => {
+            phase = p;
+          }),
+      );
+    },
+  };
+
+  async function validate(
+    input: { dataUri: string; schema: DataSchema; rules: ValidationPolicy },
+    signal: AbortSignal | undefined,
+    onPhase: (phase: DatasetPhase) => void,
+  ): Promise<ValidationOutcome> {
+    let text: string;
+    try {
+      text = await readDataText(artifacts, input.dataUri);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
         return {
           ok: false,
-          summary: `data is not valid CSV: ${(err as Error).message}`,
-          dataHash,
+          summary: `data not readable at ${input.dataUri} (${code})`,
+          dataHash: '',
           report: null,
         };
       }
-      const failed = report.checks.filter((c) => !c.ok);
-      const summary = report.ok
-        ? `${report.rows} rows pass ${report.checks.length} checks`
-        : failed.map((c) => c.message).join('; ');
-      return { ok: report.ok, summary, dataHash, report };
-    },
-  };
+      throw err; // transient (e.g. store unavailable): let Temporal retry
+    }
+    const { dataHash, report, problem } = await runDatasetTask(
+      { kind: 'validate', text, schema: input.schema, rules: input.rules },
+      { onPhase, signal },
+    );
+    if (!report) return { ok: false, summary: problem ?? 'data is not valid CSV', dataHash, report: null };
+    const failed = report.checks.filter((c) => !c.ok);
+    const summary = report.ok
+      ? `${report.rows} rows pass ${report.checks.length} checks`
+      : failed.map((c) => c.message).join('; ');
+    return { ok: report.ok, summary, dataHash, report };
+  }
 }

@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { DriftPolicy } from '../domain/drift/policy';
 import type { ColumnarData, DriftFeature, MeasuredFeature } from '../domain/drift/report';
 import { columnBuffers, type ThreadReply, type ThreadTask } from './drift-thread-messages';
+import { startThread } from './start-thread';
 
 /**
  * Drift computation on several threads: the reference and the current file
@@ -134,7 +133,7 @@ class DriftThreadPool {
   }
 
   private start(): Worker {
-    const worker = startThread();
+    const worker = startThread('./drift-thread');
     this.started++;
     worker.on('message', (reply: ThreadReply) => {
       const pending = this.busy.get(worker);
@@ -164,21 +163,6 @@ class DriftThreadPool {
   async close(): Promise<void> {
     await Promise.all([...this.idle, ...this.busy.keys()].map((w) => w.terminate()));
   }
-}
-
-// Run from TypeScript sources (tsx, vitest), a thread cannot start from the .ts file
-// itself, and Node 20 does not apply ESM loader hooks (`--import tsx`) inside worker
-// threads. tsx's CommonJS hook works in any thread: the thread starts from a line of
-// script that installs it and requires the entry (which is why the entry imports no
-// ESM-only package, and Parquet is parsed on the calling thread).
-const fromSource = import.meta.url.endsWith('.ts');
-
-function startThread(): Worker {
-  if (!fromSource) return new Worker(new URL('./drift-thread.js', import.meta.url));
-  const tsx = createRequire(import.meta.url).resolve('tsx/cjs/api');
-  const entry = fileURLToPath(new URL('./drift-thread.ts', import.meta.url));
-  const bootstrap = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(entry)});`;
-  return new Worker(bootstrap, { eval: true });
 }
 
 let shared: DriftThreadPool | undefined;

@@ -1,11 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-
-const control = proxyActivities<Activities>({
-  // Large batches take a while to read and sort; the statistics themselves are fast.
-  startToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5 },
-});
+import { heavy } from './activity-profiles';
 
 /**
  * One drift report computed by ctloop (`ct-drift/<model>/<reportId>`): the
@@ -16,5 +9,5 @@ export async function driftCheckWorkflow(input: {
   model: string;
   reportId: string;
 }): Promise<{ drifted: boolean; runId: string | null }> {
-  return control.computeDriftReport(input);
+  return heavy.computeDriftReport(input);
 }

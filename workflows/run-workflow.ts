@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { policySnapshot } from '../domain/policy';
+import { heavy } from './activity-profiles';
 import { approvalStage } from './approval-stage';
 import {
   ctOutcomeKey,
@@ -83,7 +84,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.championVersion = began.championVersion;
 
   await enterStage(run, 'validate');
-  const validation = await control.validateData({
+  const validation = await heavy.validateData({
     dataUri,
     schema: policy.schema,
     rules: policy.validation,
@@ -112,7 +113,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.candidateVersion = version;
 
   await enterStage(run, 'evaluate');
-  const evaluation = await control.evaluateCandidate({
+  const evaluation = await heavy.evaluateCandidate({
     model,
     candidateVersion: version,
     championVersion: run.championVersion,

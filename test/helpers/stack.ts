@@ -64,6 +64,11 @@ export interface StackOptions {
   webhookSecret?: string;
   /** Wraps the control and training workers' activities (fault injection). */
   wrapActivities?: (activities: Activities) => Activities;
+  /**
+   * A Temporal client and worker connection made elsewhere (the time-skipping test environment's,
+   * whose client skips time while a result is awaited); the stack uses them and leaves them open.
+   */
+  temporal?: { readonly client: Client; readonly workerConnection: NativeConnection };
 }
 
 /**
@@ -145,12 +150,12 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
     train: `ct-train-${suffix}`,
     gpuTrain: `ct-train-gpu-${suffix}`,
   };
-  const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection });
+  const connection = opts.temporal ? null : await Connection.connect({ address: temporalAddress });
+  const client = opts.temporal?.client ?? new Client({ connection: connection! });
   const deps = withTriggers(baseDeps, client, taskQueues);
   const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log, identities, metrics });
 
-  let workerConnection: NativeConnection | null = null;
+  let workerConnection: NativeConnection | null = opts.temporal?.workerConnection ?? null;
   let workers: Worker[] = [];
   let running: Promise<unknown> | null = null;
 
@@ -189,8 +194,8 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
       await stack.stopWorkers();
       // Terminate this file's workflows so they do not outlive it on the shared server.
       await terminateAll(client, taskQueues.control);
-      await workerConnection?.close();
-      await connection.close();
+      if (!opts.temporal) await workerConnection?.close();
+      await connection?.close();
       await database.close();
       await dropDatabase?.();
       rmSync(dataDir, { recursive: true, force: true });
