@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
-import { rejectNulCharacters } from './body-guard';
+import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
 import { approvalRoutes } from './routes/approvals';
@@ -47,6 +47,7 @@ export function createApp(deps: ApiDeps) {
 
   // Everything under /v1 needs a token; /healthz, /metrics and /openapi.json stay open for probes and tooling.
   app.use('/v1/*', requireAuth(deps.identities));
+  app.use('/v1/*', requireJsonBody);
   app.use('/v1/*', rejectNulCharacters);
   app.route('/v1', modelRoutes(deps));
   app.route('/v1', triggerRoutes(deps));

@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { auditFor, findRun, listRuns } from '../../db/registry';
 import { approvalDecisions, auditEvents } from '../../db/schema';
 import type { Identity } from '../../domain/roles';
@@ -16,18 +16,36 @@ import {
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
+import { ApprovalState, AuditEvent, document, ModelState, RunRecord, RunState } from '../responses';
 import { createRouter } from '../router';
 import {
   CancelBody,
   ControlBody,
   DecisionBody,
-  errorResponses,
+  errors,
   jsonBody,
   jsonResponse,
   ModelParam,
   RollbackBody,
   RunParams,
+  readErrors,
 } from '../schemas';
+
+/** A call on a run: the run must exist and still be going; Temporal may refuse or be unreachable. */
+const runCallErrors = {
+  ...errors(400, 401, 403, 404, 415, 503),
+  409: {
+    ...errors(409)[409],
+    description:
+      'The run cannot take it now: `run_ended`, `refused` (the run said why), `not_running`, `duplicate`, `stale_report`',
+  },
+};
+
+const RunView = RunRecord.extend({
+  live: RunState.nullable().openapi({ description: "The workflow's live state while the run goes on" }),
+  audit: z.array(AuditEvent),
+}).openapi('RunWithState');
+
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
@@ -71,7 +89,15 @@ export function runRoutes(deps: ApiDeps) {
       path: `/models/{model}/runs/{runId}/${decision}`,
       summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a run waiting for approval (who, and why)`,
       request: { params: RunParams, ...jsonBody(DecisionBody) },
-      responses: { 200: jsonResponse('The decision as recorded by the run'), ...errorResponses },
+      responses: {
+        200: jsonResponse('The decision as recorded by the run', z.object({ approval: ApprovalState })),
+        ...runCallErrors,
+        403: {
+          ...errors(403)[403],
+          description:
+            'The caller may not decide: `forbidden` (role), `not_eligible` (role or group of this round), `four_eyes`',
+        },
+      },
     });
 
   const decisionHandler =
@@ -123,7 +149,13 @@ export function runRoutes(deps: ApiDeps) {
         'promote-now': 'Promote the candidate now, skipping the remaining canary steps',
       }[action],
       request: { params: RunParams, ...jsonBody(ControlBody) },
-      responses: { 200: jsonResponse('The control as the run applied it'), ...errorResponses },
+      responses: {
+        200: jsonResponse(
+          'The control as the run applied it',
+          z.object({ runId: z.string(), control: document('The control: action, by, reason, when, effect') }),
+        ),
+        ...runCallErrors,
+      },
     });
   const router = createRouter();
   for (const action of CANARY_ACTIONS) {
@@ -163,7 +195,18 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/runs',
         summary: "A model's runs, newest first, and what its workflow is doing",
         request: { params: ModelParam },
-        responses: { 200: jsonResponse('Runs'), ...errorResponses },
+        responses: {
+          200: jsonResponse(
+            'Runs',
+            z.object({
+              runs: z.array(RunRecord),
+              workflow: ModelState.nullable().openapi({
+                description: 'null until the model is first triggered',
+              }),
+            }),
+          ),
+          ...readErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -183,7 +226,7 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/runs/{runId}',
         summary: 'A run: stage, progress, causes, reports, outcome, audit',
         request: { params: RunParams },
-        responses: { 200: jsonResponse('The run'), ...errorResponses },
+        responses: { 200: jsonResponse('The run', RunView), ...readErrors },
       }),
       async (c) => {
         const { model, runId } = c.req.valid('param');
@@ -205,7 +248,13 @@ export function runRoutes(deps: ApiDeps) {
         summary:
           'Cancel a run: training stops, routing goes back to the champion, the outcome is `cancelled`',
         request: { params: RunParams, ...jsonBody(CancelBody) },
-        responses: { 202: jsonResponse('Cancellation requested'), ...errorResponses },
+        responses: {
+          202: jsonResponse(
+            'Cancellation requested',
+            z.object({ runId: z.string(), cancelRequested: z.literal(true) }),
+          ),
+          ...runCallErrors,
+        },
       }),
       async (c) => {
         const { model, runId } = c.req.valid('param');
@@ -218,7 +267,7 @@ export function runRoutes(deps: ApiDeps) {
           throw temporalCallError(err, 'cancel');
         }
         await db.insert(auditEvents).values({ model, runId, kind: 'cancel_requested', actor: by, reason });
-        return c.json({ runId, cancelRequested: true }, 202);
+        return c.json({ runId, cancelRequested: true as const }, 202);
       },
     )
     .openapi(
@@ -227,7 +276,17 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/rollback',
         summary: "Roll back the model's run in canary or bake: the previous champion takes all traffic again",
         request: { params: ModelParam, ...jsonBody(RollbackBody) },
-        responses: { 202: jsonResponse('Rollback accepted by the run'), ...errorResponses },
+        responses: {
+          202: jsonResponse(
+            'Rollback accepted by the run',
+            z.object({ runId: z.string(), accepted: z.literal(true) }),
+          ),
+          ...errors(400, 401, 403, 404, 415, 503),
+          409: {
+            ...errors(409)[409],
+            description: 'No run in canary or bake (`nothing_to_roll_back`), or the run refused (`refused`)',
+          },
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -249,7 +308,7 @@ export function runRoutes(deps: ApiDeps) {
         } catch (err) {
           throw temporalCallError(err, 'rollback');
         }
-        return c.json({ runId: current, accepted: true }, 202);
+        return c.json({ runId: current, accepted: true as const }, 202);
       },
     );
 }
