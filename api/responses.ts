@@ -19,8 +19,14 @@ const version = int.min(1);
  * without listing its fields, which may grow.
  */
 export const document = (description: string) => z.unknown().openapi({ type: 'object', description });
-const documentOrNull = (description: string) =>
+export const documentOrNull = (description: string) =>
   z.unknown().openapi({ type: ['object', 'null'], description });
+
+/**
+ * A schema or null. Not `.nullable()`: on a named schema (a $ref) that makes
+ * `allOf: [$ref, {type: [object, null]}]`, which null does not match.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
 
 export const ModelRecord = z
   .object({
@@ -183,11 +189,29 @@ export const RunState = z
     causes: z.array(document('A trigger the run answers')).readonly(),
     candidateVersion: version.nullable(),
     championVersion: version.nullable(),
-    training: document('Attempts, preemptions, crashes, lost steps, last checkpoint'),
+    training: z.object({
+      taskQueue: z.string().nullable(),
+      attempts: int.min(0),
+      preemptions: int.min(0),
+      crashes: int.min(0),
+      lostSteps: int.min(0),
+      lastCheckpoint: z.object({ uri: z.string(), step: int.min(0) }).nullable(),
+      lastError: z.string().nullable(),
+    }),
     approval: ApprovalState,
     canary: z.object({
       weight: z.number(),
-      steps: z.array(document('A canary step: weight, verdict, reasons, request counts')).readonly(),
+      steps: z
+        .array(
+          z.object({
+            weight: z.number(),
+            verdict: z.string(),
+            reasons: z.array(z.string()).readonly(),
+            championRequests: int.min(0),
+            candidateRequests: int.min(0),
+          }),
+        )
+        .readonly(),
       paused: z.boolean(),
       controls: z.array(document('An operator control as the run applied or refused it')).readonly(),
     }),
@@ -197,14 +221,14 @@ export const RunState = z
   })
   .openapi('RunState');
 
-const PendingRun = document('A run: its id and the triggers it answers');
+const PendingRun = z.object({ runId: z.string() }).openapi('PendingRun');
 
 export const ModelState = z
   .object({
     model: z.string(),
-    current: PendingRun.nullable(),
+    current: orNull(PendingRun),
     currentStage: z.enum(STAGES).nullable(),
-    pending: PendingRun.nullable(),
+    pending: orNull(PendingRun),
     completedRuns: int.min(0),
     lastOutcome: documentOrNull('The last run: id, outcome, reason, when'),
     freeze: z.object({

@@ -37,12 +37,17 @@ export const DataUri = z.string().min(1).max(2000);
 
 /** Free-form JSON a caller attaches (a trigger's details): kept, so kept small. */
 export const MAX_DETAILS_BYTES = 16_384;
+const MAX_DETAILS_KEYS = 100;
 const Details = z
   .record(z.string().max(200), z.unknown())
+  .refine((d) => Object.keys(d).length <= MAX_DETAILS_KEYS, { message: `at most ${MAX_DETAILS_KEYS} keys` })
   .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, {
     message: `must be at most ${MAX_DETAILS_BYTES} bytes as JSON`,
   })
-  .openapi({ maxProperties: 100, description: `any JSON object, at most ${MAX_DETAILS_BYTES} bytes` });
+  .openapi({
+    maxProperties: MAX_DETAILS_KEYS,
+    description: `any JSON object: at most ${MAX_DETAILS_KEYS} keys, ${MAX_DETAILS_BYTES} bytes`,
+  });
 
 export const RegisterModelBody = z
   .object({

@@ -16,6 +16,7 @@ const BENCHES = [
   'drift-vs-evidently',
   'trigger-load',
   'temporal-round-trip',
+  'fuzz',
 ] as const;
 
 const wanted = process.argv.slice(2);

@@ -7,7 +7,7 @@ import type { TriggerCause } from '../../workflows/messages';
 import { runStateQuery, runWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
-import { ApprovalState, document, timestamp } from '../responses';
+import { ApprovalState, documentOrNull, timestamp } from '../responses';
 import { createRouter } from '../router';
 import { errors, jsonResponse } from '../schemas';
 
@@ -22,10 +22,10 @@ const PendingApproval = z
       .openapi({ type: 'array', items: { type: 'object' }, description: 'The run’s triggers' }),
     candidateVersion: z.number().int().nullable(),
     championVersion: z.number().int().nullable(),
-    candidate: document('Candidate metrics on the hold-out set').nullable(),
-    champion: document('Champion metrics on the same hold-out set').nullable(),
-    evaluation: document('The evaluation decision').nullable(),
-    statistics: document('The paired test and its statistics').nullable(),
+    candidate: documentOrNull('Candidate metrics on the hold-out set'),
+    champion: documentOrNull('Champion metrics on the same hold-out set'),
+    evaluation: documentOrNull('The evaluation decision'),
+    statistics: documentOrNull('The paired test and its statistics'),
     evaluationReportHash: z.string().nullable(),
     deadline: timestamp.nullable(),
     reminderAt: timestamp.nullable(),

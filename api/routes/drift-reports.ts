@@ -8,7 +8,7 @@ import { driftWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
-import { document, TriggerAnswer, timestamp } from '../responses';
+import { document, documentOrNull, orNull, TriggerAnswer, timestamp } from '../responses';
 import { createRouter } from '../router';
 import { DataUri, errors, jsonBody, jsonResponse, ModelParam, writeErrors } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
@@ -68,7 +68,7 @@ const DriftReportRecord = z
     status: z.string().openapi({ description: 'pending, done or failed' }),
     currentUri: z.string().nullable(),
     referenceUri: z.string().nullable(),
-    report: document('Per-feature statistics and the verdict').nullable(),
+    report: documentOrNull('Per-feature statistics and the verdict'),
     drifted: z.boolean().nullable(),
     error: z.string().nullable(),
     triggerId: z.uuid().nullable(),
@@ -102,7 +102,7 @@ export function driftReportRoutes(deps: ApiDeps) {
               reportId: z.uuid(),
               drifted: z.boolean(),
               verdict: document('The verdict: format, drifted share, reasons, per-feature judgements'),
-              trigger: TriggerAnswer.nullable(),
+              trigger: orNull(TriggerAnswer),
             }),
           ),
           202: jsonResponse(

@@ -9,6 +9,7 @@ import {
   ApprovalDecisionRecord,
   AuditEvent,
   document,
+  orNull,
   RunRecord,
   TriggerRecord,
   timestamp,
@@ -23,14 +24,16 @@ const Lineage = z
     version: VersionRecord.shape.version,
     artifactUri: z.string(),
     createdAt: timestamp,
-    run: RunRecord.pick({
-      id: true,
-      workflowId: true,
-      outcome: true,
-      outcomeReason: true,
-      startedAt: true,
-      endedAt: true,
-    }).nullable(),
+    run: orNull(
+      RunRecord.pick({
+        id: true,
+        workflowId: true,
+        outcome: true,
+        outcomeReason: true,
+        startedAt: true,
+        endedAt: true,
+      }),
+    ),
     causes: z.object({
       triggers: z.array(TriggerRecord),
       driftReports: z.array(
@@ -53,7 +56,7 @@ const Lineage = z
       attempts: document('Attempts, preemptions, crashes'),
     }),
     evaluation: z.object({ report: VersionRecord.shape.evaluation, hash: z.string().nullable() }),
-    approvals: z.object({ decisions: z.array(ApprovalDecisionRecord), outcome: AuditEvent.nullable() }),
+    approvals: z.object({ decisions: z.array(ApprovalDecisionRecord), outcome: orNull(AuditEvent) }),
     canary: z
       .unknown()
       .openapi({ type: 'array', items: { type: 'object' }, description: 'The canary steps' }),

@@ -7,7 +7,7 @@ import { type MetricAlarmRule, metricName } from '../../domain/performance/polic
 import { parsePolicy } from '../../domain/policy';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
-import { timestamp as isoTime, TriggerAnswer } from '../responses';
+import { timestamp as isoTime, orNull, TriggerAnswer } from '../responses';
 import { createRouter } from '../router';
 import { errors, INT32_MAX, jsonBody, jsonResponse, ModelParam, writeErrors } from '../schemas';
 import { requireModel } from './models';
@@ -77,7 +77,7 @@ const MetricsAnswer = z
         direction: z.enum(['below', 'above']).optional(),
         windowSeconds: z.number().optional(),
         points: z.number().int().optional(),
-        trigger: TriggerAnswer.nullable(),
+        trigger: orNull(TriggerAnswer),
       }),
     ),
   })

@@ -18,6 +18,7 @@ import {
   AuditEvent,
   ModelRecord,
   ModelView,
+  orNull,
   RunRecord,
   TriggerRecord,
   VersionRecord,
@@ -42,7 +43,7 @@ const VersionList = z.object({
 
 const VersionWithLineage = VersionRecord.extend({
   lineage: z.object({
-    run: RunRecord.nullable(),
+    run: orNull(RunRecord),
     triggers: z.array(TriggerRecord),
     audit: z.array(AuditEvent),
     aliasChanges: z.array(AliasChange),

@@ -3,7 +3,6 @@ import { auditFor, findRun, listRuns } from '../../db/registry';
 import { approvalDecisions, auditEvents } from '../../db/schema';
 import type { Identity } from '../../domain/roles';
 import {
-  CANARY_ACTIONS,
   type CanaryAction,
   controlCanaryUpdate,
   decideUpdate,
@@ -16,7 +15,7 @@ import {
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
-import { ApprovalState, AuditEvent, document, ModelState, RunRecord, RunState } from '../responses';
+import { ApprovalState, AuditEvent, document, ModelState, orNull, RunRecord, RunState } from '../responses';
 import { createRouter } from '../router';
 import {
   CancelBody,
@@ -42,7 +41,7 @@ const runCallErrors = {
 };
 
 const RunView = RunRecord.extend({
-  live: RunState.nullable().openapi({ description: "The workflow's live state while the run goes on" }),
+  live: orNull(RunState).openapi({ description: "The workflow's live state while the run goes on" }),
   audit: z.array(AuditEvent),
 }).openapi('RunWithState');
 
@@ -138,10 +137,10 @@ export function runRoutes(deps: ApiDeps) {
   const approve = decisionHandler('approve');
   const reject = decisionHandler('reject');
 
-  const controlRoute = (action: CanaryAction) =>
+  const controlRoute = <A extends CanaryAction>(action: A) =>
     createRoute({
       method: 'post',
-      path: `/models/{model}/runs/{runId}/${action}`,
+      path: `/models/{model}/runs/{runId}/${action}` as const,
       summary: {
         pause: 'Pause the rollout at its current step (a failing candidate is still rolled back)',
         resume: 'Resume a paused rollout',
@@ -157,36 +156,51 @@ export function runRoutes(deps: ApiDeps) {
         ...runCallErrors,
       },
     });
-  const router = createRouter();
-  for (const action of CANARY_ACTIONS) {
-    router.openapi(controlRoute(action), async (c) => {
-      const { model, runId } = c.req.valid('param');
-      const { reason } = c.req.valid('json');
-      await requireLiveRun(model, runId);
-      const operator = callerOf(c);
-      try {
-        const applied = await temporal.workflow
-          .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason, operator }] });
-        return c.json({ runId, control: applied }, 200);
-      } catch (err) {
-        const refused = temporalCallError(err, action);
-        // The run never saw a refused update, so the API records the attempt.
-        await db
-          .insert(auditEvents)
-          .values({
-            model,
-            runId,
-            kind: 'canary_control_refused',
-            actor: operator.name,
-            reason: refused.message,
-            details: { action, via: 'api' },
-          })
-          .catch(() => {});
-        throw refused;
-      }
-    });
-  }
+
+  const applyControl = async (
+    action: CanaryAction,
+    { model, runId }: { model: string; runId: string },
+    { reason }: { reason?: string },
+    operator: Identity,
+  ) => {
+    await requireLiveRun(model, runId);
+    try {
+      const applied = await temporal.workflow
+        .getHandle(runWorkflowId(model, runId))
+        .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason, operator }] });
+      return { runId, control: applied };
+    } catch (err) {
+      const refused = temporalCallError(err, action);
+      // The run never saw a refused update, so the API records the attempt.
+      await db
+        .insert(auditEvents)
+        .values({
+          model,
+          runId,
+          kind: 'canary_control_refused',
+          actor: operator.name,
+          reason: refused.message,
+          details: { action, via: 'api' },
+        })
+        .catch(() => {});
+      throw refused;
+    }
+  };
+
+  // One call per action, chained so that each one's route is part of the app's type.
+  const router = createRouter()
+    .openapi(controlRoute('pause'), async (c) =>
+      c.json(await applyControl('pause', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('resume'), async (c) =>
+      c.json(await applyControl('resume', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('abort'), async (c) =>
+      c.json(await applyControl('abort', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('promote-now'), async (c) =>
+      c.json(await applyControl('promote-now', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    );
 
   return router
     .openapi(
@@ -200,7 +214,7 @@ export function runRoutes(deps: ApiDeps) {
             'Runs',
             z.object({
               runs: z.array(RunRecord),
-              workflow: ModelState.nullable().openapi({
+              workflow: orNull(ModelState).openapi({
                 description: 'null until the model is first triggered',
               }),
             }),
