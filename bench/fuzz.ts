@@ -14,9 +14,9 @@ import { workflowsPath } from '../workers/runtime';
  * role, with more examples per operation, against the API on Postgres and a
  * Temporal dev server with its workers. Prints the counts; `bench/all.ts`
  * writes them to bench/results/fuzz.json. CTLOOP_FUZZ_EXAMPLES sets the
- * examples per operation (default 100).
+ * examples per operation (default 10).
  */
-const maxExamples = Number(process.env.CTLOOP_FUZZ_EXAMPLES ?? 100);
+const maxExamples = Number(process.env.CTLOOP_FUZZ_EXAMPLES ?? 10);
 
 const temporal = await startDevServer({ headless: true });
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
