@@ -78,7 +78,8 @@ export async function runSchemathesis(stack: Stack, opts: FuzzOptions): Promise<
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   ).trim();
-  mkdirSync(opts.reportDir, { recursive: true });
+  const reportDir = path.resolve(opts.reportDir);
+  mkdirSync(reportDir, { recursive: true });
   const server = serve({ fetch: stack.app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -99,7 +100,7 @@ export async function runSchemathesis(stack: Stack, opts: FuzzOptions): Promise<
         role === 'admin' || !opts.otherRoles
           ? { phases: ALL_PHASES, maxExamples: opts.maxExamples }
           : opts.otherRoles;
-      const ndjson = path.join(opts.reportDir, `${role}.ndjson`);
+      const ndjson = path.join(reportDir, `${role}.ndjson`);
       const args = [
         'run',
         `${base}/openapi.json`,
@@ -123,10 +124,10 @@ export async function runSchemathesis(stack: Stack, opts: FuzzOptions): Promise<
         '--report-ndjson-path',
         ndjson,
         '--report-junit-path',
-        path.join(opts.reportDir, `${role}.junit.xml`),
+        path.join(reportDir, `${role}.junit.xml`),
       ];
-      const output = await runProcess(st, args);
-      writeFileSync(path.join(opts.reportDir, `${role}.log`), output);
+      const output = await runProcess(st, args, reportDir);
+      writeFileSync(path.join(reportDir, `${role}.log`), output);
       addReport(totals, role, readFileSync(ndjson, 'utf8'));
     }
   } finally {
@@ -135,9 +136,11 @@ export async function runSchemathesis(stack: Stack, opts: FuzzOptions): Promise<
   return { ...totals, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
-function runProcess(command: string, args: string[]): Promise<string> {
+/** Runs in `cwd` (the report folder), where schemathesis keeps its cache of failures. */
+function runProcess(command: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
