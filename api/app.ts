@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
-import { rejectNulCharacters } from './body-guard';
+import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
 import { healthHandler } from './health';
@@ -30,18 +30,42 @@ export function createApp(deps: ApiDeps) {
   app.get('/metrics', metricsEndpoint(metrics));
 
   // Everything under /v1 needs a token; /healthz, /metrics and /openapi.json stay open for probes and tooling.
+  // A known path with a method it does not have is a 405 naming the allowed ones, before any token check.
+  app.use('/v1/*', async (c, next) => {
+    const allowed = methodsOf(c.req.path);
+    if (allowed.length === 0 || allowed.includes(c.req.method)) return next();
+    c.header('Allow', allowed.join(', '));
+    return c.json(
+      errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, { allowed }),
+      405,
+    );
+  });
   app.use('/v1/*', requireAuth(deps.identities));
+  app.use('/v1/*', requireJsonBody);
   app.use('/v1/*', rejectNulCharacters);
-  app.route('/v1', modelRoutes(deps));
-  app.route('/v1', triggerRoutes(deps));
-  app.route('/v1', runRoutes(deps));
-  app.route('/v1', servingRoutes(deps));
-  app.route('/v1', driftReportRoutes(deps));
-  app.route('/v1', approvalRoutes(deps));
-  app.route('/v1', lineageRoutes(deps));
-  app.route('/v1', scheduleRoutes(deps));
-  app.route('/v1', metricRoutes(deps));
-  app.route('/v1', freezeRoutes(deps));
+  // Chained, so that the app's type carries every route: the typed client (api/typed-client.ts) is derived from it.
+  const routes = app
+    .route('/v1', modelRoutes(deps))
+    .route('/v1', triggerRoutes(deps))
+    .route('/v1', runRoutes(deps))
+    .route('/v1', servingRoutes(deps))
+    .route('/v1', driftReportRoutes(deps))
+    .route('/v1', approvalRoutes(deps))
+    .route('/v1', lineageRoutes(deps))
+    .route('/v1', scheduleRoutes(deps))
+    .route('/v1', metricRoutes(deps))
+    .route('/v1', freezeRoutes(deps));
+
+  let patterns: { method: string; path: RegExp }[] | null = null;
+  /** The methods the app has for a concrete path (HEAD with GET, as Hono answers it). */
+  function methodsOf(requestPath: string): string[] {
+    patterns ??= routes.routes
+      .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/'))
+      .map((r) => ({ method: r.method, path: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`) }));
+    const methods = new Set(patterns.filter((p) => p.path.test(requestPath)).map((p) => p.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -57,7 +81,7 @@ export function createApp(deps: ApiDeps) {
       description: 'Continuous training: triggers, runs, approvals, rollbacks and the serving gateway.',
     },
   });
-  return app;
+  return routes;
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -2,6 +2,26 @@ import type { MiddlewareHandler } from 'hono';
 import { errorBody } from './errors';
 
 /**
+ * Refuses a POST, PUT or PATCH that sends no body at all (no content type), as
+ * the description says: every one of them requires a JSON body. Without this
+ * the route's validator would check `{}` instead, and a call whose fields are
+ * all optional (unfreeze) would be accepted without the body the spec requires.
+ */
+export const requireJsonBody: MiddlewareHandler = async (c, next) => {
+  if (!['POST', 'PUT', 'PATCH'].includes(c.req.method) || c.req.header('content-type')) return next();
+  return c.json(
+    errorBody(
+      'invalid_request',
+      `${c.req.method} ${c.req.path} needs a JSON body (content-type: application/json)`,
+      {
+        issues: [{ path: '', message: 'missing request body' }],
+      },
+    ),
+    400,
+  );
+};
+
+/**
  * Refuses a JSON body holding a NUL character (`\u0000`) in any key or text,
  * with a 400 naming where: Postgres stores neither text nor jsonb with one,
  * so such a body would otherwise fail deep inside a handler. Bodies that are

@@ -54,7 +54,12 @@ const timing = {
     .min(1)
     .max(366 * 86_400)
     .optional(),
-  offsetSeconds: z.number().int().min(0).optional(),
+  offsetSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(366 * 86_400 - 1)
+    .optional(),
   jitterSeconds: z.number().int().min(0).max(86_400).optional(),
   timezone: TimeZone.optional(),
 };
@@ -168,8 +173,47 @@ export function nextSpec(
   };
 }
 
+export const ScheduleView = z
+  .object({
+    model: z.string(),
+    name: z.string(),
+    scheduleId: z.string(),
+    spec: z
+      .object({
+        cron: z.string().optional(),
+        intervalSeconds: z.number().int().optional(),
+        offsetSeconds: z.number().int().optional(),
+        timezone: z.string(),
+        jitterSeconds: z.number().int(),
+      })
+      .nullable()
+      .openapi({ description: 'null for a schedule not created through this API' }),
+    state: z.enum(['active', 'paused']),
+    paused: z.boolean(),
+    note: z.string().nullable(),
+    nextRunTimes: z.array(z.string().openapi({ format: 'date-time' })),
+    recentActions: z.array(
+      z.object({
+        scheduledAt: z.string().openapi({ format: 'date-time' }),
+        takenAt: z.string().openapi({ format: 'date-time' }),
+        workflowId: z.string(),
+      }),
+    ),
+    actionsTaken: z.number().int(),
+    skippedOverlap: z.number().int(),
+    missedCatchupWindow: z.number().int(),
+    policies: z.object({ overlap: z.string().optional(), catchupWindowSeconds: z.number() }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    updatedAt: z.string().openapi({ format: 'date-time' }).nullable(),
+  })
+  .openapi('Schedule');
+
 /** A schedule as responses show it: the spec as given, its state, its next five and recent firings. */
-export function scheduleView(model: string, name: string, d: ScheduleDescription) {
+export function scheduleView(
+  model: string,
+  name: string,
+  d: ScheduleDescription,
+): z.infer<typeof ScheduleView> {
   const input = d.action.args?.[0] as ScheduledTriggerInput | undefined;
   return {
     model,

@@ -11,11 +11,15 @@ export const ModelParam = z.object({
     .openapi({ param: { name: 'model', in: 'path' }, example: 'churn' }),
 });
 
+/** Versions, counts and ids are 32-bit integer columns: a larger number is a 400, not a failed query. */
+export const INT32_MAX = 2_147_483_647;
+
 export const VersionParams = ModelParam.extend({
   version: z.coerce
     .number()
     .int()
     .positive()
+    .max(INT32_MAX)
     .openapi({ param: { name: 'version', in: 'path' }, example: 1 }),
 });
 
@@ -29,17 +33,33 @@ export const RunParams = ModelParam.extend({
 
 export const actor = z.string().trim().min(1).max(200);
 
+export const DataUri = z.string().min(1).max(2000);
+
+/** Free-form JSON a caller attaches (a trigger's details): kept, so kept small. */
+export const MAX_DETAILS_BYTES = 16_384;
+const MAX_DETAILS_KEYS = 100;
+const Details = z
+  .record(z.string().max(200), z.unknown())
+  .refine((d) => Object.keys(d).length <= MAX_DETAILS_KEYS, { message: `at most ${MAX_DETAILS_KEYS} keys` })
+  .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, {
+    message: `must be at most ${MAX_DETAILS_BYTES} bytes as JSON`,
+  })
+  .openapi({
+    maxProperties: MAX_DETAILS_KEYS,
+    description: `any JSON object: at most ${MAX_DETAILS_KEYS} keys, ${MAX_DETAILS_BYTES} bytes`,
+  });
+
 export const RegisterModelBody = z
   .object({
     name: ModelParam.shape.model,
-    dataUri: z.string().min(1).openapi({ description: 'CSV path or artifact:// URI of the training data' }),
+    dataUri: DataUri.openapi({ description: 'CSV path or artifact:// URI of the training data' }),
     policy: policySchema,
   })
   .openapi('RegisterModel');
 
 export const UpdateModelBody = z
   .object({
-    dataUri: z.string().min(1).optional(),
+    dataUri: DataUri.optional(),
     policy: policySchema.optional(),
   })
   .openapi('UpdateModel');
@@ -47,7 +67,7 @@ export const UpdateModelBody = z
 export const TriggerBody = z
   .object({
     reason: z.enum(TRIGGER_REASONS),
-    details: z.record(z.string(), z.unknown()).default({}),
+    details: Details.default({}),
     dedupKey: z.string().min(1).max(200).optional(),
   })
   .openapi('Trigger');
@@ -72,9 +92,16 @@ export const ControlBody = z
   .openapi('CanaryControl');
 export const CancelBody = z.object({ reason: z.string().min(1).max(2000) }).openapi('Cancel');
 
+const MAX_FEATURES = 1000;
+
 export const PredictBody = z
   .object({
-    features: z.record(z.string(), z.number().nullable()),
+    features: z
+      .record(z.string().max(200), z.number().nullable())
+      .refine((f) => Object.keys(f).length <= MAX_FEATURES, {
+        message: `at most ${MAX_FEATURES} features`,
+      })
+      .openapi({ maxProperties: MAX_FEATURES }),
     key: z.string().min(1).max(200).optional().openapi({ description: 'sticky routing key, e.g. a user id' }),
   })
   .openapi('Predict');
@@ -91,23 +118,43 @@ export const ErrorResponse = z
   })
   .openapi('Error');
 
-/** A JSON object response whose shape is documented in the README (registry rows). */
-export const AnyObject = z.record(z.string(), z.unknown());
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorResponse } },
+});
 
-export const errorResponses = {
-  400: { description: 'Invalid request', content: { 'application/json': { schema: ErrorResponse } } },
-  404: { description: 'Not found', content: { 'application/json': { schema: ErrorResponse } } },
-  409: {
-    description: 'Conflict with the current state',
-    content: { 'application/json': { schema: ErrorResponse } },
-  },
+/**
+ * Every error status an operation can answer, with the shape they share.
+ * 503 comes from an unreachable registry (`database_unavailable`) or Temporal
+ * (`temporal_unavailable`); callers retry.
+ */
+const ERRORS = {
+  400: errorResponse('Invalid request (`invalid_request`): details.issues names each bad field'),
+  401: errorResponse('No API token, or an unknown one (`unauthenticated`)'),
+  403: errorResponse("The token's role may not make this call (`forbidden`)"),
+  404: errorResponse('The model, or what the path names, does not exist (`not_found`)'),
+  409: errorResponse('Conflict with the current state; `code` says which'),
+  415: errorResponse('The body is not `application/json`'),
+  503: errorResponse(
+    'The registry database (`database_unavailable`) or Temporal (`temporal_unavailable`) did not answer; retry',
+  ),
 } as const;
+type ErrorStatus = keyof typeof ERRORS;
+
+export function errors<S extends ErrorStatus>(...statuses: S[]): { [K in S]: (typeof ERRORS)[K] } {
+  return Object.fromEntries(statuses.map((s) => [s, ERRORS[s]])) as { [K in S]: (typeof ERRORS)[K] };
+}
+
+/** A read of a model or what it owns: a bad path, no token, no such model, a registry that is down. */
+export const readErrors = errors(400, 401, 404, 503);
+/** A call with a JSON body on a model: a bad body or one that is not JSON, a role that may not, no such model. */
+export const writeErrors = errors(400, 401, 403, 404, 415, 503);
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { 'application/json': { schema } } },
 });
 
-export const jsonResponse = (description: string, schema: z.ZodType = AnyObject) => ({
+export const jsonResponse = <T extends z.ZodType>(description: string, schema: T) => ({
   description,
   content: { 'application/json': { schema } },
 });

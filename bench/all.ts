@@ -16,6 +16,7 @@ const BENCHES = [
   'drift-vs-evidently',
   'trigger-load',
   'temporal-round-trip',
+  'fuzz',
   'chaos',
 ] as const;
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
-import type { ApiCall } from '../api/client';
+import type { Api } from '../api/client';
 import { runs } from '../db/schema';
 import {
   fastPolicy,
@@ -66,7 +66,7 @@ async function services() {
  * checkpoint every 100 and every 10 epochs, alternated round by round so that
  * machine noise hits all three alike.
  */
-async function throughput(stack: Stack, api: ApiCall) {
+async function throughput(stack: Stack, api: Api) {
   const data = await writeDataset(stack.dataDir, 'throughput', { rows: 20_000, seed: 71 });
   const configs = { unCheckpointed: 1_000_000, every100: 100, every10: 10 } as const;
   const measured: Record<keyof typeof configs, number[]> = { unCheckpointed: [], every100: [], every10: [] };
@@ -114,7 +114,7 @@ async function trainingProgress(stack: Stack, runId: string) {
 }
 
 /** (b) + (c) */
-async function killLoop(stack: Stack, api: ApiCall) {
+async function killLoop(stack: Stack, api: Api) {
   const data = await writeDataset(stack.dataDir, 'kill-loop', { rows: 2_000, seed: 72 });
   const epochs = 4_000;
   const training = {

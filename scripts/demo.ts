@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type ApiCall, httpApi } from '../api/client';
+import { type Api, httpApi } from '../api/client';
+import { expectBody } from '../api/typed-client';
 import { readDevTokens } from '../auth/dev-tokens';
 import {
   decide,
@@ -82,10 +83,10 @@ function followStages(label: string) {
 /** The cast of the story, each calling with their own development token. */
 interface Cast {
   /** dev-admin: registers the model, sends traffic. */
-  readonly admin: ApiCall;
-  readonly approver: ApiCall;
-  readonly operator: ApiCall;
-  readonly monitor: ApiCall;
+  readonly admin: Api;
+  readonly approver: Api;
+  readonly operator: Api;
+  readonly monitor: Api;
 }
 
 async function play({ admin: api, approver, operator, monitor }: Cast) {
@@ -129,8 +130,11 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
   );
   if (scenario === 'bad') {
     const version = waiting.live.candidateVersion;
-    expectStatus(
-      await operator('PUT', `/v1/models/${model}/versions/${version}/fault`, { errorRate: 0.5 }),
+    await expectBody(
+      operator.v1.models[':model'].versions[':version'].fault.$put({
+        param: { model, version: String(version) },
+        json: { errorRate: 0.5 },
+      }),
       200,
     );
     say(`injected a fault: version ${version} will fail half of its requests`);
@@ -161,7 +165,7 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
   say(
     `sent ${sent.sent} prediction requests (${JSON.stringify(sent.byVersion)} by version, ${sent.failed} failed)`,
   );
-  const { champion } = expectStatus(await api('GET', `/v1/models/${model}`), 200);
+  const { champion } = await expectBody(api.v1.models[':model'].$get({ param: { model } }), 200);
   const decisive = (run.reports.canary ?? []).at(-1);
   return {
     scenario,

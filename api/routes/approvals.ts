@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, inArray, isNull } from 'drizzle-orm';
 import { evaluationReportHash, findModel } from '../../db/registry';
 import { runs } from '../../db/schema';
@@ -7,8 +7,39 @@ import type { TriggerCause } from '../../workflows/messages';
 import { runStateQuery, runWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
+import { ApprovalState, documentOrNull, timestamp } from '../responses';
 import { createRouter } from '../router';
-import { jsonResponse } from '../schemas';
+import { errors, jsonResponse } from '../schemas';
+
+const PendingApproval = z
+  .object({
+    model: z.string(),
+    runId: z.string(),
+    purpose: z.enum(['promotion', 'canary']),
+    question: z.string().nullable(),
+    causes: z
+      .unknown()
+      .openapi({ type: 'array', items: { type: 'object' }, description: 'The run’s triggers' }),
+    candidateVersion: z.number().int().nullable(),
+    championVersion: z.number().int().nullable(),
+    candidate: documentOrNull('Candidate metrics on the hold-out set'),
+    champion: documentOrNull('Champion metrics on the same hold-out set'),
+    evaluation: documentOrNull('The evaluation decision'),
+    statistics: documentOrNull('The paired test and its statistics'),
+    evaluationReportHash: z.string().nullable(),
+    deadline: timestamp.nullable(),
+    reminderAt: timestamp.nullable(),
+    level: ApprovalState.shape.level,
+    needed: z.number().int().nullable(),
+    role: z.string().nullable(),
+    group: z.string().nullable(),
+    votes: ApprovalState.shape.votes,
+    youMayDecide: z.boolean(),
+    whyNot: z.string().nullable(),
+    approve: z.string().openapi({ description: 'Path to POST an approval to' }),
+    reject: z.string().openapi({ description: 'Path to POST a rejection to' }),
+  })
+  .openapi('PendingApproval');
 
 interface EvaluationSummary {
   candidate?: unknown;
@@ -33,7 +64,13 @@ export function approvalRoutes(deps: ApiDeps) {
       path: '/approvals',
       summary:
         'Pending approvals: model, run, causes, candidate vs champion metrics, the evaluation decision, the deadline, votes so far',
-      responses: { 200: jsonResponse('Runs waiting for a human decision') },
+      responses: {
+        200: jsonResponse(
+          'Runs waiting for a human decision',
+          z.object({ approvals: z.array(PendingApproval) }),
+        ),
+        ...errors(401, 503),
+      },
     }),
     async (c) => {
       const caller = callerOf(c);

@@ -9,15 +9,20 @@ import { driftWorkflowId } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
+import { document, documentOrNull, orNull, TriggerAnswer, timestamp } from '../responses';
 import { createRouter } from '../router';
-import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { DataUri, errors, jsonBody, jsonResponse, ModelParam, writeErrors } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 import { submitTriggerForApi } from './triggers';
 
+const MAX_FEATURES = 10_000;
+/** Evidently exports one metric per column and kind of test, plus a few summaries. */
+const MAX_EVIDENTLY_METRICS = 50_000;
+
 const BatchReport = z
   .object({
-    dataUri: z.string().min(1).openapi({
+    dataUri: DataUri.openapi({
       description:
         'CSV, or Parquet when it ends in .parquet, of current data; ctloop compares it with the champion training data',
     }),
@@ -29,12 +34,13 @@ const MonitorReport = z
     features: z
       .array(
         z.object({
-          name: z.string().min(1),
+          name: z.string().min(1).max(200),
           psi: z.number().min(0).optional(),
           pValue: z.number().min(0).max(1).optional(),
         }),
       )
-      .min(1),
+      .min(1)
+      .max(MAX_FEATURES),
   })
   .strict();
 
@@ -43,7 +49,7 @@ const MonitorReport = z
 // messages name the bad path.
 const EvidentlyReport = z
   .object({
-    metrics: z.array(z.unknown()).openapi({
+    metrics: z.array(z.unknown()).max(MAX_EVIDENTLY_METRICS).openapi({
       description:
         'An Evidently drift report export (0.7 ValueDrift metrics or legacy drift_by_columns); see docs/drift-reports.md',
     }),
@@ -127,6 +133,30 @@ const ReportParams = ModelParam.extend({
   reportId: z.uuid().openapi({ param: { name: 'reportId', in: 'path' } }),
 });
 
+const DriftReportRecord = z
+  .object({
+    id: z.uuid(),
+    model: z.string(),
+    source: z.string().openapi({ description: 'ctloop (a batch compared here) or monitor' }),
+    status: z.string().openapi({ description: 'pending, done or failed' }),
+    currentUri: z.string().nullable(),
+    referenceUri: z.string().nullable(),
+    report: documentOrNull('Per-feature statistics and the verdict'),
+    drifted: z.boolean().nullable(),
+    error: z.string().nullable(),
+    triggerId: z.uuid().nullable(),
+    runId: z.string().nullable(),
+    requestedBy: z.string(),
+    createdAt: timestamp,
+    completedAt: timestamp.nullable(),
+  })
+  .openapi('DriftReportRecord');
+
+const driftErrors = {
+  ...writeErrors,
+  409: { ...errors(409)[409], description: 'The model workflow refused the drift trigger (`refused`)' },
+};
+
 /** Drift reports: a monitor's statistics judged by the model's drift policy, or a batch ctloop compares itself. */
 export function driftReportRoutes(deps: ApiDeps) {
   const { db, temporal } = deps;
@@ -139,9 +169,20 @@ export function driftReportRoutes(deps: ApiDeps) {
           'Report drift: `{features: [{name, psi?, pValue?}]}` from a monitor, an Evidently export `{metrics: [...]}` (snapshot.json()) or `{metric_results: {...}}` (Snapshot.dump_dict()) (judged at once), or `{dataUri}` of a batch ctloop compares with the champion training data (in an activity)',
         request: { params: ModelParam, ...jsonBody(DriftReportBody) },
         responses: {
-          201: jsonResponse('A monitor report, judged: drifted or not, and the trigger it caused'),
-          202: jsonResponse('A batch accepted; GET the report for its result'),
-          ...errorResponses,
+          201: jsonResponse(
+            'A monitor report, judged: drifted or not, and the trigger it caused',
+            z.object({
+              reportId: z.uuid(),
+              drifted: z.boolean(),
+              verdict: document('The verdict: format, drifted share, reasons, per-feature judgements'),
+              trigger: orNull(TriggerAnswer),
+            }),
+          ),
+          202: jsonResponse(
+            'A batch accepted; GET the report for its result',
+            z.object({ reportId: z.uuid(), status: z.literal('pending') }),
+          ),
+          ...driftErrors,
         },
       }),
       async (c) => {
@@ -168,7 +209,7 @@ export function driftReportRoutes(deps: ApiDeps) {
           } catch (err) {
             throw temporalCallError(err, 'drift report');
           }
-          return c.json({ reportId: row!.id, status: 'pending' }, 202);
+          return c.json({ reportId: row!.id, status: 'pending' as const }, 202);
         }
         const policy = parseStoredSection(registered.policy, model, 'drift');
         let verdict: MonitorVerdict & { format: 'ctloop' | EvidentlyFormat };
@@ -218,7 +259,7 @@ export function driftReportRoutes(deps: ApiDeps) {
         path: '/models/{model}/drift-reports/{reportId}',
         summary: 'A drift report: status, per-feature statistics, verdict, and the run it triggered',
         request: { params: ReportParams },
-        responses: { 200: jsonResponse('The report'), ...errorResponses },
+        responses: { 200: jsonResponse('The report', DriftReportRecord), ...errors(400, 401, 404, 503) },
       }),
       async (c) => {
         const { model, reportId } = c.req.valid('param');

@@ -5,8 +5,9 @@ import { modelWorkflowStart } from '../../triggers/submit-trigger';
 import { type FreezeRequest, freezeUpdate, type ModelState } from '../../workflows/messages';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
+import { timestamp } from '../responses';
 import { createRouter } from '../router';
-import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errors, jsonBody, jsonResponse, ModelParam, writeErrors } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
@@ -17,6 +18,23 @@ const FreezeBody = z
 const UnfreezeBody = z
   .object({ reason: z.string().max(2000).optional() })
   .openapi('Unfreeze', { example: { reason: 'labels fixed' } });
+
+const FreezeAnswer = z
+  .object({
+    model: z.string(),
+    frozen: z.boolean(),
+    reason: z.string().nullable(),
+    by: z.string().nullable(),
+    at: timestamp.nullable(),
+    currentRunId: z.string().nullable(),
+    followUpRunId: z.string().nullable(),
+  })
+  .openapi('FreezeState');
+
+const freezeErrors = {
+  ...writeErrors,
+  409: { ...errors(409)[409], description: 'The model workflow refused the change (`refused`)' },
+};
 
 /**
  * Freezing a model: its triggers are still recorded (fate `suppressed`,
@@ -69,7 +87,10 @@ export function freezeRoutes(deps: ApiDeps) {
         summary:
           'Freeze a model: triggers are recorded as suppressed, no run starts or promotes until unfrozen',
         request: { params: ModelParam, ...jsonBody(FreezeBody) },
-        responses: { 200: jsonResponse('The freeze as the model workflow holds it'), ...errorResponses },
+        responses: {
+          200: jsonResponse('The freeze as the model workflow holds it', FreezeAnswer),
+          ...freezeErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -84,7 +105,10 @@ export function freezeRoutes(deps: ApiDeps) {
         path: '/models/{model}/unfreeze',
         summary: 'Lift a freeze: a waiting follow-up run may start, new triggers are governed as usual',
         request: { params: ModelParam, ...jsonBody(UnfreezeBody) },
-        responses: { 200: jsonResponse('The model workflow no longer holds a freeze'), ...errorResponses },
+        responses: {
+          200: jsonResponse('The model workflow no longer holds a freeze', FreezeAnswer),
+          ...freezeErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');

@@ -1,11 +1,69 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { asc, eq, inArray } from 'drizzle-orm';
 import { aliasChangesOf, auditFor, evaluationReportHash, findRun, findVersion } from '../../db/registry';
 import { approvalDecisions, driftReports, triggers } from '../../db/schema';
 import type { ApiDeps } from '../deps';
 import { notFound } from '../errors';
+import {
+  AliasChange,
+  ApprovalDecisionRecord,
+  AuditEvent,
+  document,
+  orNull,
+  RunRecord,
+  TriggerRecord,
+  timestamp,
+  VersionRecord,
+} from '../responses';
 import { createRouter } from '../router';
-import { errorResponses, jsonResponse, VersionParams } from '../schemas';
+import { jsonResponse, readErrors, VersionParams } from '../schemas';
+
+const Lineage = z
+  .object({
+    model: z.string(),
+    version: VersionRecord.shape.version,
+    artifactUri: z.string(),
+    createdAt: timestamp,
+    run: orNull(
+      RunRecord.pick({
+        id: true,
+        workflowId: true,
+        outcome: true,
+        outcomeReason: true,
+        startedAt: true,
+        endedAt: true,
+      }),
+    ),
+    causes: z.object({
+      triggers: z.array(TriggerRecord),
+      driftReports: z.array(
+        z.object({
+          id: z.uuid(),
+          source: z.string(),
+          drifted: z.boolean().nullable(),
+          currentUri: z.string().nullable(),
+          createdAt: timestamp,
+        }),
+      ),
+    }),
+    data: z.object({ uri: z.string(), hash: z.string(), validation: document('The validation report') }),
+    code: z.object({ version: z.string() }),
+    params: VersionRecord.shape.params,
+    training: z.object({
+      metrics: VersionRecord.shape.metrics,
+      checkpoints: z.unknown().openapi({ type: 'array', items: { type: 'object' } }),
+      lastCheckpoint: document('The last checkpoint: uri and step'),
+      attempts: document('Attempts, preemptions, crashes'),
+    }),
+    evaluation: z.object({ report: VersionRecord.shape.evaluation, hash: z.string().nullable() }),
+    approvals: z.object({ decisions: z.array(ApprovalDecisionRecord), outcome: orNull(AuditEvent) }),
+    canary: z
+      .unknown()
+      .openapi({ type: 'array', items: { type: 'object' }, description: 'The canary steps' }),
+    rollout: z.object({ aliasChanges: z.array(AliasChange), events: z.array(AuditEvent) }),
+  })
+  .openapi('Lineage');
+
 import { requireModel } from './models';
 
 interface RunReports {
@@ -41,7 +99,7 @@ export function lineageRoutes(deps: ApiDeps) {
       summary:
         'Lineage of a version: triggers, data hash, code version, parameters, checkpoints, evaluation, approvals, canary, promotions and rollbacks',
       request: { params: VersionParams },
-      responses: { 200: jsonResponse('The version’s lineage'), ...errorResponses },
+      responses: { 200: jsonResponse('The version’s lineage', Lineage), ...readErrors },
     }),
     async (c) => {
       const { model, version } = c.req.valid('param');

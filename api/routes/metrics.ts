@@ -7,8 +7,9 @@ import { type MetricAlarmRule, metricName } from '../../domain/performance/polic
 import { parseStoredSection } from '../../domain/policy';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
+import { timestamp as isoTime, orNull, TriggerAnswer } from '../responses';
 import { createRouter } from '../router';
-import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errors, INT32_MAX, jsonBody, jsonResponse, ModelParam, writeErrors } from '../schemas';
 import { requireModel } from './models';
 import { submitTriggerForApi } from './triggers';
 
@@ -35,12 +36,13 @@ const MetricPointBody = z
       .max(1)
       .optional()
       .openapi({ description: 'share of the predictions behind the value that had a label' }),
-    samples: z.number().int().min(0).optional(),
+    samples: z.number().int().min(0).max(INT32_MAX).optional(),
     observedAt: timestamp.optional().openapi({ description: 'when the value was true; default: now' }),
     version: z
       .number()
       .int()
       .positive()
+      .max(INT32_MAX)
       .optional()
       .openapi({ description: 'the version that served; default: the champion now' }),
   })
@@ -59,6 +61,42 @@ const MetricsQuery = z.object({
   since: timestamp.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
+
+const MetricsAnswer = z
+  .object({
+    model: z.string(),
+    recorded: z.number().int().min(1),
+    judgedVersion: z.number().int().nullable(),
+    metrics: z.array(
+      z.object({
+        metric: z.string(),
+        monitored: z.boolean(),
+        decision: z.string().openapi({ description: 'ok, alarm, insufficient, … or not_monitored' }),
+        reasons: z.array(z.string()).readonly(),
+        threshold: z.number().optional(),
+        direction: z.enum(['below', 'above']).optional(),
+        windowSeconds: z.number().optional(),
+        points: z.number().int().optional(),
+        trigger: orNull(TriggerAnswer),
+      }),
+    ),
+  })
+  .openapi('MetricsJudged');
+
+const MetricPoint = z
+  .object({
+    id: z.uuid(),
+    model: z.string(),
+    version: z.number().int().nullable(),
+    metric: z.string(),
+    value: z.number(),
+    coverage: z.number().nullable(),
+    samples: z.number().int().nullable(),
+    observedAt: isoTime,
+    receivedAt: isoTime,
+    source: z.string(),
+  })
+  .openapi('MetricPoint');
 
 type Trigger = Awaited<ReturnType<typeof submitTriggerForApi>>['body'];
 
@@ -159,9 +197,13 @@ export function metricRoutes(deps: ApiDeps) {
           "Record production metrics (e.g. accuracy from delayed labels, with label coverage); each metric the policy monitors is judged, and one that stays beyond its threshold over the policy's window triggers a `performance` run",
         request: { params: ModelParam, ...jsonBody(MetricsBody) },
         responses: {
-          202: jsonResponse('Recorded; an alarm triggered a run (see each metric’s trigger)'),
-          200: jsonResponse('Recorded; nothing new was triggered'),
-          ...errorResponses,
+          202: jsonResponse('Recorded; an alarm triggered a run (see each metric’s trigger)', MetricsAnswer),
+          200: jsonResponse('Recorded; nothing new was triggered', MetricsAnswer),
+          ...writeErrors,
+          409: {
+            ...errors(409)[409],
+            description: 'The model workflow refused the alarm’s trigger (`refused`)',
+          },
         },
       }),
       async (c) => {
@@ -223,7 +265,10 @@ export function metricRoutes(deps: ApiDeps) {
         summary:
           'Recorded production metrics, oldest first: the newest `limit` points, optionally of one metric and since a time',
         request: { params: ModelParam, query: MetricsQuery },
-        responses: { 200: jsonResponse('Points'), ...errorResponses },
+        responses: {
+          200: jsonResponse('Points', z.object({ points: z.array(MetricPoint) })),
+          ...errors(400, 401, 404, 503),
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');

@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import {
   aliasChangesOf,
@@ -13,16 +13,42 @@ import { auditEvents, models, triggers } from '../../db/schema';
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
+import {
+  AliasChange,
+  AuditEvent,
+  ModelRecord,
+  ModelView,
+  orNull,
+  RunRecord,
+  TriggerRecord,
+  VersionRecord,
+} from '../responses';
 import { createRouter } from '../router';
 import {
-  errorResponses,
+  errors,
   jsonBody,
   jsonResponse,
   ModelParam,
   RegisterModelBody,
+  readErrors,
   UpdateModelBody,
   VersionParams,
+  writeErrors,
 } from '../schemas';
+
+const VersionList = z.object({
+  champion: VersionRecord.shape.version.nullable(),
+  versions: z.array(VersionRecord),
+});
+
+const VersionWithLineage = VersionRecord.extend({
+  lineage: z.object({
+    run: orNull(RunRecord),
+    triggers: z.array(TriggerRecord),
+    audit: z.array(AuditEvent),
+    aliasChanges: z.array(AliasChange),
+  }),
+}).openapi('ModelVersionWithLineage');
 
 export async function requireModel(deps: Pick<ApiDeps, 'db'>, name: string) {
   const model = await findModel(deps.db, name);
@@ -58,7 +84,11 @@ export function modelRoutes(deps: ApiDeps) {
         path: '/models',
         summary: 'Register a model with its data source and policy',
         request: jsonBody(RegisterModelBody),
-        responses: { 201: jsonResponse('The registered model'), ...errorResponses },
+        responses: {
+          201: jsonResponse('The registered model', ModelView),
+          ...errors(400, 401, 403, 415, 503),
+          409: { ...errors(409)[409], description: 'A model of that name exists (`model_exists`)' },
+        },
       }),
       async (c) => {
         const body = c.req.valid('json');
@@ -94,7 +124,10 @@ export function modelRoutes(deps: ApiDeps) {
         method: 'get',
         path: '/models',
         summary: 'List models',
-        responses: { 200: jsonResponse('Models') },
+        responses: {
+          200: jsonResponse('Models', z.object({ models: z.array(ModelRecord) })),
+          ...errors(401, 503),
+        },
       }),
       async (c) => c.json({ models: await db.select().from(models).orderBy(asc(models.name)) }, 200),
     )
@@ -104,7 +137,7 @@ export function modelRoutes(deps: ApiDeps) {
         path: '/models/{model}',
         summary: 'A model, its policy and its champion version',
         request: { params: ModelParam },
-        responses: { 200: jsonResponse('The model'), ...errorResponses },
+        responses: { 200: jsonResponse('The model', ModelView), ...readErrors },
       }),
       async (c) => c.json(await describe(c.req.valid('param').model), 200),
     )
@@ -114,7 +147,7 @@ export function modelRoutes(deps: ApiDeps) {
         path: '/models/{model}',
         summary: "Change a model's policy or data source (runs in progress keep the policy they began with)",
         request: { params: ModelParam, ...jsonBody(UpdateModelBody) },
-        responses: { 200: jsonResponse('The updated model'), ...errorResponses },
+        responses: { 200: jsonResponse('The updated model', ModelView), ...writeErrors },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -147,7 +180,7 @@ export function modelRoutes(deps: ApiDeps) {
         path: '/models/{model}/versions',
         summary: "A model's versions, newest first",
         request: { params: ModelParam },
-        responses: { 200: jsonResponse('Versions'), ...errorResponses },
+        responses: { 200: jsonResponse('Versions', VersionList), ...readErrors },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -164,7 +197,7 @@ export function modelRoutes(deps: ApiDeps) {
         path: '/models/{model}/versions/{version}',
         summary: 'A version with its lineage: the run and its causes, data, code, parameters, decisions',
         request: { params: VersionParams },
-        responses: { 200: jsonResponse('The version and its lineage'), ...errorResponses },
+        responses: { 200: jsonResponse('The version and its lineage', VersionWithLineage), ...readErrors },
       }),
       async (c) => {
         const { model, version } = c.req.valid('param');

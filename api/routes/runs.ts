@@ -1,9 +1,8 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { auditFor, findRun, listRuns } from '../../db/registry';
 import { approvalDecisions, auditEvents } from '../../db/schema';
 import type { Identity } from '../../domain/roles';
 import {
-  CANARY_ACTIONS,
   type CanaryAction,
   controlCanaryUpdate,
   decideUpdate,
@@ -16,18 +15,36 @@ import {
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
+import { ApprovalState, AuditEvent, document, ModelState, orNull, RunRecord, RunState } from '../responses';
 import { createRouter } from '../router';
 import {
   CancelBody,
   ControlBody,
   DecisionBody,
-  errorResponses,
+  errors,
   jsonBody,
   jsonResponse,
   ModelParam,
   RollbackBody,
   RunParams,
+  readErrors,
 } from '../schemas';
+
+/** A call on a run: the run must exist and still be going; Temporal may refuse or be unreachable. */
+const runCallErrors = {
+  ...errors(400, 401, 403, 404, 415, 503),
+  409: {
+    ...errors(409)[409],
+    description:
+      'The run cannot take it now: `run_ended`, `refused` (the run said why), `not_running`, `duplicate`, `stale_report`',
+  },
+};
+
+const RunView = RunRecord.extend({
+  live: orNull(RunState).openapi({ description: "The workflow's live state while the run goes on" }),
+  audit: z.array(AuditEvent),
+}).openapi('RunWithState');
+
 import { auditedByRun, temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
@@ -71,7 +88,15 @@ export function runRoutes(deps: ApiDeps) {
       path: `/models/{model}/runs/{runId}/${decision}`,
       summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a run waiting for approval (who, and why)`,
       request: { params: RunParams, ...jsonBody(DecisionBody) },
-      responses: { 200: jsonResponse('The decision as recorded by the run'), ...errorResponses },
+      responses: {
+        200: jsonResponse('The decision as recorded by the run', z.object({ approval: ApprovalState })),
+        ...runCallErrors,
+        403: {
+          ...errors(403)[403],
+          description:
+            'The caller may not decide: `forbidden` (role), `not_eligible` (role or group of this round), `four_eyes`',
+        },
+      },
     });
 
   const decisionHandler =
@@ -113,10 +138,10 @@ export function runRoutes(deps: ApiDeps) {
   const approve = decisionHandler('approve');
   const reject = decisionHandler('reject');
 
-  const controlRoute = (action: CanaryAction) =>
+  const controlRoute = <A extends CanaryAction>(action: A) =>
     createRoute({
       method: 'post',
-      path: `/models/{model}/runs/{runId}/${action}`,
+      path: `/models/{model}/runs/{runId}/${action}` as const,
       summary: {
         pause: 'Pause the rollout at its current step (a failing candidate is still rolled back)',
         resume: 'Resume a paused rollout',
@@ -124,39 +149,60 @@ export function runRoutes(deps: ApiDeps) {
         'promote-now': 'Promote the candidate now, skipping the remaining canary steps',
       }[action],
       request: { params: RunParams, ...jsonBody(ControlBody) },
-      responses: { 200: jsonResponse('The control as the run applied it'), ...errorResponses },
+      responses: {
+        200: jsonResponse(
+          'The control as the run applied it',
+          z.object({ runId: z.string(), control: document('The control: action, by, reason, when, effect') }),
+        ),
+        ...runCallErrors,
+      },
     });
-  const router = createRouter();
-  for (const action of CANARY_ACTIONS) {
-    router.openapi(controlRoute(action), async (c) => {
-      const { model, runId } = c.req.valid('param');
-      const { reason } = c.req.valid('json');
-      await requireLiveRun(model, runId);
-      const operator = callerOf(c);
-      try {
-        const applied = await temporal.workflow
-          .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason }] });
-        return c.json({ runId, control: applied }, 200);
-      } catch (err) {
-        const refused = temporalCallError(err, action);
-        // The run records what it refused itself; one its validator refused never reached it.
-        if (auditedByRun(err)) throw refused;
-        await db
-          .insert(auditEvents)
-          .values({
-            model,
-            runId,
-            kind: 'canary_control_refused',
-            actor: operator.name,
-            reason: refused.message,
-            details: { action, via: 'api' },
-          })
-          .catch(() => {});
-        throw refused;
-      }
-    });
-  }
+
+  const applyControl = async (
+    action: CanaryAction,
+    { model, runId }: { model: string; runId: string },
+    { reason }: { reason?: string },
+    operator: Identity,
+  ) => {
+    await requireLiveRun(model, runId);
+    try {
+      const applied = await temporal.workflow
+        .getHandle(runWorkflowId(model, runId))
+        .executeUpdate(controlCanaryUpdate, { args: [{ action, by: operator.name, reason }] });
+      return { runId, control: applied };
+    } catch (err) {
+      const refused = temporalCallError(err, action);
+      // The run records what it refused itself; one its validator refused never reached it.
+      if (auditedByRun(err)) throw refused;
+      await db
+        .insert(auditEvents)
+        .values({
+          model,
+          runId,
+          kind: 'canary_control_refused',
+          actor: operator.name,
+          reason: refused.message,
+          details: { action, via: 'api' },
+        })
+        .catch(() => {});
+      throw refused;
+    }
+  };
+
+  // One call per action, chained so that each one's route is part of the app's type.
+  const router = createRouter()
+    .openapi(controlRoute('pause'), async (c) =>
+      c.json(await applyControl('pause', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('resume'), async (c) =>
+      c.json(await applyControl('resume', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('abort'), async (c) =>
+      c.json(await applyControl('abort', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    )
+    .openapi(controlRoute('promote-now'), async (c) =>
+      c.json(await applyControl('promote-now', c.req.valid('param'), c.req.valid('json'), callerOf(c)), 200),
+    );
 
   return router
     .openapi(
@@ -165,7 +211,18 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/runs',
         summary: "A model's runs, newest first, and what its workflow is doing",
         request: { params: ModelParam },
-        responses: { 200: jsonResponse('Runs'), ...errorResponses },
+        responses: {
+          200: jsonResponse(
+            'Runs',
+            z.object({
+              runs: z.array(RunRecord),
+              workflow: orNull(ModelState).openapi({
+                description: 'null until the model is first triggered',
+              }),
+            }),
+          ),
+          ...readErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -185,7 +242,7 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/runs/{runId}',
         summary: 'A run: stage, progress, causes, reports, outcome, audit',
         request: { params: RunParams },
-        responses: { 200: jsonResponse('The run'), ...errorResponses },
+        responses: { 200: jsonResponse('The run', RunView), ...readErrors },
       }),
       async (c) => {
         const { model, runId } = c.req.valid('param');
@@ -207,7 +264,13 @@ export function runRoutes(deps: ApiDeps) {
         summary:
           'Cancel a run: training stops, routing goes back to the champion, the outcome is `cancelled`',
         request: { params: RunParams, ...jsonBody(CancelBody) },
-        responses: { 202: jsonResponse('Cancellation requested'), ...errorResponses },
+        responses: {
+          202: jsonResponse(
+            'Cancellation requested',
+            z.object({ runId: z.string(), cancelRequested: z.literal(true) }),
+          ),
+          ...runCallErrors,
+        },
       }),
       async (c) => {
         const { model, runId } = c.req.valid('param');
@@ -220,7 +283,7 @@ export function runRoutes(deps: ApiDeps) {
           throw temporalCallError(err, 'cancel');
         }
         await db.insert(auditEvents).values({ model, runId, kind: 'cancel_requested', actor: by, reason });
-        return c.json({ runId, cancelRequested: true }, 202);
+        return c.json({ runId, cancelRequested: true as const }, 202);
       },
     )
     .openapi(
@@ -229,7 +292,17 @@ export function runRoutes(deps: ApiDeps) {
         path: '/models/{model}/rollback',
         summary: "Roll back the model's run in canary or bake: the previous champion takes all traffic again",
         request: { params: ModelParam, ...jsonBody(RollbackBody) },
-        responses: { 202: jsonResponse('Rollback accepted by the run'), ...errorResponses },
+        responses: {
+          202: jsonResponse(
+            'Rollback accepted by the run',
+            z.object({ runId: z.string(), accepted: z.literal(true) }),
+          ),
+          ...errors(400, 401, 403, 404, 415, 503),
+          409: {
+            ...errors(409)[409],
+            description: 'No run in canary or bake (`nothing_to_roll_back`), or the run refused (`refused`)',
+          },
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -251,7 +324,7 @@ export function runRoutes(deps: ApiDeps) {
         } catch (err) {
           throw temporalCallError(err, 'rollback');
         }
-        return c.json({ runId: current, accepted: true }, 202);
+        return c.json({ runId: current, accepted: true as const }, 202);
       },
     );
 }

@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import {
   isGrpcServiceError,
   ScheduleAlreadyRunning,
@@ -25,12 +25,18 @@ import {
   nextSpec,
   ScheduleActionBody,
   ScheduleParams,
+  ScheduleView,
   scheduleView,
   specFromCreate,
   temporalSpec,
   UpdateScheduleBody,
 } from '../schedule-spec';
-import { errorResponses, jsonBody, jsonResponse, ModelParam } from '../schemas';
+import { errors, jsonBody, jsonResponse, ModelParam } from '../schemas';
+
+/** 400 also when Temporal refuses the spec; 409 for a name taken or a schedule made elsewhere. */
+const scheduleErrors = errors(400, 401, 403, 404, 409, 415, 503);
+const readScheduleErrors = errors(400, 401, 404, 503);
+
 import { temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
@@ -114,7 +120,7 @@ export function scheduleRoutes(deps: ApiDeps) {
       path: `/models/{model}/schedules/{name}/${action}`,
       summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule, with a note saying why`,
       request: { params: ScheduleParams, ...jsonBody(ScheduleActionBody) },
-      responses: { 200: jsonResponse('The schedule'), ...errorResponses },
+      responses: { 200: jsonResponse('The schedule', ScheduleView), ...errors(400, 401, 403, 404, 415, 503) },
     });
 
   return createRouter()
@@ -125,7 +131,10 @@ export function scheduleRoutes(deps: ApiDeps) {
         summary:
           'Create a retrain schedule (cron or interval, time zone, jitter); overlapping firings are skipped',
         request: { params: ModelParam, ...jsonBody(CreateScheduleBody) },
-        responses: { 201: jsonResponse('The schedule, with its next run times'), ...errorResponses },
+        responses: {
+          201: jsonResponse('The schedule, with its next run times', ScheduleView),
+          ...scheduleErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -162,7 +171,10 @@ export function scheduleRoutes(deps: ApiDeps) {
         path: '/models/{model}/schedules',
         summary: "A model's schedules: state, note, next run times, recent firings",
         request: { params: ModelParam },
-        responses: { 200: jsonResponse('Schedules, by name'), ...errorResponses },
+        responses: {
+          200: jsonResponse('Schedules, by name', z.object({ schedules: z.array(ScheduleView) })),
+          ...readScheduleErrors,
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -184,7 +196,10 @@ export function scheduleRoutes(deps: ApiDeps) {
         path: '/models/{model}/schedules/{name}',
         summary: 'A schedule: spec, state, note, next run times, recent firings',
         request: { params: ScheduleParams },
-        responses: { 200: jsonResponse('The schedule'), ...errorResponses },
+        responses: {
+          200: jsonResponse('The schedule', ScheduleView),
+          ...errors(400, 401, 403, 404, 415, 503),
+        },
       }),
       async (c) => {
         const { model, name } = c.req.valid('param');
@@ -197,7 +212,7 @@ export function scheduleRoutes(deps: ApiDeps) {
         path: '/models/{model}/schedules/{name}',
         summary: 'Change when a schedule fires (cron or interval, time zone, jitter) or its note',
         request: { params: ScheduleParams, ...jsonBody(UpdateScheduleBody) },
-        responses: { 200: jsonResponse('The updated schedule'), ...errorResponses },
+        responses: { 200: jsonResponse('The updated schedule', ScheduleView), ...scheduleErrors },
       }),
       async (c) => {
         const { model, name } = c.req.valid('param');
@@ -251,7 +266,7 @@ export function scheduleRoutes(deps: ApiDeps) {
           params: ScheduleParams,
           body: { required: false, content: { 'application/json': { schema: ScheduleActionBody } } },
         },
-        responses: { 204: { description: 'Deleted' }, ...errorResponses },
+        responses: { 204: { description: 'Deleted' }, ...errors(400, 401, 403, 404, 415, 503) },
       }),
       async (c) => {
         const { model, name } = c.req.valid('param');

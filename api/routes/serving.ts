@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, modelVersions } from '../../db/schema';
 import { GatewayError } from '../../serving/gateway';
@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps';
 import { ApiError, notFound } from '../errors';
 import { createRouter } from '../router';
 import {
-  errorResponses,
+  errors,
   FaultBody,
   FeedbackBody,
   jsonBody,
@@ -15,7 +15,19 @@ import {
   ModelParam,
   PredictBody,
   VersionParams,
+  writeErrors,
 } from '../schemas';
+
+const Prediction = z
+  .object({
+    predictionId: z.uuid(),
+    version: z.number().int().min(1),
+    role: z.enum(['champion', 'candidate']),
+    probability: z.number().min(0).max(1),
+    label: z.union([z.literal(0), z.literal(1)]),
+  })
+  .openapi('Prediction');
+
 import { requireModel } from './models';
 
 const gatewayStatus = {
@@ -42,9 +54,13 @@ export function servingRoutes(deps: ApiDeps) {
         summary: 'Predict with the champion, or the canary candidate for its share of keys',
         request: { params: ModelParam, ...jsonBody(PredictBody) },
         responses: {
-          200: jsonResponse('The prediction, with the version that served it'),
-          502: jsonResponse('The model version failed to answer'),
-          ...errorResponses,
+          200: jsonResponse('The prediction, with the version that served it', Prediction),
+          ...errors(400, 401, 404, 415, 503),
+          409: {
+            ...errors(409)[409],
+            description: 'No version of the model is served yet (`no_model_served`)',
+          },
+          502: { ...errors(503)[503], description: 'The model version failed to answer (`model_error`)' },
         },
       }),
       async (c) => {
@@ -60,7 +76,17 @@ export function servingRoutes(deps: ApiDeps) {
         path: '/models/{model}/feedback',
         summary: 'Ground truth for an earlier prediction (labels may arrive late)',
         request: { params: ModelParam, ...jsonBody(FeedbackBody) },
-        responses: { 200: jsonResponse('Recorded'), ...errorResponses },
+        responses: {
+          200: jsonResponse(
+            'Recorded',
+            z.object({ predictionId: z.uuid(), label: z.union([z.literal(0), z.literal(1)]) }),
+          ),
+          ...errors(400, 401, 403, 415, 503),
+          404: {
+            ...errors(404)[404],
+            description: 'No such model, or no such prediction of it (`unknown_prediction`)',
+          },
+        },
       }),
       async (c) => {
         const { model } = c.req.valid('param');
@@ -76,7 +102,17 @@ export function servingRoutes(deps: ApiDeps) {
         path: '/models/{model}/versions/{version}/fault',
         summary: "Inject failures into a version's answers (rollback drills)",
         request: { params: VersionParams, ...jsonBody(FaultBody) },
-        responses: { 200: jsonResponse('The version now fails this share of requests'), ...errorResponses },
+        responses: {
+          200: jsonResponse(
+            'The version now fails this share of requests',
+            z.object({
+              model: z.string(),
+              version: z.number().int().min(1),
+              errorRate: z.number().min(0).max(1),
+            }),
+          ),
+          ...writeErrors,
+        },
       }),
       async (c) => {
         const { model, version } = c.req.valid('param');

@@ -3,8 +3,9 @@ import { submitTrigger, TriggerRefused, type TriggerRequest } from '../../trigge
 import { callerOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { ApiError } from '../errors';
+import { TriggerAnswer } from '../responses';
 import { createRouter } from '../router';
-import { errorResponses, jsonBody, jsonResponse, ModelParam, TriggerBody } from '../schemas';
+import { errors, jsonBody, jsonResponse, ModelParam, TriggerBody, writeErrors } from '../schemas';
 import { temporalCallError } from '../temporal-errors';
 
 /** The shared submission, with its refusals and Temporal's errors as API errors. */
@@ -31,9 +32,13 @@ export function triggerRoutes(deps: ApiDeps) {
         '(frozen, cooldown, daily budget: see `reason`) answer 200 and start nothing.',
       request: { params: ModelParam, ...jsonBody(TriggerBody) },
       responses: {
-        202: jsonResponse('Part of a run: the run it started, or the follow-up run it opened or joined'),
-        200: jsonResponse('Deduplicated or suppressed: nothing new happened'),
-        ...errorResponses,
+        202: jsonResponse(
+          'Part of a run: the run it started, or the follow-up run it opened or joined',
+          TriggerAnswer,
+        ),
+        200: jsonResponse('Deduplicated or suppressed: nothing new happened', TriggerAnswer),
+        ...writeErrors,
+        409: { ...errors(409)[409], description: 'The model workflow refused the trigger (`refused`)' },
       },
     }),
     async (c) => {

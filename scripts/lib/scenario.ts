@@ -1,9 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ApiCall } from '../../api/client';
+import { type ApiClient, answer, expectBody } from '../../api/typed-client';
 import { parseCsv } from '../../domain/csv';
 import type { PolicyInput } from '../../domain/policy';
 import { generateDataset, type SyntheticDataOptions } from '../../domain/synthetic-data';
+import type { TriggerCause } from '../../workflows/messages';
 
 /**
  * The building blocks of a user's story with ctloop, shared by `npm run demo`
@@ -41,47 +42,59 @@ export async function writeDataset(dir: string, name: string, opts: SyntheticDat
   return file;
 }
 
-export function expectStatus<T>(res: { status: number; body: T }, ...ok: number[]): T {
+/** The body of an answer already read, when its status is one of `ok`. */
+export function expectStatus<R extends { status: number; body: unknown }>(
+  res: R,
+  ...ok: number[]
+): R['body'] {
   if (!ok.includes(res.status)) {
     throw new Error(`unexpected HTTP ${res.status}: ${JSON.stringify(res.body)}`);
   }
   return res.body;
 }
 
-/** A run as `GET /v1/models/:model/runs/:runId` returns it (the fields stories look at). */
-export interface RunView {
-  readonly id: string;
-  readonly stage: string;
-  readonly outcome: string | null;
-  readonly outcomeReason: string | null;
-  readonly candidateVersion: number | null;
-  readonly causes: { reason: string; triggerId: string }[];
-  // biome-ignore lint/suspicious/noExplicitAny: stage reports and live state are free-form JSON
+type RunAnswer = Awaited<ReturnType<ApiClient['v1']['models'][':model']['runs'][':runId']['$get']>>;
+type RunBody = Extract<Awaited<ReturnType<RunAnswer['json']>>, { id: string }>;
+/**
+ * A run as `GET /v1/models/:model/runs/:runId` returns it, typed by its
+ * route's response schema; only the stage reports, free-form JSON written by
+ * each stage, are left open for stories to read.
+ */
+export type RunView = Omit<RunBody, 'reports' | 'live' | 'causes'> & {
+  readonly causes: readonly TriggerCause[];
+  // biome-ignore lint/suspicious/noExplicitAny: stage reports are free-form JSON (docs per stage)
   readonly reports: Record<string, any>;
-  // biome-ignore lint/suspicious/noExplicitAny: as above
-  readonly live: any;
-  readonly audit: { kind: string; actor: string; reason: string | null }[];
+  /** Stories read it after waiting for the state they look at, so it is there. */
+  readonly live: NonNullable<RunBody['live']>;
+};
+
+export async function registerModel(api: ApiClient, name: string, dataUri: string, policy: PolicyInput) {
+  return expectBody(api.v1.models.$post({ json: { name, dataUri, policy } }), 201);
 }
 
-export async function registerModel(api: ApiCall, name: string, dataUri: string, policy: PolicyInput) {
-  return expectStatus(await api('POST', '/v1/models', { name, dataUri, policy }), 201);
-}
+type TriggerInput = Parameters<ApiClient['v1']['models'][':model']['triggers']['$post']>[0]['json'];
 
+/** A trigger as a story writes it; the API checks the reason (a 400 names it). */
 export async function trigger(
-  api: ApiCall,
+  api: ApiClient,
   model: string,
   body: { reason: string; details?: Record<string, unknown>; dedupKey?: string },
-): Promise<{ triggerId: string; fate: string; runId: string }> {
-  return expectStatus(await api('POST', `/v1/models/${model}/triggers`, body), 202, 200);
+) {
+  const call = api.v1.models[':model'].triggers.$post({ param: { model }, json: body as TriggerInput });
+  const accepted = await expectBody(call, 202, 200);
+  return { ...accepted, runId: accepted.runId ?? '' };
 }
 
-export async function getRun(api: ApiCall, model: string, runId: string) {
-  return expectStatus(await api('GET', `/v1/models/${model}/runs/${runId}`), 200);
+export async function getRun(api: ApiClient, model: string, runId: string): Promise<RunView> {
+  return (await expectBody(
+    api.v1.models[':model'].runs[':runId'].$get({ param: { model, runId } }),
+    200,
+  )) as unknown as RunView;
 }
 
 /** Polls the run until `predicate` holds (or the run ends, or time runs out). */
 export async function waitForRun(
-  api: ApiCall,
+  api: ApiClient,
   model: string,
   runId: string,
   predicate: (run: RunView) => boolean,
@@ -90,9 +103,9 @@ export async function waitForRun(
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   let lastStage = '';
   for (;;) {
-    const res = await api<RunView>('GET', `/v1/models/${model}/runs/${runId}`);
+    const res = await answer(api.v1.models[':model'].runs[':runId'].$get({ param: { model, runId } }));
     if (res.status === 200) {
-      const run = res.body;
+      const run = res.body as unknown as RunView;
       const stage = `${run.stage}/${run.outcome ?? ''}`;
       if (stage !== lastStage) {
         lastStage = stage;
@@ -115,7 +128,7 @@ export const inStage = (stage: string) => (run: RunView) => run.stage === stage;
  * and reports the true label as feedback, until `stop()` says so.
  */
 export async function sendTraffic(
-  api: ApiCall,
+  api: ApiClient,
   model: string,
   csvText: string,
   stop: () => boolean,
@@ -137,13 +150,15 @@ export async function sendTraffic(
         return [f, cell === undefined || cell === '' ? null : Number(cell)];
       }),
     );
-    const res = await api('POST', `/v1/models/${model}/predict`, { features, key: `user-${sent}` });
+    const res = await answer(
+      api.v1.models[':model'].predict.$post({ param: { model }, json: { features, key: `user-${sent}` } }),
+    );
     sent += 1;
     if (res.status === 200) {
       byVersion[res.body.version] = (byVersion[res.body.version] ?? 0) + 1;
-      await api('POST', `/v1/models/${model}/feedback`, {
-        predictionId: res.body.predictionId,
-        label: Number(row[labelIndex]),
+      await api.v1.models[':model'].feedback.$post({
+        param: { model },
+        json: { predictionId: res.body.predictionId, label: Number(row[labelIndex]) === 1 ? 1 : 0 },
       });
     } else {
       failed += 1;
@@ -155,13 +170,15 @@ export async function sendTraffic(
 
 /** `approver` is the API as the person deciding (their token says who they are). */
 export async function decide(
-  approver: ApiCall,
+  approver: ApiClient,
   model: string,
   runId: string,
   decision: 'approve' | 'reject',
   reason?: string,
 ) {
-  return approver('POST', `/v1/models/${model}/runs/${runId}/${decision}`, { reason });
+  const run = approver.v1.models[':model'].runs[':runId'];
+  const call = { param: { model, runId }, json: { reason } };
+  return answer(decision === 'approve' ? run.approve.$post(call) : run.reject.$post(call));
 }
 
 /**
@@ -169,11 +186,11 @@ export async function decide(
  * story can start from "there is a champion in production".
  */
 export async function bootstrapChampion(
-  api: ApiCall,
+  api: ApiClient,
   model: string,
   dataUri: string,
   policy: PolicyInput,
-  approver?: ApiCall,
+  approver?: ApiClient,
 ) {
   await registerModel(api, model, dataUri, policy);
   const { runId } = await trigger(api, model, { reason: 'manual' });
@@ -181,7 +198,8 @@ export async function bootstrapChampion(
   if (approvalNeeded) {
     if (!approver) throw new Error('bootstrapChampion: the policy needs an approval; pass an approver');
     await waitForRun(api, model, runId, inStage('approve'));
-    expectStatus(await decide(approver, model, runId, 'approve', 'first model'), 200);
+    const decided = await decide(approver, model, runId, 'approve', 'first model');
+    if (decided.status !== 200) throw new Error(`approval refused: ${JSON.stringify(decided.body)}`);
   }
   const run = await waitForRun(api, model, runId, hasEnded);
   if (run.outcome !== 'promoted') throw new Error(`bootstrap run ended ${run.outcome}: ${run.outcomeReason}`);
@@ -194,9 +212,10 @@ export async function bootstrapChampion(
  * sent in between is held for a follow-up. Waits until the model's workflow has let the run go,
  * so that the story's next trigger starts a run instead of queueing behind this one.
  */
-export async function waitForModelToLetGo(api: ApiCall, model: string, runId: string): Promise<void> {
+export async function waitForModelToLetGo(api: ApiClient, model: string, runId: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const state = (await api('GET', `/v1/models/${model}/runs`)).body.workflow;
+    const runs = await expectBody(api.v1.models[':model'].runs.$get({ param: { model } }), 200);
+    const state = runs.workflow as { current?: { runId?: string } | null } | null;
     if (state?.current?.runId !== runId) return;
     await new Promise((r) => setTimeout(r, 50));
   }

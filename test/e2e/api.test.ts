@@ -79,6 +79,43 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
     ]);
   });
 
+  it.each([['/v1/models/known/versions/4294967296'], ['/v1/models/known/versions/2147483648/lineage']])(
+    'answers a version beyond its 32-bit column (%s) with a 400 naming the parameter',
+    async (path) => {
+      const res = await api('GET', path);
+      expect(res.status).toBe(400);
+      expect(res.body.error.details.issues).toEqual([expect.objectContaining({ path: 'version' })]);
+    },
+  );
+
+  it('refuses a body that names a version beyond its column, before any query', async () => {
+    const res = await stack.api().v1.models[':model'].metrics.$post({
+      param: { model: 'known' },
+      json: { points: [{ metric: 'accuracy', value: 0.9, version: 2 ** 32 }] },
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('answers unfreeze without its required body with a 400, and leaves the model as it was', async () => {
+    const res = await raw('/v1/models/known/unfreeze', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.tokens.admin}` },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+    const model = await api('GET', '/v1/models/known');
+    expect(model.body.freeze).toMatchObject({ frozen: false, by: null });
+  });
+
+  it('answers a method a known path does not have with 405 and the methods it has', async () => {
+    const res = await raw('/v1/models/known/versions', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${stack.tokens.vera}` },
+    });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('rejects malformed JSON and a missing body with 400 JSON errors', async () => {
     const malformed = await raw('/v1/models/known/triggers', {
       method: 'POST',

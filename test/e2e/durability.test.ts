@@ -72,7 +72,7 @@ describe('a run survives the loss of its worker process', () => {
     // reported rate averages over the attempt, start-up included, so it understates the running
     // rate; the second of steps is counted at 1.5 × that average.
     expect(waiting.live.training.lostSteps).toBeLessThanOrEqual(100 + Math.ceil(1.5 * atKill.stepsPerSecond));
-    expect(waiting.live.training.lastCheckpoint.step).toBe(waiting.reports.training.resumedFromStep);
+    expect(waiting.live.training.lastCheckpoint?.step).toBe(waiting.reports.training.resumedFromStep);
     expect(worker.output()).toMatch(/resuming training from checkpoint/);
 
     // The run waits on a durable timer in Temporal, not in the worker: lose the worker again.

@@ -68,7 +68,7 @@ describe('a drift alert retrains, an approver signs off, the canary passes and t
 
     const approved = await decide(stack.api('alice'), model, runId, 'approve', 'better on drifted data');
     expect(approved.status).toBe(200);
-    expect(approved.body.approval).toMatchObject({ decision: 'approve', by: 'alice' });
+    expect(approved.body).toMatchObject({ approval: { decision: 'approve', by: 'alice' } });
 
     let done = false;
     const traffic = sendTraffic(api, model, await readFile(after, 'utf8'), () => done);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import {
   bootstrapChampion,
   fastPolicy,
@@ -18,9 +18,9 @@ const performance = {
 
 describe('performance alarms: production accuracy that stays low starts a retrain', () => {
   let stack: Stack;
-  let api: ApiCall;
+  let api: Api;
   /** A monitoring job with a `trigger` token: it may send metrics, not register models. */
-  let monitor: ApiCall;
+  let monitor: Api;
   let baseline: string;
   // Points are placed in time with observedAt (in the recent past) instead of waiting.
   const start = Date.now() - 10 * 60_000;

@@ -103,7 +103,7 @@ describe('runs that must not promote end in the right rejection, and the champio
     // A second decision on an ended run is refused, not lost or applied.
     const late = await decide(stack.api('alice'), model, runId, 'approve');
     expect(late.status).toBe(409);
-    expect(late.body.error.code).toBe('run_ended');
+    expect(late.body).toMatchObject({ error: { code: 'run_ended' } });
   });
 
   it('ends rejected_approval when nobody decides before the deadline', async () => {

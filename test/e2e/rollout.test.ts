@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import { monitorBaselines } from '../../db/schema';
 import {
   bootstrapChampion,
@@ -25,8 +25,8 @@ import { type Stack, startStack } from '../helpers/stack';
  */
 describe('rollout: canary analysis, operator control, asking a human, bake regression', () => {
   let stack: Stack;
-  let api: ApiCall;
-  let operator: ApiCall;
+  let api: Api;
+  let operator: Api;
   let baseline: string;
   let drifted: string;
   let driftedCsv: string;

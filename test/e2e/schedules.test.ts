@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import { auditFor } from '../../db/registry';
 import { fastPolicy, getRun, registerModel, writeDataset } from '../../scripts/lib/scenario';
 import { scheduleId } from '../../workflows/messages';
@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('schedules: retrains on a timetable, as Temporal Schedules managed through the API', () => {
   let stack: Stack;
-  let api: ApiCall;
+  let api: Api;
   let data: string;
   // Schedule ids are global on the Temporal server: models get a suffix, and schedules are deleted after.
   const suffix = randomUUID().slice(0, 6);

@@ -89,7 +89,7 @@ describe('training through the process protocol, with a budget per kind of failu
     expect(pid).not.toBeNull();
     process.kill(pid!, 'SIGTERM');
     const preempted = await waitForRun(api, model, runId, (r) => r.live?.training.preemptions === 1);
-    const stopStep = preempted.live.training.lastCheckpoint.step;
+    const stopStep = preempted.live.training.lastCheckpoint?.step;
     // The trainer wrote a checkpoint at the step where it was told to stop (not only at multiples of 50).
     expect(stopStep).toBeGreaterThanOrEqual(100);
 

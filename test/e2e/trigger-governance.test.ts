@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import { auditEvents, triggers } from '../../db/schema';
 import {
   bootstrapChampion,
@@ -30,11 +30,11 @@ interface TriggerAnswer {
 
 describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds, freeze', () => {
   let stack: Stack;
-  let api: ApiCall;
+  let api: Api;
   /** The operator on call, the approver, and the drift monitor, each with a token of their own. */
-  let olga: ApiCall;
-  let bob: ApiCall;
-  let monitor: ApiCall;
+  let olga: Api;
+  let bob: Api;
+  let monitor: Api;
   let data: string;
   let drifted: string;
   beforeAll(async () => {
@@ -66,9 +66,9 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   }
 
   /** A trigger through the API, with the fields of a governed answer. */
-  async function send(model: string, body: Record<string, unknown>, as?: ApiCall) {
+  async function send(model: string, body: Record<string, unknown>, as?: Api) {
     const res = await (as ?? api)('POST', `/v1/models/${model}/triggers`, body);
-    return expectStatus<TriggerAnswer>(res, 200, 202);
+    return expectStatus(res, 200, 202) as TriggerAnswer;
   }
 
   /** Starts the model's workflow as the API would, but with a tiny history allowance (60 events). */

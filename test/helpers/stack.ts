@@ -7,7 +7,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import type { Activities, ActivityDeps } from '../../activities';
 import { createApp } from '../../api/app';
-import { type ApiCall, inProcessApi } from '../../api/client';
+import { type Api, inProcessApi } from '../../api/client';
 import {
   createIdentityRegistry,
   generateToken,
@@ -39,7 +39,7 @@ export interface Stack {
   readonly taskQueues: { control: string; train: string; gpuTrain: string };
   readonly temporalAddress: string;
   /** The API as one of TEST_IDENTITIES (default admin). */
-  api(as?: TestIdentity): ApiCall;
+  api(as?: TestIdentity): Api;
   readonly tokens: Record<TestIdentity, string>;
   /** Starts the in-process workers (tests of worker loss run their own worker process instead). */
   startWorkers(roles?: readonly WorkerRole[]): Promise<void>;
