@@ -40,7 +40,8 @@ async function read(res: Response): Promise<ApiResponse> {
  */
 export type Api = ApiCall & ApiClient;
 
-function both(call: ApiCall, client: ApiClient): Api {
+/** One `Api` from a plain call and a typed client (both must reach the same API as the same caller). */
+export function both(call: ApiCall, client: ApiClient): Api {
   return new Proxy(call, {
     get: (target, key) => (key === 'v1' ? client.v1 : Reflect.get(target, key)),
   }) as Api;

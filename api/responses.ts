@@ -216,6 +216,15 @@ export const RunState = z
       controls: z.array(document('An operator control as the run applied or refused it')).readonly(),
     }),
     bakeEndsAt: timestamp.nullable(),
+    frozen: z
+      .boolean()
+      .openapi({ description: 'The model is frozen: the run holds before its canary and its promotion' }),
+    held: z
+      .string()
+      .nullable()
+      .openapi({
+        description: 'What waits for the model to be unfrozen (`the canary`, `the promotion`), or null',
+      }),
     outcome: z.enum(OUTCOMES).nullable(),
     reason: z.string().nullable(),
   })

@@ -126,13 +126,13 @@ describe('policy bounds: edge policies run, poisoned ones fail their run and not
     expect(await trigger(api, model, alert)).toMatchObject({ fate: 'deduplicated', runId: first.runId });
 
     const waiting = await waitForRun(api, model, first.runId, inStage('approve'));
-    const deadline = Date.parse(waiting.live.approval.deadline);
+    const deadline = Date.parse(waiting.live.approval.deadline!);
     expect(deadline - Date.now()).toBeGreaterThan(89 * DAY * 1000);
     expectStatus(await decide(stack.api('alice'), model, first.runId, 'approve'), 200);
 
     // One canary step, polled each second, inconclusive without traffic after 1 s, proceeds; then the 30-day bake.
     const baking = await waitForRun(api, model, first.runId, inStage('bake'));
-    expect(Date.parse(baking.live.bakeEndsAt) - Date.now()).toBeGreaterThan(29 * DAY * 1000);
+    expect(Date.parse(baking.live.bakeEndsAt!) - Date.now()).toBeGreaterThan(29 * DAY * 1000);
     expect((await api('GET', `/v1/models/${model}`)).body.champion).toBe(2);
     const rollback = await stack.api('olga')('POST', `/v1/models/${model}/rollback`, { reason: 'edge test' });
     expect(rollback.status).toBe(202);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import {
   bootstrapChampion,
   decide,
@@ -138,9 +138,9 @@ const ROWS = WAITS.flatMap((wait) => {
 
 describe('every wait answers every control at once', () => {
   let stack: Stack;
-  let api: ApiCall;
-  let operator: ApiCall;
-  let alice: ApiCall;
+  let api: Api;
+  let operator: Api;
+  let alice: Api;
   let baseline: string;
   let drifted: string;
   const shared = new Map<Wait, { model: string; runId: string }>();

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import type { PolicyInput } from '../../domain/policy';
 import {
   decide,
@@ -82,7 +82,12 @@ export async function candidateAwaitingApproval(
   if (bootstrapped.outcome !== 'promoted') throw new Error(`bootstrap run ended ${bootstrapped.outcome}`);
   await waitForModelToLetGo(api, model, first.runId);
   const { runId } = await trigger(api, model, { reason: 'drift', details: { dataUri: data.drifted } });
-  const run = await waitForRun(api, model, runId, (r) => r.stage === 'approve' && r.live?.approval?.deadline);
+  const run = await waitForRun(
+    api,
+    model,
+    runId,
+    (r) => r.stage === 'approve' && Boolean(r.live?.approval?.deadline),
+  );
   return { runId, workflowId: runWorkflowId(model, runId), openedAt: await ts.now(), run };
 }
 
@@ -102,7 +107,7 @@ export async function answerCanaryQuestion(
   model: string,
   runId: string,
   weight: number,
-  approver: ApiCall,
+  approver: Api,
 ): Promise<RunView> {
   const asked = (r: RunView) =>
     r.live?.approval?.purpose === 'canary' &&

@@ -1,4 +1,5 @@
-import type { ApiCall, ApiResponse } from '../../../api/client';
+import { type Api, type ApiCall, type ApiResponse, both } from '../../../api/client';
+import { apiClient } from '../../../api/typed-client';
 
 /**
  * What the soak's clients saw go wrong, by phase (normal, a Temporal restart,
@@ -63,6 +64,32 @@ export function resilientApi(
   token: string,
   tally: ErrorTally,
   opts: { deadlineMs?: number; requestTimeoutMs?: number } = {},
+): Api {
+  const call = resilientCall(urls, token, tally, opts);
+  // The typed client's requests travel through the same retries and tally.
+  const typed = apiClient({
+    async request(input: string, init?: RequestInit) {
+      const url = new URL(input);
+      const text = typeof init?.body === 'string' ? init.body : undefined;
+      const res = await call(
+        init?.method ?? 'GET',
+        url.pathname + url.search,
+        text ? JSON.parse(text) : undefined,
+      );
+      return new Response(res.body === null ? null : JSON.stringify(res.body), {
+        status: res.status,
+        headers: { 'content-type': 'application/json' },
+      });
+    },
+  });
+  return both(call, typed);
+}
+
+function resilientCall(
+  urls: readonly string[],
+  token: string,
+  tally: ErrorTally,
+  opts: { deadlineMs?: number; requestTimeoutMs?: number },
 ): ApiCall {
   const deadlineMs = opts.deadlineMs ?? 240_000;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;

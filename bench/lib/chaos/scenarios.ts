@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ApiCall } from '../../../api/client';
+import type { Api } from '../../../api/client';
 import type { PolicyInput } from '../../../domain/policy';
 import { generateDataset } from '../../../domain/synthetic-data';
 import { expectStatus, fastPolicy, type RunView, sendTraffic } from '../../../scripts/lib/scenario';
@@ -76,7 +76,7 @@ export function soakPolicy(kind: RunKind): PolicyInput {
       minRequests: 30,
       minLabelled: 20,
       stepMaxSeconds: 300,
-      pollSeconds: 0.5,
+      pollSeconds: 1,
       maxErrorRateIncrease: 0.05,
       maxAccuracyDrop: 0.1,
     },
@@ -100,10 +100,10 @@ export function soakPolicy(kind: RunKind): PolicyInput {
 }
 
 export interface Actors {
-  readonly admin: ApiCall;
-  readonly monitor: ApiCall;
-  readonly approver: ApiCall;
-  readonly operator: ApiCall;
+  readonly admin: Api;
+  readonly monitor: Api;
+  readonly approver: Api;
+  readonly operator: Api;
 }
 
 /** What the driver saw of one trigger it sent (compared with the registry at the end). */
