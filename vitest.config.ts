@@ -13,6 +13,9 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // The chaos soak's small variant runs apart (`npm run test:chaos`): on this 2-core machine it
+          // has not yet been shown to finish within the few minutes CI allows it.
+          exclude: ['test/e2e/chaos-soak.test.ts'],
           globalSetup: ['test/global-setup.ts'],
           // Files share one Temporal dev server and a 2-core machine: one file at a time.
           fileParallelism: false,
@@ -30,6 +33,15 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        // The chaos soak's small variant (bench/lib/chaos/soak.ts): `npm run test:chaos`.
+        test: {
+          name: 'chaos',
+          include: ['test/e2e/chaos-soak.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 1_800_000,
         },
       },
       {
