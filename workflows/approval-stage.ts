@@ -11,7 +11,13 @@ import {
 } from '../domain/approval';
 import type { Policy } from '../domain/policy';
 import type { Identity } from '../domain/roles';
-import { type ApprovalState, type NotifyInput, notifyWorkflowId, type RunWorkflowInput } from './messages';
+import {
+  type ApprovalPosition,
+  type ApprovalState,
+  type NotifyInput,
+  notifyWorkflowId,
+  type RunWorkflowInput,
+} from './messages';
 import { notifyWorkflow } from './notify-workflow';
 
 const control = proxyActivities<Activities>({
@@ -51,6 +57,18 @@ export interface ApprovalRun {
   round: string | null;
 }
 
+/**
+ * Where a round may continue as new: `heavy` says when (checked while the
+ * round waits), `save` continues as new with the round's position (and
+ * returns only if a message changed the round meanwhile); `resume` is the
+ * position a previous execution saved.
+ */
+export interface RoundCheckpoint {
+  readonly heavy: () => boolean;
+  readonly save: (position: ApprovalPosition) => Promise<void>;
+  readonly resume?: ApprovalPosition;
+}
+
 export type ApprovalEnding = { outcome: 'rejected_approval'; reason: string } | null;
 
 /** One round of human decisions: who decides (levels), about what, and how it is recorded. */
@@ -66,6 +84,8 @@ export interface DecisionRound {
   readonly onOpen: () => Promise<void>;
   /** Ends the round at once, unanswered (a rollback or promote-now during a canary question). */
   readonly interrupted?: () => boolean;
+  /** Continue-as-new at the round's safe points (see `RoundCheckpoint`). */
+  readonly checkpoint?: RoundCheckpoint;
   /** Audit event kinds and key of the round's result. */
   readonly audit: {
     readonly key: string;
@@ -84,9 +104,16 @@ export async function approvalStage(
   run: ApprovalRun,
   policy: Policy,
   enterStage: () => Promise<void>,
+  checkpoint?: RoundCheckpoint,
 ): Promise<ApprovalEnding> {
   const { model, runId } = run.input;
-  const opened = await control.openApproval({ model, runId, candidateVersion: run.candidateVersion });
+  // A resumed round was opened by an earlier execution: what it was opened with is carried.
+  const opened = checkpoint?.resume
+    ? {
+        registeredBy: run.context?.registeredBy ?? null,
+        evaluationReportHash: run.approval.evaluationReportHash,
+      }
+    : await control.openApproval({ model, runId, candidateVersion: run.candidateVersion });
   const result = await decisionRound(run, {
     round: 'approval',
     purpose: 'promotion',
@@ -96,6 +123,7 @@ export async function approvalStage(
     registeredBy: opened.registeredBy,
     evaluationReportHash: opened.evaluationReportHash,
     onOpen: enterStage,
+    checkpoint,
     audit: {
       key: `${runId}:approval`,
       approved: 'approval',
@@ -142,16 +170,20 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
     registeredBy: spec.registeredBy,
     evaluationReportHash: spec.evaluationReportHash,
   };
-  run.approval = {
-    ...initialApprovalState,
-    required: true,
-    evaluationReportHash: spec.evaluationReportHash,
-    purpose: spec.purpose,
-    question: spec.question,
-    fourEyes: spec.fourEyes,
-  };
+  const resume = spec.checkpoint?.resume;
+  if (!resume) {
+    run.approval = {
+      ...initialApprovalState,
+      required: true,
+      evaluationReportHash: spec.evaluationReportHash,
+      purpose: spec.purpose,
+      question: spec.question,
+      fourEyes: spec.fourEyes,
+    };
+  }
   const prefix = spec.purpose === 'promotion' ? 'approval' : 'canary';
-  let notifications = 0;
+  // Carried, so that notification workflow ids stay unique across executions.
+  let notifications = resume?.notifications ?? 0;
   const notify = async (
     what: 'requested' | 'reminder' | 'escalated' | 'decided',
     data: Record<string, unknown> = {},
@@ -170,7 +202,9 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
 
   const { levels } = spec;
   for (const [index, level] of levels.entries()) {
-    const deadlineMs = Date.now() + level.timeoutSeconds * 1000;
+    if (resume && index < resume.levelIndex) continue;
+    const resumed = resume?.levelIndex === index;
+    const deadlineMs = resumed ? resume.deadlineMs : Date.now() + level.timeoutSeconds * 1000;
     const reminderMs =
       level.reminderBeforeSeconds === null ? null : deadlineMs - level.reminderBeforeSeconds * 1000;
     run.approval = {
@@ -182,15 +216,18 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
       deadline: new Date(deadlineMs).toISOString(),
       reminderAt: reminderMs === null ? null : new Date(reminderMs).toISOString(),
     };
-    if (index === 0) {
+    if (resumed) {
+      // Opened, notified and entered by an earlier execution.
+    } else if (index === 0) {
       await spec.onOpen();
       await notify('requested');
     } else {
       await notify('escalated', { previousLevel: levels[index - 1]!.level });
     }
 
-    let reminded = false;
+    let reminded = resumed ? resume.reminded : false;
     const interrupted = spec.interrupted ?? (() => false);
+    const heavy = spec.checkpoint?.heavy ?? (() => false);
     for (;;) {
       await recordVotes(run);
       const result = tallyVotes(run.approval.votes, level);
@@ -203,8 +240,12 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
         await notify('reminder', { deadline: run.approval.deadline });
         continue;
       }
+      if (heavy()) {
+        await spec.checkpoint!.save({ levelIndex: index, deadlineMs, reminded, notifications });
+        continue; // a message changed the round meanwhile: record it first
+      }
       const wakeAt = reminderMs !== null && !reminded ? reminderMs : deadlineMs;
-      await waitUntil(() => run.unrecorded.length > 0 || interrupted(), wakeAt - now);
+      await waitUntil(() => run.unrecorded.length > 0 || interrupted() || heavy(), wakeAt - now);
     }
   }
   return finishRound(run, spec, 'expired', notify);

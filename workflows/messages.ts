@@ -1,8 +1,10 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalLevel, Vote } from '../domain/approval';
+import type { ApprovalLevel, DecisionContext, Vote } from '../domain/approval';
+import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { DedupEntry } from '../domain/trigger-governance';
 import type { TriggerPolicy } from '../domain/trigger-policy';
+import type { PromotionSaga } from './promotion-saga';
 
 /**
  * Every message, payload type, id and search attribute shared by the
@@ -69,6 +71,8 @@ export interface ModelWorkflowInput {
   readonly maxRunsPerExecution?: number;
   /** Continue-as-new, between runs, once the history has this many events (default 2000). */
   readonly maxHistoryEvents?: number;
+  /** Passed to every run as its `maxHistoryEvents` (tests make it tiny). */
+  readonly runMaxHistoryEvents?: number;
   /** Carried across continue-as-new. */
   readonly carried?: ModelWorkflowCarry;
   /** The registry's freeze state when the workflow is started (a carried one wins). */
@@ -201,6 +205,69 @@ export interface RunWorkflowInput {
   readonly causes: TriggerCause[];
   readonly trainTaskQueue: string;
   readonly gpuTrainTaskQueue?: string;
+  /** Continue-as-new at a wait's safe point once the history has this many events (default 8,000). */
+  readonly maxHistoryEvents?: number;
+  /** Where an earlier execution of this run stopped, to resume the same wait (continue-as-new). */
+  readonly resume?: RunResume;
+}
+
+/** The run's state carried across continue-as-new: plain data, nothing redone. */
+export interface RunResume {
+  readonly wait: 'approve' | 'bake';
+  /** Executions of this run before this one. */
+  readonly executions: number;
+  /** The policy snapshot the run began with. */
+  readonly policy: unknown;
+  readonly state: RunCarry;
+  readonly approval?: ApprovalPosition;
+  readonly bake?: BakePosition;
+}
+
+export interface RunCarry {
+  readonly training: TrainingState;
+  readonly candidateVersion: number | null;
+  readonly championVersion: number | null;
+  readonly approval: ApprovalState;
+  readonly context: Omit<DecisionContext, 'level' | 'votes'> | null;
+  readonly canaryWeight: number;
+  readonly paused: boolean;
+  readonly promoteNow: { by: string; reason: string } | null;
+  readonly controls: CanaryControlRecord[];
+  readonly baseline: VersionTraffic | null;
+  readonly freeze: FreezeRequest;
+  readonly canarySteps: CanaryStepState[];
+  readonly bakeEndsAt: string | null;
+  readonly routingTouched: boolean;
+  readonly refused: number;
+  /** Audits of refused signals that arrived while the previous execution was handing over. */
+  readonly deferredAudits: DeferredAudit[];
+}
+
+export interface DeferredAudit {
+  readonly model: string;
+  readonly runId: string;
+  readonly kind: string;
+  readonly actor: string;
+  readonly reason: string;
+  readonly details: Record<string, unknown>;
+  readonly eventKey: string;
+}
+
+/** An open approval round: the level it is at, that level's clock, and notifications sent. */
+export interface ApprovalPosition {
+  readonly levelIndex: number;
+  readonly deadlineMs: number;
+  readonly reminded: boolean;
+  readonly notifications: number;
+}
+
+export interface BakePosition {
+  readonly version: number;
+  readonly previousChampion: number;
+  readonly endsAt: number;
+  readonly since: string;
+  readonly sequential: CanarySequentialState | null;
+  readonly saga: PromotionSaga;
 }
 
 export interface RunResult {

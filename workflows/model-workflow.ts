@@ -428,6 +428,7 @@ async function executeRun(
           causes: run.causes,
           trainTaskQueue: input.trainTaskQueue,
           gpuTrainTaskQueue: input.gpuTrainTaskQueue,
+          maxHistoryEvents: input.runMaxHistoryEvents,
         },
       ],
       typedSearchAttributes: [

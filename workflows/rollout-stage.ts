@@ -4,7 +4,14 @@ import type { WatchInput, WatchResult } from '../activities/canary-watch';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { Policy } from '../domain/policy';
 import { type ApprovalRun, decisionRound } from './approval-stage';
-import type { CanaryControlRecord, CanaryStepState, Outcome, RollbackInput, Stage } from './messages';
+import type {
+  BakePosition,
+  CanaryControlRecord,
+  CanaryStepState,
+  Outcome,
+  RollbackInput,
+  Stage,
+} from './messages';
 import { type PromotionSaga, rollBackPromotion, undoPromotion } from './promotion-saga';
 
 const control = proxyActivities<Activities>({
@@ -198,24 +205,31 @@ export async function bake(
   version: number,
   previousChampion: number,
   saga: PromotionSaga,
+  checkpoint?: BakeCheckpoint,
 ): Promise<Ending> {
   const { model } = run.input;
-  const endsAt = Date.now() + policy.bake.seconds * 1000;
+  const resume = checkpoint?.resume;
+  const endsAt = resume?.endsAt ?? Date.now() + policy.bake.seconds * 1000;
   run.bakeEndsAt = new Date(endsAt).toISOString();
-  const since = new Date().toISOString();
+  const since = resume?.since ?? new Date().toISOString();
   const check = policy.bake.regressionCheck && run.baseline !== null;
   const polls = chunkPolls(policy.bake.seconds, policy.bake.pollSeconds);
-  let sequential: CanarySequentialState | null = null;
+  let sequential: CanarySequentialState | null = resume?.sequential ?? null;
   let why: { actor: string; reason: string } | null = null;
+  const heavy = checkpoint?.heavy ?? (() => false);
   try {
     while (why === null && Date.now() < endsAt) {
       if (run.rollback) {
         why = { actor: run.rollback.by, reason: `rollback during bake: ${run.rollback.reason}` };
         break;
       }
+      if (heavy()) {
+        await checkpoint!.save({ version, previousChampion, endsAt, since, sequential, saga });
+        continue; // a rollback arrived meanwhile: the loop applies it
+      }
       if (!check) {
         // One durable timer for the whole window: nothing to poll.
-        await condition(() => run.rollback !== null, endsAt - Date.now());
+        await condition(() => run.rollback !== null || heavy(), endsAt - Date.now());
         continue;
       }
       const watched = await watchUntil(
@@ -234,7 +248,7 @@ export async function bake(
           endsAt,
           sequential,
         },
-        () => run.rollback !== null,
+        () => run.rollback !== null || heavy(),
       );
       if (watched === null) continue;
       sequential = watched.sequential;
@@ -253,6 +267,13 @@ export async function bake(
   }
   if (why === null) return { outcome: 'promoted', reason: `bake window of ${policy.bake.seconds} s passed` };
   return rollBackPromotion(run, saga, why);
+}
+
+/** Where the bake may continue as new: as `RoundCheckpoint` for an approval round. */
+export interface BakeCheckpoint {
+  readonly heavy: () => boolean;
+  readonly save: (position: BakePosition) => Promise<void>;
+  readonly resume?: BakePosition;
 }
 
 /**

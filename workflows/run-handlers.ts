@@ -238,7 +238,7 @@ async function auditMalformed(run: RunTracker, signal: string, payload: unknown,
   } catch {
     shown = String(payload);
   }
-  await control.recordAudit({
+  const audit = {
     model: run.input.model,
     runId: run.input.runId,
     kind: 'signal_refused',
@@ -247,7 +247,13 @@ async function auditMalformed(run: RunTracker, signal: string, payload: unknown,
     // Bounded, so a flood of large payloads cannot bloat the history through the audit's input.
     details: { signal, payload: shown.slice(0, 200), stage: run.stage },
     eventKey: `${run.input.runId}:refused:${run.refused}`,
-  });
+  };
+  // While the run hands over to its next execution, a flood must not keep a handler always in flight.
+  if (run.continuing) {
+    run.deferredAudits.push(audit);
+    return;
+  }
+  await control.recordAudit(audit);
 }
 
 /** A refusal the run judged and audited itself (the API then records nothing more). */

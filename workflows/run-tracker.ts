@@ -7,6 +7,7 @@ import type {
   CanaryControlInput,
   CanaryControlRecord,
   CanaryStepState,
+  DeferredAudit,
   FreezeRequest,
   Outcome,
   RollbackInput,
@@ -47,6 +48,9 @@ export class RunTracker implements RolloutRun {
   routingTouched = false;
   /** Refusals audited by the run, for their idempotency keys. */
   refused = 0;
+  /** Handing over to the next execution: refused signals' audits wait for it (`deferredAudits`). */
+  continuing = false;
+  deferredAudits: DeferredAudit[] = [];
 
   constructor(readonly input: RunWorkflowInput) {}
 

@@ -1,6 +1,7 @@
 import {
   allHandlersFinished,
   CancellationScope,
+  ContinueAsNew,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
@@ -10,10 +11,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { policySnapshot } from '../domain/policy';
+import { type Policy, policySnapshot } from '../domain/policy';
 import { heavy } from './activity-profiles';
 import { approvalStage } from './approval-stage';
 import {
+  type BakePosition,
   ctOutcomeKey,
   ctStageKey,
   type RunResult,
@@ -22,9 +24,10 @@ import {
   runWorkflowId,
   type Stage,
 } from './messages';
-import { promote } from './promotion-saga';
+import { type PromotionSaga, promote } from './promotion-saga';
 import { bake, canary } from './rollout-stage';
 import { installRunHandlers } from './run-handlers';
+import { continueRunAsNew, historyIsHeavy, recordDeferredAudits, restoreCarry } from './run-resume';
 import { type Ending, RunTracker } from './run-tracker';
 import { trainWithBudgets } from './training-stage';
 
@@ -41,15 +44,21 @@ const control = proxyActivities<Activities>({
  */
 export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
   const run = new RunTracker(input);
+  if (input.resume) restoreCarry(run, input.resume);
 
   installRunHandlers(run);
+  // Audits deferred by the previous execution's handover, recorded alongside the wait.
+  const deferred = recordDeferredAudits(run);
 
   try {
-    run.ending = await runStages(run);
+    run.ending = input.resume ? await resumeWait(run) : await runStages(run);
   } catch (err) {
+    // Not an ending: the same run goes on in its next execution.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       run.ending = { outcome: 'cancelled', reason: 'run was cancelled' };
       await CancellationScope.nonCancellable(async () => {
+        await deferred;
         await finish(run);
         await condition(allHandlersFinished);
       });
@@ -58,6 +67,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
     run.ending = { outcome: 'failed', reason: describeFailure(err) };
     log.error('run failed', { runId: input.runId, error: run.ending.reason });
   }
+  await deferred;
   await finish(run);
   // Handlers still waiting (a vote being recorded, a control being audited) answer before the run ends.
   await condition(allHandlersFinished);
@@ -128,10 +138,39 @@ async function runStages(run: RunTracker): Promise<Ending> {
   }
 
   if (policy.approval.required) {
-    const refusal = await approvalStage(run, policy, () => enterStage(run, 'approve'));
+    const refusal = await approvalStage(run, policy, () => enterStage(run, 'approve'), {
+      heavy: () => historyIsHeavy(run.input),
+      save: (approval) => continueRunAsNew(run, began.policy, { wait: 'approve', approval }),
+    });
     if (refusal) return refusal;
   }
+  return rollOut(run, began.policy, policy);
+}
 
+/**
+ * The same wait again, in a new execution of the run: nothing before it is
+ * redone (the run is not validated, trained or evaluated again).
+ */
+async function resumeWait(run: RunTracker): Promise<Ending> {
+  const resume = run.input.resume!;
+  const policy = policySnapshot(resume.policy);
+  upsertSearchAttributes([{ key: ctStageKey, value: resume.wait }]);
+  if (resume.wait === 'approve') {
+    const refusal = await approvalStage(run, policy, async () => {}, {
+      heavy: () => historyIsHeavy(run.input),
+      save: (approval) => continueRunAsNew(run, resume.policy, { wait: 'approve', approval }),
+      resume: resume.approval,
+    });
+    if (refusal) return refusal;
+    return rollOut(run, resume.policy, policy);
+  }
+  const at = resume.bake!;
+  return bakeWithCheckpoints(run, resume.policy, policy, at.version, at.previousChampion, at.saga, at);
+}
+
+/** Canary (when there is a champion to compare with), promotion, bake. */
+async function rollOut(run: RunTracker, rawPolicy: unknown, policy: Policy): Promise<Ending> {
+  const version = run.candidateVersion!;
   const previousChampion = run.championVersion;
   if (previousChampion !== null) {
     const back = (actor: string, reason: string) => restore(run, previousChampion, actor, reason);
@@ -160,7 +199,23 @@ async function runStages(run: RunTracker): Promise<Ending> {
   );
   if (previousChampion === null) return { outcome: 'promoted', reason: 'first champion of this model' };
   await enterStage(run, 'bake');
-  return bake(run, policy, version, previousChampion, saga);
+  return bakeWithCheckpoints(run, rawPolicy, policy, version, previousChampion, saga);
+}
+
+function bakeWithCheckpoints(
+  run: RunTracker,
+  rawPolicy: unknown,
+  policy: Policy,
+  version: number,
+  previousChampion: number,
+  saga: PromotionSaga,
+  resume?: BakePosition,
+): Promise<Ending> {
+  return bake(run, policy, version, previousChampion, saga, {
+    heavy: () => historyIsHeavy(run.input),
+    save: (bakeAt) => continueRunAsNew(run, rawPolicy, { wait: 'bake', bake: bakeAt }),
+    resume,
+  });
 }
 
 /**
