@@ -219,12 +219,9 @@ export const RunState = z
     frozen: z
       .boolean()
       .openapi({ description: 'The model is frozen: the run holds before its canary and its promotion' }),
-    held: z
-      .string()
-      .nullable()
-      .openapi({
-        description: 'What waits for the model to be unfrozen (`the canary`, `the promotion`), or null',
-      }),
+    held: z.string().nullable().openapi({
+      description: 'What waits for the model to be unfrozen (`the canary`, `the promotion`), or null',
+    }),
     outcome: z.enum(OUTCOMES).nullable(),
     reason: z.string().nullable(),
   })

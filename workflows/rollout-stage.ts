@@ -12,7 +12,7 @@ import type {
   RollbackInput,
   Stage,
 } from './messages';
-import { type PromotionSaga, rollBackPromotion, undoPromotion } from './promotion-saga';
+import { type PromotionSaga, rollBackPromotion } from './promotion-saga';
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -259,8 +259,9 @@ export async function bake(
   } catch (err) {
     // A cancelled run does not keep a candidate it never finished baking.
     if (isCancellation(err)) {
+      // Undone and audited (`promotion_undone`, or `compensation_failed` naming what is left) like a rollback.
       await CancellationScope.nonCancellable(() =>
-        undoPromotion(run, saga, 'ctloop', 'run cancelled during bake'),
+        rollBackPromotion(run, saga, { actor: 'ctloop', reason: 'run cancelled during bake' }),
       );
     }
     throw err;

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiCall } from '../../api/client';
+import type { Api } from '../../api/client';
 import { auditEvents } from '../../db/schema';
 import {
   decide,
@@ -31,9 +31,9 @@ const FLOOD = 40;
  */
 describe('a run continues as new during its long waits', () => {
   let stack: Stack;
-  let api: ApiCall;
-  let alice: ApiCall;
-  let operator: ApiCall;
+  let api: Api;
+  let alice: Api;
+  let operator: Api;
   let baseline: string;
   let drifted: string;
 
