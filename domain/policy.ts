@@ -308,13 +308,10 @@ export const bakePolicySchema = z.object({
 export const promotionPolicySchema = z.object({
   undoRetries: z
     .object({
-      attempts: z.number().int().min(1).max(1000).default(20),
-      backoffSeconds: z.number().positive().max(3600).default(1),
-      maxBackoffSeconds: z.number().positive().max(86_400).default(300),
-    })
-    .refine((r) => r.backoffSeconds <= r.maxBackoffSeconds, {
-      message: 'backoffSeconds must not exceed maxBackoffSeconds',
-      path: ['backoffSeconds'],
+      attempts: inRange({ min: 1, max: 1000, integer: true }).default(20),
+      backoffSeconds: seconds(0, HOUR, { minExclusive: true }).default(1),
+      // Below backoffSeconds it caps nothing: the retries then wait backoffSeconds each (workflows/promotion-saga.ts).
+      maxBackoffSeconds: seconds(0, DAY, { minExclusive: true }).default(300),
     })
     .default({ attempts: 20, backoffSeconds: 1, maxBackoffSeconds: 300 }),
 });

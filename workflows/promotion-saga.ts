@@ -226,7 +226,8 @@ function undoProxy(r: PromotionPolicy['undoRetries']) {
     retry: {
       initialInterval: r.backoffSeconds * 1000,
       backoffCoefficient: 2,
-      maximumInterval: r.maxBackoffSeconds * 1000,
+      // Temporal refuses a maximum below the first interval.
+      maximumInterval: Math.max(r.maxBackoffSeconds, r.backoffSeconds) * 1000,
       maximumAttempts: r.attempts,
     },
   });

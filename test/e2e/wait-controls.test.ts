@@ -153,7 +153,13 @@ describe('every wait answers every control at once', () => {
     fastPolicy({
       canary:
         wait === 'question'
-          ? { steps: [10, 100], stepMaxSeconds: 1, onInconclusive: 'ask', ask: { timeoutSeconds: 600 } }
+          ? {
+              steps: [10, 100],
+              stepMaxSeconds: 1,
+              pollSeconds: 1,
+              onInconclusive: 'ask',
+              ask: { timeoutSeconds: 600 },
+            }
           : { steps: [10, 100], stepMaxSeconds: 600 },
       // Long where the bake is the wait (or follows it); short where a row ends in `promoted`.
       bake: { seconds: wait === 'bake' || wait === 'promotion' ? 600 : 2, pollSeconds: 1 },
