@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, writeDataset } from '../../scripts/lib/scenario';
-import { rollbackSignal } from '../../workflows/messages';
+import { getRun, writeDataset } from '../../../scripts/lib/scenario';
+import { rollbackSignal } from '../../../workflows/messages';
 import {
   answerCanaryQuestion,
   approveByReviewers,
@@ -8,8 +8,8 @@ import {
   DAY,
   HOUR,
   readmePolicy,
-} from '../helpers/real-durations';
-import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/time-skipping';
+} from '../../helpers/real-durations';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../../helpers/time-skipping';
 
 /** Temporal terminates an execution whose history reaches this many events. */
 const TEMPORAL_HISTORY_LIMIT = 51_200;
