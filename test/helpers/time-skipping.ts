@@ -3,6 +3,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../scripts/temporal-dev-server';
 import { installSdkLogging } from '../../workers/runtime';
+import { modelWorkflowId } from '../../workflows/messages';
 import { type Stack, type StackOptions, startStackWith } from './stack';
 
 /**
@@ -122,4 +123,45 @@ export async function startTimeSkippingStack(opts: StackOptions = {}): Promise<T
       }
     },
   };
+}
+
+/** ARCHITECTURE.md: no ctloop workflow execution grows past its event budget, whatever the policy. */
+export const EVENT_BUDGET = 10_000;
+
+/**
+ * Awaits the run's result while reading the history length of the current
+ * execution of each workflow; past the budget, the run is terminated and the
+ * test fails with the counts.
+ */
+export async function resultWithinBudget(ts: TimeSkippingStack, model: string, workflowId: string) {
+  const largest: Record<string, number> = { [workflowId]: 0, [modelWorkflowId(model)]: 0 };
+  let over: string | null = null;
+  let done = false;
+  const watching = (async () => {
+    while (!done && over === null) {
+      for (const id of Object.keys(largest)) {
+        const events = await ts.historyLength(id);
+        largest[id] = Math.max(largest[id]!, events);
+        if (events > EVENT_BUDGET && over === null) {
+          over = `${id} reached ${events} events`;
+          await ts.client.workflow
+            .getHandle(workflowId)
+            .terminate(`over the event budget: ${over}`)
+            .catch(() => {});
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  try {
+    const result = await ts
+      .result<{ outcome: string; reason: string }>(workflowId)
+      .catch((err: Error) => ({ error: err.message }));
+    return { result, largest, over };
+  } finally {
+    done = true;
+    await watching;
+    for (const id of Object.keys(largest)) largest[id] = Math.max(largest[id]!, await ts.historyLength(id));
+    console.info(`largest executions: ${JSON.stringify(largest)}`);
+  }
 }

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDataset } from '../../scripts/lib/scenario';
-import { modelWorkflowId } from '../../workflows/messages';
 import { candidateAwaitingApproval, DAY, readmePolicy } from '../helpers/real-durations';
-import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/time-skipping';
-
-/** ARCHITECTURE.md: no ctloop workflow execution grows past its event budget, whatever the policy. */
-const EVENT_BUDGET = 10_000;
-
-type Result = { outcome: string; reason: string };
+import {
+  EVENT_BUDGET,
+  resultWithinBudget,
+  startTimeSkippingStack,
+  type TimeSkippingStack,
+} from '../helpers/time-skipping';
 
 /**
  * The longest waits a policy allows, at the README policy's looks (every 5 s):
@@ -30,42 +29,6 @@ describe('event budget of the longest waits (time skipping)', () => {
     await ts?.close();
   });
 
-  /**
-   * Awaits the run's result while reading the history length of the current
-   * execution of each workflow; past the budget, the run is terminated and the
-   * test fails with the counts.
-   */
-  async function resultWithinBudget(model: string, workflowId: string) {
-    const largest: Record<string, number> = { [workflowId]: 0, [modelWorkflowId(model)]: 0 };
-    let over: string | null = null;
-    let done = false;
-    const watching = (async () => {
-      while (!done && over === null) {
-        for (const id of Object.keys(largest)) {
-          const events = await ts.historyLength(id);
-          largest[id] = Math.max(largest[id]!, events);
-          if (events > EVENT_BUDGET && over === null) {
-            over = `${id} reached ${events} events`;
-            await ts.client.workflow
-              .getHandle(workflowId)
-              .terminate(`over the event budget: ${over}`)
-              .catch(() => {});
-          }
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
-    try {
-      const result = await ts.result<Result>(workflowId).catch((err: Error) => ({ error: err.message }));
-      return { result, largest, over };
-    } finally {
-      done = true;
-      await watching;
-      for (const id of Object.keys(largest)) largest[id] = Math.max(largest[id]!, await ts.historyLength(id));
-      console.info(`largest executions: ${JSON.stringify(largest)}`);
-    }
-  }
-
   it('keeps a 30-day approval wait within the budget', async () => {
     const model = 'month-approval';
     const { workflowId } = await candidateAwaitingApproval(
@@ -77,7 +40,7 @@ describe('event budget of the longest waits (time skipping)', () => {
       }),
     );
     const opened = await ts.now();
-    const { result, largest, over } = await resultWithinBudget(model, workflowId);
+    const { result, largest, over } = await resultWithinBudget(ts, model, workflowId);
     expect(over).toBeNull();
     expect(result).toMatchObject({ outcome: 'rejected_approval' });
     expect((await ts.now()) - opened).toBeGreaterThanOrEqual(30 * DAY);
