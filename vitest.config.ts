@@ -36,19 +36,6 @@ export default defineConfig({
         },
       },
       {
-        // Canaries and watched bakes at real durations: `npm run test:timeskip:rollout`, not yet in
-        // `npm test`. `watchRollout` (activities/canary-watch.ts) waits in real time inside the
-        // activity, which the test server cannot skip, so these do not finish in minutes yet.
-        test: {
-          name: 'timeskip-rollout',
-          include: ['test/timeskip/rollout/*.test.ts'],
-          globalSetup: ['test/timeskip/global-setup.ts'],
-          fileParallelism: false,
-          testTimeout: 600_000,
-          hookTimeout: 180_000,
-        },
-      },
-      {
         // The chaos soak's small variant (bench/lib/chaos/soak.ts): `npm run test:chaos`.
         test: {
           name: 'chaos',

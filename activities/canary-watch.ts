@@ -8,6 +8,7 @@ import {
 import type { CanaryPolicy } from '../domain/policy';
 import { createCanaryActivities } from './canary';
 import type { ActivityDeps } from './deps';
+import { workerClock } from './watch-clock';
 
 /**
  * One watch over a canary step or a bake window. The run workflow used to
@@ -56,11 +57,9 @@ interface Progress {
   readonly sequential: CanarySequentialState | null;
 }
 
-/** Heartbeats at least this often, so a lost worker is noticed within the heartbeat timeout. */
-const BEAT_MS = 5_000;
-
 export function createCanaryWatchActivities(deps: ActivityDeps) {
   const { canaryTraffic } = createCanaryActivities(deps);
+  const clock = deps.watchClock ?? workerClock;
   return {
     async watchRollout(input: WatchInput): Promise<WatchResult> {
       const context = Context.current();
@@ -82,13 +81,13 @@ export function createCanaryWatchActivities(deps: ActivityDeps) {
       };
       while (progress.polls < input.polls) {
         const pollMs = input.pollSeconds * 1000;
-        const wait = input.endsAt === null ? pollMs : Math.min(pollMs, input.endsAt - Date.now());
-        for (let left = Math.max(0, wait); left > 0; left -= BEAT_MS) {
-          context.heartbeat(progress);
-          await context.sleep(Math.min(left, BEAT_MS));
-        }
-        const activeMs = input.paused ? progress.activeMs : progress.activeMs + Math.max(0, wait);
-        const ended = input.endsAt !== null && Date.now() >= input.endsAt;
+        const wait = Math.max(
+          0,
+          input.endsAt === null ? pollMs : Math.min(pollMs, input.endsAt - (await clock.now())),
+        );
+        await clock.wait(wait, progress);
+        const activeMs = input.paused ? progress.activeMs : progress.activeMs + wait;
+        const ended = input.endsAt !== null && (await clock.now()) >= input.endsAt;
         const traffic = await canaryTraffic({
           model: input.model,
           championVersion: input.championVersion,

@@ -7,6 +7,7 @@ import type { TrainerRegistry } from '../trainers/trainer';
 import type { TriggerRequest, TriggerSubmission } from '../triggers/submit-trigger';
 import type { RunResult } from '../workflows/messages';
 import type { WebhookConfig } from './notifications';
+import type { WatchClock } from './watch-clock';
 
 /** What activities need from the outside world; workers build the real ones, tests too. */
 export interface ActivityDeps {
@@ -26,4 +27,6 @@ export interface ActivityDeps {
   readonly submitTrigger?: (model: string, request: TriggerRequest) => Promise<TriggerSubmission>;
   /** Waits for a run workflow's result (throws as the Temporal client does); present where submitTrigger is. */
   readonly runWorkflowResult?: (workflowId: string) => Promise<RunResult>;
+  /** What rollout watches read and wait on: the worker's clock unless a test gives its server's. */
+  readonly watchClock?: WatchClock;
 }

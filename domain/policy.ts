@@ -184,8 +184,9 @@ const MAX_CANARY_STEPS = 20;
 /** A canary step may watch a week of traffic (a model whose errors show only on weekends). */
 const MAX_CANARY_STEP = 7 * DAY;
 /**
- * Polls of the gateway's records (canary steps, bake): every poll is a timer and an
- * activity in the run's history, so faster than once a second only fills the history.
+ * Looks at the gateway's records (canary steps, bake). A watch activity makes
+ * them, many to a history entry (domain/watch-plan.ts), so the history does not
+ * grow with them; faster than once a second would only load the database.
  */
 const MIN_POLL = 1;
 const MAX_POLL = HOUR;

@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { WatchInput, WatchResult } from '../activities/canary-watch';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { Policy } from '../domain/policy';
+import { chunkPolls, watchHeartbeatSeconds } from '../domain/watch-plan';
 import { type ApprovalRun, decisionRound } from './approval-stage';
 import type {
   BakePosition,
@@ -278,15 +279,6 @@ export interface BakeCheckpoint {
 }
 
 /**
- * Polls per watch: at least a dozen, and few enough watches per wait (at most
- * ~100, a handful of history events each) that no policy's step or bake
- * length can push the run's history past its budget.
- */
-export function chunkPolls(seconds: number, pollSeconds: number): number {
-  return Math.max(12, Math.ceil(seconds / pollSeconds / 100));
-}
-
-/**
  * Runs one watch until it returns, or until `interrupted` holds (a control
  * arrived): then the watch is cancelled and null returned. A cancelled run
  * cancels the watch with it.
@@ -294,7 +286,7 @@ export function chunkPolls(seconds: number, pollSeconds: number): number {
 async function watchUntil(input: WatchInput, interrupted: () => boolean): Promise<WatchResult | null> {
   const watcher = proxyActivities<Activities>({
     startToCloseTimeout: (input.polls * input.pollSeconds + 120) * 1000,
-    heartbeatTimeout: '10 seconds',
+    heartbeatTimeout: watchHeartbeatSeconds(input.pollSeconds) * 1000,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
   });
   const scope = new CancellationScope();

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Api } from '../../api/client';
 import type { PolicyInput } from '../../domain/policy';
+import { watchesFor } from '../../domain/watch-plan';
 import {
   decide,
   expectStatus,
@@ -19,6 +20,20 @@ import type { TimeSkippingStack } from './time-skipping';
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
+
+/**
+ * The most history events a run may have whose rollout waits `waits`
+ * (seconds, looked at every `pollSeconds`). A watch costs its activity's
+ * three events and a workflow task's three (8 allowed); everything else in a
+ * run (training, evaluation, approval rounds, canary questions, the
+ * promotion or its undoing) stays under 400. Looking at the traffic from the
+ * workflow's own code cost ~11 events a look: every bound here is several
+ * times below that.
+ */
+export function rolloutEventBound(waits: ReadonlyArray<{ seconds: number; pollSeconds: number }>): number {
+  const watches = waits.reduce((n, w) => n + watchesFor(w.seconds, w.pollSeconds), 0);
+  return 8 * watches + 400;
+}
 
 /**
  * The README's example policy, at its real durations: two reviewers within
@@ -99,8 +114,9 @@ export async function approveByReviewers(ts: TimeSkippingStack, model: string, r
 }
 
 /**
- * Lets the server's clock run until the run asks about an inconclusive canary
- * step at `weight` %, then has `approver` answer "go on".
+ * Waits while the canary's watch moves the server's clock through the step
+ * at `weight` % (minutes of server time in a few seconds), until the run asks
+ * about it; then `approver` answers "go on".
  */
 export async function answerCanaryQuestion(
   ts: TimeSkippingStack,
@@ -109,21 +125,17 @@ export async function answerCanaryQuestion(
   weight: number,
   approver: Api,
 ): Promise<RunView> {
-  const asked = (r: RunView) =>
-    r.live?.approval?.purpose === 'canary' &&
-    r.live.approval.decision === null &&
-    r.live.approval.question?.includes(`at ${weight} %`);
-  // Skip a minute at a time: the step's 10 minutes pass in a few jumps, and the clock stops
-  // once the question is open (its deadline is an hour away).
-  for (let i = 0; i < 30; i++) {
-    const run = await waitForRun(ts.api(), model, runId, () => true);
-    if (asked(run)) {
-      expectStatus(await decide(approver, model, runId, 'approve', 'go on'), 200);
-      return run;
-    }
-    await ts.skip(60_000);
-  }
-  throw new Error(`run ${runId} never asked about its canary step at ${weight} %`);
+  const run = await waitForRun(
+    ts.api(),
+    model,
+    runId,
+    (r) =>
+      r.live?.approval?.purpose === 'canary' &&
+      r.live.approval.decision === null &&
+      Boolean(r.live.approval.question?.includes(`at ${weight} %`)),
+  );
+  expectStatus(await decide(approver, model, runId, 'approve', 'go on'), 200);
+  return run;
 }
 
 /** A webhook receiver keeping every notification's body. */

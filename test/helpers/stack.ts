@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import type { Activities, ActivityDeps } from '../../activities';
+import type { WatchClock } from '../../activities/watch-clock';
 import { createApp } from '../../api/app';
 import { type Api, inProcessApi } from '../../api/client';
 import {
@@ -69,6 +70,8 @@ export interface StackOptions {
    * whose client skips time while a result is awaited); the stack uses them and leaves them open.
    */
   temporal?: { readonly client: Client; readonly workerConnection: NativeConnection };
+  /** The clock rollout watches read and wait on (the time-skipping server's, in those tests). */
+  watchClock?: WatchClock;
 }
 
 /**
@@ -144,6 +147,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
     log,
     identities,
     webhooks: { urls: opts.webhooks ?? [], secret: opts.webhookSecret },
+    watchClock: opts.watchClock,
   };
   const taskQueues = {
     control: `ct-${suffix}`,

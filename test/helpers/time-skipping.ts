@@ -1,9 +1,10 @@
-import type { ConnectionPlugin } from '@temporalio/client';
+import { Client, type ConnectionPlugin } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../scripts/temporal-dev-server';
 import { installSdkLogging } from '../../workers/runtime';
 import { modelWorkflowId } from '../../workflows/messages';
+import { ClockGate, ServerClock } from './server-clock';
 import { type Stack, type StackOptions, startStackWith } from './stack';
 
 /**
@@ -15,7 +16,11 @@ import { type Stack, type StackOptions, startStackWith } from './stack';
  * Time is global to the server: one environment per test file, tests in it
  * one after another. The server's clock stands still (it runs at the pace of
  * real time) until `skip()` or `result()` lets it jump to the next timer;
- * activities run in real time, and the clock does not jump while one runs.
+ * activities run in real time, and the clock does not jump while one runs,
+ * except the rollout watches: they wait on the server's clock and move it
+ * themselves (./server-clock.ts), so a canary step or a bake passes in
+ * seconds without the test's help. While a watch runs, wait in real time
+ * for what it does (`runWatchesTo()`), not with `skip()`.
  */
 export interface TimeSkippingStack extends Stack {
   readonly env: TestWorkflowEnvironment;
@@ -25,6 +30,11 @@ export interface TimeSkippingStack extends Stack {
   now(): Promise<number>;
   /** Awaits a workflow's result, letting the clock jump from timer to timer meanwhile. */
   result<T = unknown>(workflowId: string): Promise<T>;
+  /**
+   * Lets the running watches move the clock to `t` and holds it there (they
+   * wait in real time) until `result()` is awaited or this is called again.
+   */
+  runWatchesTo(t: number): Promise<void>;
   /** The number of events in the history of the workflow's current execution. */
   historyLength(workflowId: string): Promise<number>;
 }
@@ -77,6 +87,11 @@ export async function startTimeSkippingStack(opts: StackOptions = {}): Promise<T
     },
     plugins: [javaServerKeepalive],
   });
+  const gate = new ClockGate(env);
+  const clock = new ServerClock(env, gate);
+  // The SDK's time-skipping client unlocks the clock by itself while it awaits a result;
+  // the stack's client leaves that to the gate, which keeps it in step with the watches.
+  const client = new Client({ connection: env.connection, namespace: env.namespace });
   let stack: Stack;
   try {
     // The workflows set ctloop's search attributes (the dev server gets them as flags).
@@ -96,7 +111,7 @@ export async function startTimeSkippingStack(opts: StackOptions = {}): Promise<T
         workflowBundlePath: inject('workflowBundlePath'),
         trainerPython: inject('trainerPython'),
       },
-      { ...opts, temporal: { client: env.client, workerConnection: env.nativeConnection } },
+      { ...opts, temporal: { client, workerConnection: env.nativeConnection }, watchClock: clock },
     );
   } catch (err) {
     await env.teardown();
@@ -108,9 +123,18 @@ export async function startTimeSkippingStack(opts: StackOptions = {}): Promise<T
     skip: (ms) => env.sleep(ms),
     now: () => env.currentTimeMs(),
     async result<T>(workflowId: string) {
-      const result = (await env.client.workflow.getHandle(workflowId).result()) as T;
+      clock.release();
+      const result = (await gate.released(() => client.workflow.getHandle(workflowId).result())) as T;
       await releaseAbandonedChildLocks(env, workflowId);
       return result;
+    },
+    async runWatchesTo(t) {
+      clock.holdAt(t);
+      for (const deadline = Date.now() + 60_000; (await env.currentTimeMs()) < t; ) {
+        if (Date.now() > deadline)
+          throw new Error(`no watch moved the clock to ${new Date(t).toISOString()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async historyLength(workflowId) {
       return (await env.client.workflow.getHandle(workflowId).describe()).historyLength;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, writeDataset } from '../../../scripts/lib/scenario';
-import { rollbackSignal } from '../../../workflows/messages';
+import { getRun, waitForRun, writeDataset } from '../../scripts/lib/scenario';
+import { rollbackSignal } from '../../workflows/messages';
 import {
   answerCanaryQuestion,
   approveByReviewers,
@@ -8,11 +8,9 @@ import {
   DAY,
   HOUR,
   readmePolicy,
-} from '../../helpers/real-durations';
-import { startTimeSkippingStack, type TimeSkippingStack } from '../../helpers/time-skipping';
-
-/** Temporal terminates an execution whose history reaches this many events. */
-const TEMPORAL_HISTORY_LIMIT = 51_200;
+  rolloutEventBound,
+} from '../helpers/real-durations';
+import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/time-skipping';
 
 type Result = { outcome: string; reason: string };
 
@@ -23,6 +21,10 @@ type Result = { outcome: string; reason: string };
  * how often is the policy's choice, and these tests are about the window.
  */
 const QUIET_CANARY = { pollSeconds: 60, onInconclusive: 'proceed' };
+const QUIET_STEPS = [
+  { seconds: 600, pollSeconds: 60 },
+  { seconds: 600, pollSeconds: 60 },
+];
 type AuditRow = { kind: string; actor: string; reason: string | null };
 
 /**
@@ -50,16 +52,11 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
   const auditOf = async (model: string, runId: string) =>
     (await getRun(ts.api(), model, runId)).audit as AuditRow[];
 
-  /** Approves the candidate and lets the canary run until the bake has begun; returns when it ends. */
+  /** Approves the candidate and waits while the canary's watches run its steps; returns when the bake ends. */
   async function intoBake(model: string, runId: string) {
     await approveByReviewers(ts, model, runId);
-    for (let i = 0; i < 60; i++) {
-      const run = await getRun(ts.api(), model, runId);
-      if (run.live?.bakeEndsAt) return Date.parse(run.live.bakeEndsAt);
-      if (run.outcome) throw new Error(`run ended ${run.outcome} before its bake: ${run.outcomeReason}`);
-      await ts.skip(60_000);
-    }
-    throw new Error(`run ${runId} did not reach its bake within an hour`);
+    const run = await waitForRun(ts.api(), model, runId, (r) => Boolean(r.live?.bakeEndsAt));
+    return Date.parse(run.live.bakeEndsAt as string);
   }
 
   it('asks a human about each 10-minute canary step that cannot decide, then promotes after an hour’s bake', async () => {
@@ -91,8 +88,14 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
 
     const events = await ts.historyLength(workflowId);
     console.info(`README policy (two 10-minute steps, 1 h bake, polls every 5 s): ${events} events`);
-    // About a dozen events per look: 2 × 120 looks in the canary and 720 in the bake.
-    expect(events).toBeLessThan(12 * (2 * 120 + 720) + 500);
+    // 960 looks: 2 × 120 in the canary, 720 in the bake; 80 watches.
+    expect(events).toBeLessThanOrEqual(
+      rolloutEventBound([
+        { seconds: 600, pollSeconds: 5 },
+        { seconds: 600, pollSeconds: 5 },
+        { seconds: 3600, pollSeconds: 5 },
+      ]),
+    );
   });
 
   it.each([
@@ -126,9 +129,9 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
 
       const events = await ts.historyLength(workflowId);
       console.info(`${days}-day bake polled every ${pollSeconds} s: ${events} events`);
-      const looks = (days * DAY) / (pollSeconds * 1000) + 2 * (600 / 60);
-      expect(events).toBeLessThan(12 * looks + 500);
-      expect(events).toBeLessThan(TEMPORAL_HISTORY_LIMIT);
+      expect(events).toBeLessThanOrEqual(
+        rolloutEventBound([...QUIET_STEPS, { seconds: days * 86_400, pollSeconds }]),
+      );
     },
   );
 
@@ -145,7 +148,7 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
     const candidate = (await getRun(ts.api(), model, runId)).live.candidateVersion;
     expect(await championOf(model)).toBe(candidate);
 
-    await ts.skip(bakeEndsAt - DAY + 20 * HOUR - (await ts.now()));
+    await ts.runWatchesTo(bakeEndsAt - DAY + 20 * HOUR);
     expect((await getRun(ts.api(), model, runId)).outcome).toBeNull();
     await ts.client.workflow
       .getHandle(workflowId)
@@ -165,6 +168,8 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
     );
     const events = await ts.historyLength(workflowId);
     console.info(`rollback in hour 20 of a 24 h bake polled every 300 s: ${events} events`);
-    expect(events).toBeLessThan(12 * (20 * 12 + 2 * 10) + 500);
+    expect(events).toBeLessThanOrEqual(
+      rolloutEventBound([...QUIET_STEPS, { seconds: 20 * 3600, pollSeconds: 300 }]),
+    );
   });
 });
