@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
+import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import {
   createApiApp,
   createCtWorkers,
@@ -65,6 +66,7 @@ async function main() {
     roles: ['control', 'train'],
   });
   const running = Promise.all(workers.map((w) => w.run()));
+  const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
   const app = createApiApp(config, deps, temporal, log);
@@ -104,6 +106,7 @@ async function main() {
     stopping = true;
     log.info('stopping');
     api.close();
+    await reconciler.stop();
     for (const w of workers) w.shutdown();
     await running.catch(() => {});
     await Promise.all([workerConnection.close(), connection.close()]);

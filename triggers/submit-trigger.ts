@@ -124,41 +124,65 @@ async function deliverBatch(
   model: string,
   requests: readonly TriggerRequest[],
 ): Promise<Outcome<Delivered>[]> {
-  const { db } = deps;
-  const registered = await findModel(db, model);
+  const registered = await findModel(deps.db, model);
   if (!registered) throw new TriggerRefused(404, 'not_found', `model ${model} not found`, { model });
-  const stored = await insertTriggers(db, model, requests);
-  const policy = parseTriggerPolicy(registered.policy);
-  const items: TriggerBatchItem[] = [];
-  const ids: string[] = [];
+  const stored = await insertTriggers(deps.db, model, requests);
+  const rows: StoredTrigger[] = [];
   stored.forEach((row, i) => {
-    if (!row.ok) return;
-    const request = requests[i]!;
-    ids.push(row.value.id);
-    items.push({
-      cause: {
-        triggerId: row.value.id,
-        reason: request.reason,
-        requestedBy: request.requestedBy,
-        details: request.details,
-        receivedAt: row.value.receivedAt.toISOString(),
-      },
-      context: { dedupKey: request.dedupKey ?? null, policy },
-    });
+    if (row.ok) rows.push({ ...row.value, request: requests[i]! });
   });
-  if (items.length === 0) return stored as Outcome<never>[];
-  let accepted: TriggerAccepted[];
-  try {
-    accepted = await sendToModelWorkflow(deps, registered, items);
-  } catch (err) {
-    await db.update(triggers).set({ fate: 'failed_to_deliver' }).where(inArray(triggers.id, ids));
-    throw err;
-  }
-  await recordFates(db, ids, accepted);
+  if (rows.length === 0) return stored as Outcome<never>[];
+  const accepted = await deliverStored(deps, registered, rows, { onFailure: 'record' });
   let next = 0;
   return stored.map((row) =>
     row.ok ? { ok: true, value: { triggerId: row.value.id, accepted: accepted[next++]! } } : row,
   );
+}
+
+/** A trigger row as stored, before or after its delivery. */
+export interface StoredTrigger {
+  readonly id: string;
+  readonly receivedAt: Date;
+  readonly request: TriggerRequest;
+}
+
+/**
+ * Hands stored triggers to their model's workflow in one update and stores
+ * the fates it answers. A trigger the workflow has answered before (the
+ * same id) gets the same answer again (domain/trigger-ledger.ts), so
+ * delivering a stored trigger twice is safe. When the workflow cannot be
+ * reached, `record` stores `failed_to_deliver` (the caller is told so);
+ * `leave` keeps the rows `received`, for the reconciler to try again.
+ */
+export async function deliverStored(
+  deps: TriggerDeps,
+  registered: ModelRow,
+  rows: readonly StoredTrigger[],
+  opts: { onFailure: 'record' | 'leave' },
+): Promise<TriggerAccepted[]> {
+  const policy = parseTriggerPolicy(registered.policy);
+  const ids = rows.map((r) => r.id);
+  const items: TriggerBatchItem[] = rows.map(({ id, receivedAt, request }) => ({
+    cause: {
+      triggerId: id,
+      reason: request.reason,
+      requestedBy: request.requestedBy,
+      details: request.details,
+      receivedAt: receivedAt.toISOString(),
+    },
+    context: { dedupKey: request.dedupKey ?? null, policy },
+  }));
+  let accepted: TriggerAccepted[];
+  try {
+    accepted = await sendToModelWorkflow(deps, registered, items);
+  } catch (err) {
+    if (opts.onFailure === 'record') {
+      await deps.db.update(triggers).set({ fate: 'failed_to_deliver' }).where(inArray(triggers.id, ids));
+    }
+    throw err;
+  }
+  await recordFates(deps.db, ids, accepted);
+  return accepted;
 }
 
 /**

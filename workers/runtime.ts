@@ -21,6 +21,7 @@ import { createMetrics } from '../observability/metrics';
 import { createGateway } from '../serving/gateway';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
+import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import { submitTrigger } from '../triggers/submit-trigger';
 import type { runWorkflow } from '../workflows/run-workflow';
 import { connectWorkerToTemporal, lazyTemporalConnection } from './temporal-connection';
@@ -223,11 +224,12 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
   keepRunningOnUnhandledRejection(log);
   const { database, deps: baseDeps } = await openRuntime(config, log, device);
   const clientConnection = lazyTemporalConnection(config.temporal.address);
-  const deps = withTriggers(
-    baseDeps,
-    new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
-    config.taskQueues,
-  );
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const deps = withTriggers(baseDeps, client, config.taskQueues);
+  // Control processes deliver triggers whose fate was never stored (their API process died meanwhile).
+  const reconciler = roles.includes('control')
+    ? startTriggerReconciler({ db: deps.db, temporal: client, taskQueues: config.taskQueues }, log)
+    : null;
   const connection = await connectWorkerToTemporal(config.temporal.address, log);
   const workers = await createCtWorkers({
     connection,
@@ -243,6 +245,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
   try {
     await Promise.all(workers.map((w) => w.run()));
   } finally {
+    await reconciler?.stop();
     await connection.close();
     await clientConnection.close();
     await database.close();

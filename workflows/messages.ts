@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalLevel, DecisionContext, Vote } from '../domain/approval';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { DedupEntry } from '../domain/trigger-governance';
+import type { LedgerEntry } from '../domain/trigger-ledger';
 import type { TriggerPolicy } from '../domain/trigger-policy';
 import type { PromotionSaga } from './promotion-saga';
 
@@ -98,6 +99,8 @@ export interface GovernanceCarry {
   /** Epoch milliseconds at which runs started, for the rolling 24-hour budget. */
   readonly runStarts: readonly number[];
   readonly dedup: Readonly<Record<string, DedupEntry>>;
+  /** The answers given to recent triggers, by trigger id (domain/trigger-ledger.ts). */
+  readonly answered?: Readonly<Record<string, LedgerEntry<TriggerAccepted>>>;
 }
 
 export interface PendingRun {

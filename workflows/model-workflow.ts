@@ -26,6 +26,7 @@ import {
   runsInLastDay,
   type TriggerDecision,
 } from '../domain/trigger-governance';
+import { TriggerLedger } from '../domain/trigger-ledger';
 import { boundedTriggerPolicy, type TriggerPolicy } from '../domain/trigger-policy';
 import {
   ctModelKey,
@@ -91,6 +92,8 @@ class ModelEntity {
   cooldown: Cooldown | null;
   runStarts: number[];
   readonly dedup: DedupIndex;
+  /** What each recent trigger was answered: a trigger delivered again gets the same answer. */
+  readonly answered: TriggerLedger<TriggerAccepted>;
   /** Bumped by a freeze or unfreeze, which changes when the follow-up may start. */
   freezeVersion = 0;
 
@@ -108,6 +111,7 @@ class ModelEntity {
     this.cooldown = g?.cooldown ?? null;
     this.runStarts = [...(g?.runStarts ?? [])];
     this.dedup = new DedupIndex(g?.dedup);
+    this.answered = new TriggerLedger(g?.answered);
   }
 
   governance(): GovernanceState {
@@ -124,6 +128,12 @@ class ModelEntity {
 
   accept(cause: TriggerCause, context: TriggerContext | undefined): TriggerAccepted {
     const now = Date.now();
+    // Delivered again (its first delivery's fate was never stored): the same answer, no second run.
+    const earlier = this.answered.answerFor(cause.triggerId);
+    if (earlier !== undefined) {
+      log.info('trigger delivered again; answering as before', { triggerId: cause.triggerId, ...earlier });
+      return earlier;
+    }
     // A trigger without context comes from a history recorded before governance: no limits apply.
     // The policy is clamped into its bounds: a cooldown of 1e300 s would make every later date
     // arithmetic here throw, failing each workflow task of this model for good.
@@ -143,6 +153,7 @@ class ModelEntity {
     };
     if (decision.fate === 'suppressed')
       log.info('trigger suppressed', { triggerId: cause.triggerId, ...answer });
+    this.answered.record(cause.triggerId, answer, now);
     return answer;
   }
 
@@ -212,6 +223,7 @@ class ModelEntity {
       cooldown: this.cooldown,
       runStarts: runsInLastDay(this.runStarts, now),
       dedup: this.dedup.toRecord(now),
+      answered: this.answered.toRecord(now),
     };
   }
 

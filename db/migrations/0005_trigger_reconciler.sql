@@ -1,0 +1,1 @@
+CREATE INDEX "triggers_undecided_idx" ON "triggers" USING btree ("received_at") WHERE "triggers"."fate" = 'received';
