@@ -8,11 +8,30 @@
  * restarts, a 30 s Postgres outage).
  */
 import { describe, expect, it } from 'vitest';
+import { round } from '../../bench/lib/chaos/report';
 import { CI_SOAK, runSoak } from '../../bench/lib/chaos/soak';
 
 describe('chaos soak', () => {
   it('every trigger has a fate, every run one outcome, nothing twice, and the champion is served after kills, a Temporal restart and a Postgres outage', async () => {
+    const startedAt = Date.now();
     const result = await runSoak(CI_SOAK, () => {});
+    console.info(
+      JSON.stringify({
+        chaosSoak: {
+          minutes: round((Date.now() - startedAt) / 60_000),
+          runs: result.runs.total,
+          byOutcome: result.runs.byOutcome,
+          kills: result.processes.kills,
+          restartSeconds: result.processes.restartSeconds,
+          temporalRestarts: result.temporalRestarts.map((r) => r.apisHealthySecondsAfterReturn),
+          postgresOutages: result.postgresOutages.map((r) => r.apisHealthySecondsAfterReturn),
+          triggers: result.triggers.byFate,
+          invariants: Object.fromEntries(
+            Object.entries(result.invariants).map(([k, v]) => [k, `${v.violations}/${v.checked}`]),
+          ),
+        },
+      }),
+    );
     const summary = JSON.stringify(
       { invariants: result.invariants, runs: result.runs, exits: result.processes.unpromptedExits },
       null,
@@ -38,6 +57,6 @@ describe('chaos soak', () => {
       expect(restart.apisHealthySecondsAfterReturn, JSON.stringify(restart)).not.toBeNull();
     }
     expect(result.ok).toBe(true);
-    // About 5 minutes on a quiet 2-core machine; a shared one can be several times slower.
+    // About 7 minutes on a quiet 2-core machine; a shared one can be several times slower.
   }, 1_800_000);
 });

@@ -27,6 +27,12 @@ export interface SoakConfig {
   readonly runTimeoutSeconds: number;
   /** Start no planned run after this many minutes (the soak then reports fewer runs than planned). */
   readonly maxMinutes?: number;
+  /**
+   * Keep starting runs for at least this many minutes of driving, even once the
+   * planned runs have started: quick runs on a quiet machine would otherwise all
+   * end before the first kill, and the faults would hit an idle system.
+   */
+  readonly minMinutes?: number;
   /** Keep the soak's folder (logs, databases) even when every invariant holds. */
   readonly keepFiles?: boolean;
 }
@@ -39,6 +45,7 @@ export const FULL_SOAK: SoakConfig = {
   temporalDownSeconds: 5,
   postgresOutageSeconds: 30,
   runTimeoutSeconds: 1200,
+  minMinutes: 15,
 };
 
 /** The CI variant: 3–5 minutes on a small machine, every kind of run and every kind of fault once. */
@@ -49,6 +56,7 @@ export const CI_SOAK: SoakConfig = {
   temporalRestarts: 1,
   temporalDownSeconds: 5,
   postgresOutageSeconds: 10,
+  minMinutes: 3,
   // Patience, not a verdict (the invariants judge): a starved shared machine can take minutes per run.
   runTimeoutSeconds: 900,
 };
@@ -166,7 +174,14 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
     let driving = true;
     const restarting = new Set<string>();
     const pendingRestarts: Promise<unknown>[] = [];
-    const progress = () => plannedStarted / config.runs;
+    const drivingFrom = Date.now();
+    const minDrivingMs = (config.minMinutes ?? 0) * 60_000;
+    // How far the soak is: both its planned runs and its minimum duration count.
+    const progress = () =>
+      Math.min(
+        plannedStarted / config.runs,
+        minDrivingMs > 0 ? (Date.now() - drivingFrom) / minDrivingMs : 1,
+      );
 
     const disrupt = async (d: Disruption) => {
       const probePaths = ['/healthz', '/v1/models', `/v1/models/chaos-0/runs`];
@@ -252,7 +267,8 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
 
     const planningEnds = startedAt + (config.maxMinutes ?? Number.POSITIVE_INFINITY) * 60_000;
     const mayStartRun = () => {
-      if (plannedStarted >= config.runs || Date.now() > planningEnds) return false;
+      if (Date.now() > planningEnds) return false;
+      if (plannedStarted >= config.runs && Date.now() - drivingFrom >= minDrivingMs) return false;
       plannedStarted += 1;
       return true;
     };
