@@ -142,8 +142,10 @@ export const triggers = pgTable(
   (t) => [
     index('triggers_model_dedup_idx').on(t.model, t.dedupKey),
     index('triggers_model_received_idx').on(t.model, t.receivedAt),
-    // The reconciler's look for triggers whose fate was never stored (triggers/reconcile-triggers.ts).
-    index('triggers_undecided_idx').on(t.receivedAt).where(sql`${t.fate} = 'received'`),
+    // The reconciler's look for triggers whose fate is not known for sure (triggers/reconcile-triggers.ts).
+    index('triggers_unsettled_idx')
+      .on(t.receivedAt)
+      .where(sql`${t.fateReason} is null and ${t.fate} in ('received', 'failed_to_deliver')`),
   ],
 );
 

@@ -1,11 +1,16 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { describeDatabaseError } from '../db/errors';
 import { findModel } from '../db/registry';
 import { triggers } from '../db/schema';
 import { REDELIVERY_WINDOW_MS } from '../domain/trigger-ledger';
-import type { TriggerReason } from '../workflows/messages';
-import { deliverStored, type StoredTrigger, type TriggerDeps } from './submit-trigger';
+import {
+  modelWorkflowId,
+  type TriggerAccepted,
+  type TriggerReason,
+  triggerAnswersQuery,
+} from '../workflows/messages';
+import { deliverStored, recordFates, type StoredTrigger, type TriggerDeps } from './submit-trigger';
 
 /**
  * Every stored trigger reaches exactly one fate. A trigger is stored
@@ -21,13 +26,26 @@ import { deliverStored, type StoredTrigger, type TriggerDeps } from './submit-tr
  *
  * A trigger still `received` after `REDELIVERY_WINDOW_MS` (no workflow could
  * be reached for an hour) is given up: `failed_to_deliver`, with the reason.
+ *
+ * A delivery that fails on the caller's side (a timeout, a connection lost
+ * while Temporal restarts) is recorded `failed_to_deliver` and answered 503,
+ * yet the workflow may have taken the trigger before the failure. The
+ * reconciler asks the workflow (`triggerAnswersQuery`) about such rows: one
+ * it took gets the fate it was given, so its row and its run agree; the
+ * others get the reason that the workflow never took them.
  */
 export interface ReconcileReport {
   /** Triggers handed to their workflow again, whose fate is now stored. */
   readonly redelivered: number;
   /** Triggers given up on: no workflow took them within the redelivery window. */
   readonly givenUp: number;
-  /** Models whose workflow could not be reached this round (their triggers stay `received`). */
+  /**
+   * Triggers recorded `failed_to_deliver` (the caller's update failed, and
+   * the caller was answered 503) that the workflow had taken all the same:
+   * their row now says the fate the workflow gave them.
+   */
+  readonly corrected: number;
+  /** Models whose workflow could not be reached this round (their triggers are tried again next round). */
   readonly unreachable: readonly string[];
 }
 
@@ -53,7 +71,8 @@ export async function reconcileTriggers(
     })
     .where(
       and(
-        eq(triggers.fate, 'received'),
+        inArray(triggers.fate, ['received', 'failed_to_deliver']),
+        isNull(triggers.fateReason),
         sql`${triggers.receivedAt} < now() - make_interval(secs => ${REDELIVERY_WINDOW_MS / 1000})`,
       ),
     )
@@ -108,7 +127,63 @@ export async function reconcileTriggers(
       unreachable.push(model);
     }
   }
-  return { redelivered, givenUp: givenUp.length, unreachable };
+  const corrected = await settleFailedDeliveries(deps, opts.graceMs, unreachable);
+  return { redelivered, givenUp: givenUp.length, corrected, unreachable };
+}
+
+const NEVER_TAKEN = 'its model workflow could not be reached';
+
+/** Asks each model's workflow about the triggers whose delivery failed on the caller's side. */
+async function settleFailedDeliveries(
+  deps: TriggerDeps,
+  graceMs: number,
+  unreachable: string[],
+): Promise<number> {
+  const { db } = deps;
+  const rows = await db
+    .select({ id: triggers.id, model: triggers.model })
+    .from(triggers)
+    .where(
+      and(
+        eq(triggers.fate, 'failed_to_deliver'),
+        isNull(triggers.fateReason),
+        sql`${triggers.receivedAt} < now() - make_interval(secs => ${graceMs / 1000})`,
+      ),
+    )
+    .orderBy(asc(triggers.receivedAt))
+    .limit(ROUND_LIMIT);
+  const byModel = new Map<string, string[]>();
+  for (const row of rows) byModel.set(row.model, [...(byModel.get(row.model) ?? []), row.id]);
+  let corrected = 0;
+  for (const [model, ids] of byModel) {
+    let answers: (TriggerAccepted | null)[];
+    try {
+      answers = await deps.temporal.workflow
+        .getHandle(modelWorkflowId(model))
+        .query(triggerAnswersQuery, ids);
+    } catch (err) {
+      // No model workflow at all: nothing took them. Anything else: ask again next round.
+      if ((err as Error).name !== 'WorkflowNotFoundError') {
+        if (!unreachable.includes(model)) unreachable.push(model);
+        continue;
+      }
+      answers = ids.map(() => null);
+    }
+    const taken = ids.flatMap((id, i) => (answers[i] ? [{ id, answer: answers[i]! }] : []));
+    const notTaken = ids.filter((_, i) => !answers[i]);
+    if (taken.length > 0) {
+      await recordFates(
+        db,
+        taken.map((t) => t.id),
+        taken.map((t) => t.answer),
+      );
+      corrected += taken.length;
+    }
+    if (notTaken.length > 0) {
+      await db.update(triggers).set({ fateReason: NEVER_TAKEN }).where(inArray(triggers.id, notTaken));
+    }
+  }
+  return corrected;
 }
 
 /**
@@ -127,7 +202,7 @@ export function startTriggerReconciler(
   const tick = () => {
     round = reconcileTriggers(deps, { graceMs: opts.graceMs })
       .then((report) => {
-        if (report.redelivered > 0 || report.givenUp > 0 || report.unreachable.length > 0) {
+        if (report.redelivered + report.givenUp + report.corrected > 0 || report.unreachable.length > 0) {
           log.info(report, 'reconciled triggers whose fate was never stored');
         }
       })

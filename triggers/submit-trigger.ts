@@ -243,7 +243,7 @@ async function sendToModelWorkflow(
 }
 
 /** The fates of a batch in one statement. */
-async function recordFates(
+export async function recordFates(
   db: Db,
   ids: readonly string[],
   accepted: readonly TriggerAccepted[],

@@ -193,6 +193,12 @@ export interface TriggerBatchItem {
  */
 export const triggerBatchUpdate = defineUpdate<TriggerAccepted[], [TriggerBatchItem[]]>('triggers');
 export const modelStateQuery = defineQuery<ModelState>('modelState');
+/**
+ * What the model workflow answered each of these triggers (null: not among
+ * its recent answers). The reconciler asks it about triggers whose delivery
+ * failed on the caller's side, which the workflow may have taken all the same.
+ */
+export const triggerAnswersQuery = defineQuery<(TriggerAccepted | null)[], [string[]]>('triggerAnswers');
 /** An update so that the operator's call returns once the model workflow holds the freeze. */
 export const freezeUpdate = defineUpdate<ModelState, [FreezeRequest]>('freeze');
 /** Sent by a run to its parent model workflow from each stage it enters. */

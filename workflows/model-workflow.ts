@@ -49,6 +49,7 @@ import {
   type TriggerAccepted,
   type TriggerCause,
   type TriggerContext,
+  triggerAnswersQuery,
   triggerBatchUpdate,
   triggerUpdate,
 } from './messages';
@@ -252,6 +253,11 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
   setHandler(triggerUpdate, (cause, context) => entity.accept(cause, context), {
     validator: validateTrigger,
   });
+  setHandler(triggerAnswersQuery, (ids) =>
+    (Array.isArray(ids) ? ids.slice(0, 1_000) : []).map((id) =>
+      typeof id === 'string' ? (entity.answered.answerFor(id) ?? null) : null,
+    ),
+  );
   setHandler(triggerBatchUpdate, (items) => items.map((i) => entity.accept(i.cause, i.context)), {
     validator: (items) => {
       if (!Array.isArray(items) || items.length === 0) {

@@ -1,1 +1,1 @@
-CREATE INDEX "triggers_undecided_idx" ON "triggers" USING btree ("received_at") WHERE "triggers"."fate" = 'received';
+CREATE INDEX "triggers_unsettled_idx" ON "triggers" USING btree ("received_at") WHERE "triggers"."fate_reason" is null and "triggers"."fate" in ('received', 'failed_to_deliver');

@@ -6,6 +6,7 @@ import {
   hasEnded,
   registerModel,
   trigger,
+  waitForModelToLetGo,
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
@@ -31,8 +32,13 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
     await stack?.close();
   });
 
-  /** A row as the API stores it before delivery, `ageMs` ago. */
-  async function storedButNotDelivered(model: string, ageMs: number, dedupKey: string | null = null) {
+  /** A row as the API stores it before delivery, `ageMs` ago (or as it marks a failed delivery). */
+  async function storedButNotDelivered(
+    model: string,
+    ageMs: number,
+    dedupKey: string | null = null,
+    fate: 'received' | 'failed_to_deliver' = 'received',
+  ) {
     const [row] = await stack.database.db
       .insert(triggers)
       .values({
@@ -41,7 +47,7 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
         details: { monitor: 'psi' },
         dedupKey,
         requestedBy: 'monitor',
-        fate: 'received',
+        fate,
         receivedAt: sql`now() - make_interval(secs => ${ageMs / 1000})`,
       })
       .returning({ id: triggers.id });
@@ -59,7 +65,7 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
     const orphan = await storedButNotDelivered(model, RECONCILE_GRACE_MS + 30_000);
 
     const report = await reconcileTriggers(deps(), { graceMs: RECONCILE_GRACE_MS });
-    expect(report).toEqual({ redelivered: 1, givenUp: 0, unreachable: [] });
+    expect(report).toEqual({ redelivered: 1, givenUp: 0, corrected: 0, unreachable: [] });
     const delivered = await rowOf(orphan);
     expect(delivered.fate).toBe('started');
     expect(delivered.runId).toMatch(/[0-9a-f-]{36}/);
@@ -68,6 +74,7 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
 
     const run = await waitForRun(stack.api(), model, delivered.runId!, hasEnded);
     expect(run.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual([orphan]);
+    await waitForModelToLetGo(stack.api(), model, delivered.runId!);
     // A second round (another control process, say) changes nothing.
     await stack.database.db.update(triggers).set({ fate: 'received' }).where(eq(triggers.id, orphan));
     await stack.database.db
@@ -108,7 +115,7 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
     expect(state.current.runId).toBe(first.runId);
     expect(state.pending).toMatchObject({ runId: joined.runId });
     expect(state.pending.causes.map((c: { triggerId: string }) => c.triggerId)).toEqual([joined.triggerId]);
-    expect((await runsOf(model)).map((r) => r.id)).toEqual([first.runId]);
+    await expect.poll(async () => (await runsOf(model)).map((r) => r.id)).toEqual([first.runId]);
   });
 
   it('gives up on a trigger no workflow took within the hour, saying so', async () => {
@@ -121,5 +128,33 @@ describe('trigger reconciler: every stored trigger reaches exactly one fate', ()
     expect(row.fate).toBe('failed_to_deliver');
     expect(row.fateReason).toMatch(/no model workflow took it within 60 minutes/);
     expect(await runsOf(model)).toEqual([]);
+  });
+
+  it('corrects a failed delivery that the workflow took all the same, and says why of one it did not', async () => {
+    const model = 'reconcile-failed';
+    await registerModel(stack.api(), model, data, fastPolicy());
+    const taken = await trigger(stack.api(), model, { reason: 'manual' });
+    expect(taken.fate).toBe('started');
+    // As if the update's answer was lost (a Temporal restart) after the workflow took it.
+    await stack.database.db
+      .update(triggers)
+      .set({ fate: 'failed_to_deliver', runId: null, receivedAt: sql`now() - interval '1 minute'` })
+      .where(eq(triggers.id, taken.triggerId));
+    const lost = await storedButNotDelivered(model, 60_000, null, 'failed_to_deliver');
+
+    const report = await reconcileTriggers(deps(), { graceMs: RECONCILE_GRACE_MS });
+    expect(report).toMatchObject({ corrected: 1, redelivered: 0, unreachable: [] });
+    expect(await rowOf(taken.triggerId)).toMatchObject({ fate: 'started', runId: taken.runId });
+    expect(await rowOf(lost)).toMatchObject({
+      fate: 'failed_to_deliver',
+      runId: null,
+      fateReason: 'its model workflow could not be reached',
+    });
+    // Settled: the next round leaves both alone, and the one run is the only run.
+    expect(await reconcileTriggers(deps(), { graceMs: RECONCILE_GRACE_MS })).toMatchObject({
+      corrected: 0,
+      redelivered: 0,
+    });
+    await expect.poll(async () => (await runsOf(model)).map((r) => r.id)).toEqual([taken.runId]);
   });
 });

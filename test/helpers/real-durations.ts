@@ -14,6 +14,7 @@ import {
   trigger,
   waitForModelToLetGo,
   waitForRun,
+  writeDataset,
 } from '../../scripts/lib/scenario';
 import { runWorkflowId } from '../../workflows/messages';
 import type { TimeSkippingStack } from './time-skipping';
@@ -33,6 +34,14 @@ export const DAY = 24 * HOUR;
 export function rolloutEventBound(waits: ReadonlyArray<{ seconds: number; pollSeconds: number }>): number {
   const watches = waits.reduce((n, w) => n + watchesFor(w.seconds, w.pollSeconds), 0);
   return 8 * watches + 400;
+}
+
+/** A champion's data and a drifted batch the candidate trains on, in the stack's data folder. */
+export async function writeRunData(ts: Pick<TimeSkippingStack, 'dataDir'>) {
+  return {
+    baseline: await writeDataset(ts.dataDir, 'baseline', { rows: 1500, seed: 61 }),
+    drifted: await writeDataset(ts.dataDir, 'drifted', { rows: 1500, seed: 62, shift: 1.5 }),
+  };
 }
 
 /**

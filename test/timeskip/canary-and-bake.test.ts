@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getRun, waitForRun, writeDataset } from '../../scripts/lib/scenario';
+import { getRun, waitForRun } from '../../scripts/lib/scenario';
 import { rollbackSignal } from '../../workflows/messages';
 import {
   answerCanaryQuestion,
@@ -9,6 +9,7 @@ import {
   HOUR,
   readmePolicy,
   rolloutEventBound,
+  writeRunData,
 } from '../helpers/real-durations';
 import { startTimeSkippingStack, type TimeSkippingStack } from '../helpers/time-skipping';
 
@@ -38,10 +39,7 @@ describe('canary steps and bakes at real durations (time skipping)', () => {
   let data: { baseline: string; drifted: string };
   beforeAll(async () => {
     ts = await startTimeSkippingStack();
-    data = {
-      baseline: await writeDataset(ts.dataDir, 'baseline', { rows: 1500, seed: 61 }),
-      drifted: await writeDataset(ts.dataDir, 'drifted', { rows: 1500, seed: 62, shift: 1.5 }),
-    };
+    data = await writeRunData(ts);
   });
   afterAll(async () => {
     await ts?.close();
