@@ -56,7 +56,7 @@ export const CI_SOAK: SoakConfig = {
   temporalRestarts: 1,
   temporalDownSeconds: 5,
   postgresOutageSeconds: 10,
-  minMinutes: 3,
+  minMinutes: 2,
   // Patience, not a verdict (the invariants judge): a starved shared machine can take minutes per run.
   runTimeoutSeconds: 900,
 };
