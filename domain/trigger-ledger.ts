@@ -4,7 +4,7 @@
  * second run. A trigger is delivered again when the process that stored it
  * died before it recorded the fate (the reconciler in
  * triggers/reconcile-triggers.ts re-sends it), or when two processes both
- * deliver it. Kept for `RETENTION_MS` and at most `MAX_ENTRIES` triggers, in
+ * deliver it. Kept for `LEDGER_RETENTION_MS` and at most `LEDGER_MAX_ENTRIES` triggers, in
  * the order they were decided, and carried across continue-as-new; the
  * reconciler re-sends only triggers younger than `REDELIVERY_WINDOW_MS`, well
  * inside the retention.

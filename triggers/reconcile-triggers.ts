@@ -1,3 +1,4 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { describeDatabaseError } from '../db/errors';
@@ -58,6 +59,21 @@ const ROUND_LIMIT = 1_000;
 /** Triggers per update, as the API's batches (Temporal bounds an update's payload). */
 const BATCH = 200;
 
+/** Stored more than `ms` ago, by the database's clock (which stamped `received_at`). */
+const storedBefore = (ms: number) =>
+  sql`${triggers.receivedAt} < now() - make_interval(secs => ${ms / 1000})`;
+
+/** Each model's rows, in the order given. */
+function byModel<R extends { model: string }, T>(rows: readonly R[], item: (row: R) => T): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = groups.get(row.model);
+    if (group) group.push(item(row));
+    else groups.set(row.model, [item(row)]);
+  }
+  return groups;
+}
+
 export async function reconcileTriggers(
   deps: TriggerDeps,
   opts: { graceMs: number },
@@ -73,7 +89,7 @@ export async function reconcileTriggers(
       and(
         inArray(triggers.fate, ['received', 'failed_to_deliver']),
         isNull(triggers.fateReason),
-        sql`${triggers.receivedAt} < now() - make_interval(secs => ${REDELIVERY_WINDOW_MS / 1000})`,
+        storedBefore(REDELIVERY_WINDOW_MS),
       ),
     )
     .returning({ id: triggers.id });
@@ -88,18 +104,13 @@ export async function reconcileTriggers(
       receivedAt: triggers.receivedAt,
     })
     .from(triggers)
-    .where(
-      and(
-        eq(triggers.fate, 'received'),
-        sql`${triggers.receivedAt} < now() - make_interval(secs => ${opts.graceMs / 1000})`,
-      ),
-    )
+    .where(and(eq(triggers.fate, 'received'), storedBefore(opts.graceMs)))
     .orderBy(asc(triggers.receivedAt))
     .limit(ROUND_LIMIT);
 
-  const byModel = new Map<string, StoredTrigger[]>();
-  for (const row of rows) {
-    const stored: StoredTrigger = {
+  const stored = byModel(
+    rows,
+    (row): StoredTrigger => ({
       id: row.id,
       receivedAt: row.receivedAt,
       request: {
@@ -108,20 +119,20 @@ export async function reconcileTriggers(
         requestedBy: row.requestedBy,
         ...(row.dedupKey === null ? {} : { dedupKey: row.dedupKey }),
       },
-    };
-    byModel.set(row.model, [...(byModel.get(row.model) ?? []), stored]);
-  }
+    }),
+  );
 
   let redelivered = 0;
   const unreachable: string[] = [];
-  for (const [model, stored] of byModel) {
+  for (const [model, modelRows] of stored) {
     // A trigger's model stays registered (a foreign key), so this finds it.
     const registered = await findModel(db, model);
     if (!registered) continue;
     try {
-      for (let i = 0; i < stored.length; i += BATCH) {
-        await deliverStored(deps, registered, stored.slice(i, i + BATCH), { onFailure: 'leave' });
-        redelivered += Math.min(BATCH, stored.length - i);
+      for (let i = 0; i < modelRows.length; i += BATCH) {
+        const batch = modelRows.slice(i, i + BATCH);
+        await deliverStored(deps, registered, batch, { onFailure: 'leave' });
+        redelivered += batch.length;
       }
     } catch {
       unreachable.push(model);
@@ -143,19 +154,11 @@ async function settleFailedDeliveries(
   const rows = await db
     .select({ id: triggers.id, model: triggers.model })
     .from(triggers)
-    .where(
-      and(
-        eq(triggers.fate, 'failed_to_deliver'),
-        isNull(triggers.fateReason),
-        sql`${triggers.receivedAt} < now() - make_interval(secs => ${graceMs / 1000})`,
-      ),
-    )
+    .where(and(eq(triggers.fate, 'failed_to_deliver'), isNull(triggers.fateReason), storedBefore(graceMs)))
     .orderBy(asc(triggers.receivedAt))
     .limit(ROUND_LIMIT);
-  const byModel = new Map<string, string[]>();
-  for (const row of rows) byModel.set(row.model, [...(byModel.get(row.model) ?? []), row.id]);
   let corrected = 0;
-  for (const [model, ids] of byModel) {
+  for (const [model, ids] of byModel(rows, (row) => row.id)) {
     let answers: (TriggerAccepted | null)[];
     try {
       answers = await deps.temporal.workflow
@@ -163,7 +166,7 @@ async function settleFailedDeliveries(
         .query(triggerAnswersQuery, ids);
     } catch (err) {
       // No model workflow at all: nothing took them. Anything else: ask again next round.
-      if ((err as Error).name !== 'WorkflowNotFoundError') {
+      if (!(err instanceof WorkflowNotFoundError)) {
         if (!unreachable.includes(model)) unreachable.push(model);
         continue;
       }
