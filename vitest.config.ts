@@ -36,8 +36,10 @@ export default defineConfig({
       },
       {
         // The chaos soak's small variant (bench/lib/chaos/soak.ts), part of `npm test` and alone as
-        // `npm run test:chaos`. It starts its own Postgres and Temporal and kills processes with -9:
-        // it runs after the other projects are done (groupOrder), not beside them on 2 cores.
+        // `npm run test:chaos`. It starts its own Postgres and Temporal and kills processes with -9,
+        // so it must not run beside other files on 2 cores. Vitest runs groups one after another:
+        // group 0 (unit), this group 1, then the files of projects without file parallelism (e2e,
+        // timeskip), one at a time.
         test: {
           name: 'chaos',
           include: ['test/e2e/chaos-soak.test.ts'],

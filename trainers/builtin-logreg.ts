@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import { parseCsv } from '../domain/csv';
 import { toMatrix } from '../domain/data-validation';
@@ -13,6 +13,8 @@ export const logRegParamsSchema = z.object({
   learningRate: z.number().positive().max(10).default(0.5),
   l2: z.number().min(0).max(10).default(0.001),
   seed: z.number().int().default(42),
+  /** A pause after each epoch, in milliseconds: a run slow enough to preempt or kill mid-training, whatever the machine's speed. */
+  stepDelayMs: z.number().min(0).max(10_000).default(0),
 });
 
 /**
@@ -47,8 +49,11 @@ export function createBuiltinLogRegTrainer(): Trainer {
           const checksum = await writeFileAtomically(file, JSON.stringify(state));
           await job.onCheckpoint({ path: file, step: state.epoch, checksum });
         }
-        // Let heartbeats and cancellation through on long runs.
-        if (performance.now() - lastYield > 50) {
+        if (params.stepDelayMs > 0) {
+          await sleep(params.stepDelayMs);
+          lastYield = performance.now();
+        } else if (performance.now() - lastYield > 50) {
+          // Let heartbeats and cancellation through on long runs.
           await yieldToEventLoop();
           lastYield = performance.now();
         }

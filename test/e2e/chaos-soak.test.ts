@@ -2,8 +2,8 @@
  * The chaos soak's small variant (bench/lib/chaos/soak.ts, CI_SOAK): two API
  * processes, two control and two training workers on a Postgres and a
  * Temporal dev server of its own; every kind of run on four models while
- * processes are killed with -9 every 20–30 s, Temporal restarts once and
- * Postgres goes away for 10 s. What a user relies on must hold afterwards.
+ * processes are killed with -9 every 15–25 s (at least four kills, runs go
+ * on until then), Temporal restarts once and Postgres goes away for 10 s. What a user relies on must hold afterwards.
  * `npm run bench -- chaos` is the full soak (200+ runs, three Temporal
  * restarts, a 30 s Postgres outage).
  */
@@ -47,7 +47,7 @@ describe('chaos soak', () => {
     // Every kind of ending happened, and under fire.
     expect(result.runs.total).toBeGreaterThanOrEqual(CI_SOAK.runs);
     expect(result.runs.everyOutcomeKind, summary).toBe(true);
-    expect(result.processes.kills).toBeGreaterThanOrEqual(3);
+    expect(result.processes.kills).toBeGreaterThanOrEqual(CI_SOAK.minKills ?? 1);
     expect(result.processes.kills).toBe(
       result.processes.killLog.filter((k) => k.restartSeconds !== null).length,
     );

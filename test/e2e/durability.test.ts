@@ -32,10 +32,10 @@ describe('a run survives the loss of its worker process', () => {
     const baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 41 });
     await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
 
-    // Long enough training (about 10 s here) that the worker can die in the middle of it.
+    // Training that lasts at least 9.6 s on any machine (8 ms a step), so the worker dies in the middle of it.
     const slow = fastPolicy({
       training: {
-        params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7 },
+        params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7, stepDelayMs: 8 },
         checkpointEvery: 100,
         heartbeatTimeoutSeconds: 5,
       },
@@ -59,6 +59,9 @@ describe('a run survives the loss of its worker process', () => {
     await worker.kill('SIGKILL');
     // The run's record of progress is written about once a second, so it may lag the heartbeats.
     const atKill = (await api('GET', `/v1/models/${model}/runs/${runId}`)).body.reports.training;
+    // The kill hit training, not a run that had already trained.
+    expect(atKill.done ?? false).toBe(false);
+    expect(atKill.step).toBeLessThan(1200);
 
     worker = await startWorkerProcess(stack);
     const waiting = await waitForRun(api, model, runId, inStage('approve'), { timeoutMs: 90_000 });

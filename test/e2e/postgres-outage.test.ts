@@ -75,10 +75,10 @@ describe('Postgres goes away during training and comes back', () => {
     const model = 'pg-outage';
     const baseline = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 41 });
     await bootstrapChampion(api, model, baseline, fastPolicy(), stack.api('alice'));
-    // Training long enough (about 10 s here) for the database to go away in the middle of it.
+    // Training that lasts at least 9.6 s on any machine (8 ms a step), for the database to go away in the middle of it.
     const slow = fastPolicy({
       training: {
-        params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7 },
+        params: { epochs: 1200, learningRate: 0.5, l2: 0.001, seed: 7, stepDelayMs: 8 },
         checkpointEvery: 100,
         heartbeatTimeoutSeconds: 5,
       },

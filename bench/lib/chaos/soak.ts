@@ -33,6 +33,12 @@ export interface SoakConfig {
    * end before the first kill, and the faults would hit an idle system.
    */
   readonly minMinutes?: number;
+  /**
+   * Keep starting runs until at least this many processes have been killed
+   * (-9), so that every soak has its kills among runs in flight, however the
+   * disruptions and the draws of the kill interval fall.
+   */
+  readonly minKills?: number;
   /** Keep the soak's folder (logs, databases) even when every invariant holds. */
   readonly keepFiles?: boolean;
 }
@@ -46,17 +52,19 @@ export const FULL_SOAK: SoakConfig = {
   postgresOutageSeconds: 30,
   runTimeoutSeconds: 1200,
   minMinutes: 15,
+  minKills: 30,
 };
 
 /** The CI variant: 3–5 minutes on a small machine, every kind of run and every kind of fault once. */
 export const CI_SOAK: SoakConfig = {
   models: 4,
   runs: 24,
-  killEverySeconds: [20, 30],
+  killEverySeconds: [15, 25],
   temporalRestarts: 1,
   temporalDownSeconds: 5,
   postgresOutageSeconds: 10,
   minMinutes: 2,
+  minKills: 4,
   // Patience, not a verdict (the invariants judge): a starved shared machine can take minutes per run.
   runTimeoutSeconds: 900,
 };
@@ -268,7 +276,11 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
     const planningEnds = startedAt + (config.maxMinutes ?? Number.POSITIVE_INFINITY) * 60_000;
     const mayStartRun = () => {
       if (Date.now() > planningEnds) return false;
-      if (plannedStarted >= config.runs && Date.now() - drivingFrom >= minDrivingMs) return false;
+      const enough =
+        plannedStarted >= config.runs &&
+        Date.now() - drivingFrom >= minDrivingMs &&
+        kills.length >= (config.minKills ?? 0);
+      if (enough) return false;
       plannedStarted += 1;
       return true;
     };
