@@ -15,6 +15,7 @@ const BENCHES = [
   'drift',
   'drift-vs-evidently',
   'trigger-load',
+  'gateway',
   'temporal-round-trip',
   'fuzz',
   'chaos',

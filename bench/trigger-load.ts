@@ -1,7 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import autocannon from 'autocannon';
 import { count, inArray } from 'drizzle-orm';
@@ -9,9 +6,11 @@ import { httpApi } from '../api/client';
 import { generateToken, hashToken } from '../auth/identities';
 import { triggers } from '../db/schema';
 import { fastPolicy, registerModel, writeDataset } from '../scripts/lib/scenario';
+import { freePort } from '../scripts/temporal-dev-server';
 import type { Stack } from '../test/helpers/stack';
 import { stackProcessEnv } from '../test/helpers/worker-process';
 import { startControlStack } from './lib/control-stack';
+import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
  * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
@@ -59,65 +58,20 @@ const LOAD_TOKEN = process.env.CTLOOP_BENCH_TOKEN ?? generateToken();
 /** Registers the models (role `admin`). */
 const ADMIN_TOKEN = generateToken();
 
-/** CPU time (user + system, ms) a process has used so far; null where /proc is not there. */
-function cpuMs(pid: number): number | null {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of proc(5), in clock ticks (100 a second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return null;
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** api/server.ts as its own process, configured like the stack's worker processes. */
-async function startApiProcess(
-  stack: Stack,
-  port: number,
-): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+function startApiProcess(stack: Stack, port: number): Promise<ServerProcess> {
+  return startServerProcess({
+    script: 'api/server.ts',
+    port,
     env: {
       ...stackProcessEnv(stack),
-      PORT: String(port),
       CTLOOP_TOKENS: JSON.stringify([
         { name: 'bench-admin', role: 'admin', sha256: hashToken(ADMIN_TOKEN) },
         { name: 'trigger-load', role: 'trigger', sha256: hashToken(LOAD_TOKEN) },
       ]),
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.once('exit', () => child.kill('SIGKILL'));
-  const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (child.exitCode !== null) throw new Error('API process exited during start-up');
-    const healthy = await fetch(`${url}/healthz`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (healthy) break;
-    if (Date.now() > deadline) throw new Error('API not healthy after 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    url,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /**

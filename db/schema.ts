@@ -246,8 +246,33 @@ export const predictions = pgTable(
     label: integer('label'),
     createdAt: createdAt(),
     labelledAt: timestamp('labelled_at', { withTimezone: true }),
+    /** When the routing that chose this version took effect (`routes.updated_at`): the canary step it belongs to. */
+    routeSince: timestamp('route_since', { withTimezone: true }),
   },
   (t) => [index('predictions_model_version_time_idx').on(t.model, t.version, t.createdAt)],
+);
+
+/**
+ * Per-version traffic under one routing (a canary step, a promotion), kept by
+ * the gateway's prediction writer in the same transaction as the raw rows, so
+ * the canary analysis reads a few rows per poll instead of scanning every
+ * prediction. `latencies_ms` holds the most recent requests' latencies (at
+ * most PREDICTION_STATS_LATENCY_CAP).
+ */
+export const predictionStats = pgTable(
+  'prediction_stats',
+  {
+    model: text('model').notNull(),
+    version: integer('version').notNull(),
+    routeSince: timestamp('route_since', { withTimezone: true }).notNull(),
+    requests: integer('requests').notNull().default(0),
+    errors: integer('errors').notNull().default(0),
+    labelled: integer('labelled').notNull().default(0),
+    correct: integer('correct').notNull().default(0),
+    latenciesMs: doublePrecision('latencies_ms').array().notNull().default(sql`'{}'`),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version, t.routeSince] })],
 );
 
 /** Drift reports: a monitor's verdict, or ctloop's own comparison of a batch with the champion's training data. */

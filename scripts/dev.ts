@@ -69,7 +69,7 @@ async function main() {
   const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
-  const app = createApiApp(config, deps, temporal, log);
+  const { app, gateway } = createApiApp(config, deps, temporal, log);
   const api = serve({ fetch: app.fetch, port: config.port });
 
   const where = {
@@ -106,6 +106,8 @@ async function main() {
     stopping = true;
     log.info('stopping');
     api.close();
+    const { unwritten } = await gateway.close();
+    if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
     await reconciler.stop();
     for (const w of workers) w.shutdown();
     await running.catch(() => {});

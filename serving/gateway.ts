@@ -1,16 +1,26 @@
-import { and, desc, eq, gte, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { median } from 'simple-statistics';
 import type { Db } from '../db/client';
-import { modelVersions, predictions, routes } from '../db/schema';
+import { modelVersions, predictionStats, routes } from '../db/schema';
 import type { VersionTraffic } from '../domain/canary-analysis';
 import { chooseVersion } from '../domain/routing';
 import { isServableModel, predictByName, type ServableModel } from '../domain/servable-model';
 import type { ArtifactStore } from '../storage/artifact-store';
+import {
+  createPredictionWriter,
+  PREDICTION_STATS_LATENCY_CAP,
+  type PredictionWriterOptions,
+  RecordingBacklogError,
+} from './prediction-writer';
 
 /**
  * The builtin serving gateway: routes each request to the champion or the
  * canary candidate by weight (sticky by request key), runs the real model
  * artifact, and records every prediction per version so that the canary
- * analysis and later feedback can use it.
+ * analysis and later feedback can use it. Recording is off the request path:
+ * a prediction is answered at once and written with others in the next flush
+ * (serving/prediction-writer.ts).
  */
 export interface PredictRequest {
   readonly features: Readonly<Record<string, number | null>>;
@@ -28,7 +38,12 @@ export interface PredictResponse {
 
 export class GatewayError extends Error {
   constructor(
-    readonly code: 'no_model_served' | 'bad_features' | 'model_error' | 'unknown_prediction',
+    readonly code:
+      | 'no_model_served'
+      | 'bad_features'
+      | 'model_error'
+      | 'unknown_prediction'
+      | 'recording_backlog',
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -55,7 +70,9 @@ export interface Gateway {
   /**
    * Per-version traffic since a time, for the canary analysis: counts, and the
    * latencies of the most recent `latencySample` requests per version (default
-   * DEFAULT_LATENCY_SAMPLE; 0 leaves `latencyMs` out).
+   * DEFAULT_LATENCY_SAMPLE; 0 leaves `latencyMs` out). Traffic is counted per
+   * routing: the routing in effect at `since` counts whole (from its start),
+   * and every routing set after it.
    */
   traffic(
     model: string,
@@ -63,6 +80,8 @@ export interface Gateway {
     since: Date,
     options?: { latencySample?: number },
   ): Promise<Map<number, VersionTraffic>>;
+  /** Writes the predictions and labels still buffered (on shutdown); returns how many it could not write. */
+  close(): Promise<{ unwritten: number }>;
 }
 
 /**
@@ -70,7 +89,7 @@ export interface Gateway {
  * run workflow's history on every poll, so it is capped (the most recent
  * requests, at 0.001 ms resolution) rather than growing with traffic.
  */
-export const DEFAULT_LATENCY_SAMPLE = 2000;
+export const DEFAULT_LATENCY_SAMPLE = PREDICTION_STATS_LATENCY_CAP;
 
 /** What the gateway reports for each prediction it records (e.g. to metrics); latency as recorded, in ms. */
 export type PredictionObserver = (prediction: {
@@ -86,9 +105,11 @@ export function createGateway(deps: {
   artifacts: ArtifactStore;
   random?: () => number;
   observe?: PredictionObserver;
+  recording?: PredictionWriterOptions;
 }): Gateway {
   const { db, artifacts } = deps;
   const random = deps.random ?? Math.random;
+  const writer = createPredictionWriter(db, deps.recording);
   // Artifacts are immutable once registered, so a loaded model is cached by URI.
   const loaded = new Map<string, Promise<ServableModel>>();
 
@@ -114,16 +135,6 @@ export function createGateway(deps: {
       .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)));
     if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
     return row;
-  };
-
-  const recentLatencies = async (where: ReturnType<typeof and>, limit: number): Promise<number[]> => {
-    const rows = await db
-      .select({ latencyMs: predictions.latencyMs })
-      .from(predictions)
-      .where(where)
-      .orderBy(desc(predictions.createdAt))
-      .limit(limit);
-    return rows.map((r) => Math.round(r.latencyMs * 1000) / 1000);
   };
 
   return {
@@ -153,9 +164,10 @@ export function createGateway(deps: {
       }
       const failed = version.faultErrorRate > 0 && random() < version.faultErrorRate;
       const latencyMs = performance.now() - started;
-      const [row] = await db
-        .insert(predictions)
-        .values({
+      const predictionId = randomUUID();
+      await writer
+        .record({
+          id: predictionId,
           model,
           version: chosen.version,
           role: chosen.role,
@@ -163,17 +175,24 @@ export function createGateway(deps: {
           prediction: failed ? null : probability,
           error: failed,
           latencyMs,
+          createdAt: new Date(),
+          routeSince: route!.updatedAt,
+          label: null,
+          labelledAt: null,
         })
-        .returning({ id: predictions.id });
+        .catch((err: unknown) => {
+          if (err instanceof RecordingBacklogError) throw new GatewayError('recording_backlog', err.message);
+          throw err;
+        });
       deps.observe?.({ model, version: chosen.version, role: chosen.role, error: failed, latencyMs });
       if (failed) {
         throw new GatewayError('model_error', `version ${chosen.version} failed to answer (injected fault)`, {
           version: chosen.version,
-          predictionId: row!.id,
+          predictionId,
         });
       }
       return {
-        predictionId: row!.id,
+        predictionId,
         version: chosen.version,
         role: chosen.role,
         probability,
@@ -182,12 +201,7 @@ export function createGateway(deps: {
     },
 
     async feedback(model, predictionId, label) {
-      const updated = await db
-        .update(predictions)
-        .set({ label, labelledAt: new Date() })
-        .where(and(eq(predictions.model, model), eq(predictions.id, predictionId)))
-        .returning({ id: predictions.id });
-      if (updated.length === 0) {
+      if (!(await writer.feedback(model, predictionId, label))) {
         throw new GatewayError('unknown_prediction', `no prediction ${predictionId} for model ${model}`);
       }
     },
@@ -205,35 +219,44 @@ export function createGateway(deps: {
 
     async traffic(model, versions, since, options = {}) {
       const latencySample = options.latencySample ?? DEFAULT_LATENCY_SAMPLE;
+      // The routing in effect at `since` counts from its start (a bake looks at the traffic of the
+      // promotion's routing, set a moment before it began); any routing set later counts too.
+      const [route] = await db
+        .select({ updatedAt: routes.updatedAt })
+        .from(routes)
+        .where(eq(routes.model, model));
+      const from = route && route.updatedAt <= since ? route.updatedAt : since;
+      // The writer's aggregates, one row per version and routing, newest routing first.
+      const rows = await db
+        .select()
+        .from(predictionStats)
+        .where(
+          and(
+            eq(predictionStats.model, model),
+            inArray(predictionStats.version, [...versions]),
+            gte(predictionStats.routeSince, from),
+          ),
+        )
+        .orderBy(desc(predictionStats.routeSince));
       const result = new Map<number, VersionTraffic>();
       for (const version of versions) {
-        const where = and(
-          eq(predictions.model, model),
-          eq(predictions.version, version),
-          gte(predictions.createdAt, since),
-        );
-        const [counts] = await db
-          .select({
-            requests: sql<number>`count(*)::int`,
-            errors: sql<number>`count(*) filter (where ${predictions.error})::int`,
-            labelled: sql<number>`count(${predictions.label})::int`,
-            correct: sql<number>`count(*) filter (where ${predictions.label} is not null and (${predictions.prediction} >= 0.5) = (${predictions.label} = 1))::int`,
-            latencyMsP50: sql<
-              number | null
-            >`percentile_cont(0.5) within group (order by ${predictions.latencyMs})`,
-          })
-          .from(predictions)
-          .where(where);
+        const mine = rows.filter((r) => r.version === version);
+        // Newest first: each row keeps its latencies oldest first.
+        const latencies = mine.flatMap((r) => [...r.latenciesMs].reverse());
+        const sum = (pick: (r: (typeof mine)[number]) => number) => mine.reduce((n, r) => n + pick(r), 0);
         result.set(version, {
-          requests: Number(counts?.requests ?? 0),
-          errors: Number(counts?.errors ?? 0),
-          labelled: Number(counts?.labelled ?? 0),
-          correct: Number(counts?.correct ?? 0),
-          latencyMsP50: counts?.latencyMsP50 == null ? null : Number(counts.latencyMsP50),
-          ...(latencySample > 0 ? { latencyMs: await recentLatencies(where, latencySample) } : {}),
+          requests: sum((r) => r.requests),
+          errors: sum((r) => r.errors),
+          labelled: sum((r) => r.labelled),
+          correct: sum((r) => r.correct),
+          // The median of the latencies kept (the most recent of each routing), not of every request.
+          latencyMsP50: latencies.length === 0 ? null : median(latencies),
+          ...(latencySample > 0 ? { latencyMs: latencies.slice(0, latencySample) } : {}),
         });
       }
       return result;
     },
+
+    close: () => writer.close(),
   };
 }

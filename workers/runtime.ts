@@ -276,7 +276,9 @@ export function keepRunningOnUnhandledRejection(log: Logger): void {
 /**
  * The API (and its serving gateway) from the runtime's dependencies. The API
  * serves predictions, so its gateway reports each one to the process's
- * metrics; the workers' gateway only steers routing.
+ * metrics and records them in batches; the workers' gateway only steers
+ * routing. Call `gateway.close()` on shutdown, before the database closes, so
+ * the predictions still buffered are written.
  */
 export function createApiApp(config: Config, deps: ActivityDeps, temporal: Client, log: Logger) {
   const metrics = createMetrics({ db: deps.db, log });
@@ -284,8 +286,15 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     db: deps.db,
     artifacts: deps.artifacts,
     observe: metrics.observePrediction,
+    recording: {
+      onFlushError: (err, attempt, retryInMs) =>
+        log.warn(
+          { attempt, retryInMs, reason: describeDatabaseError(err) },
+          'could not write predictions; they stay buffered and are retried',
+        ),
+    },
   });
-  return createApp({
+  const app = createApp({
     db: deps.db,
     temporal,
     gateway,
@@ -294,4 +303,5 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     identities: deps.identities,
     metrics,
   });
+  return { app, gateway };
 }

@@ -35,6 +35,7 @@ const gatewayStatus = {
   bad_features: 400,
   unknown_prediction: 404,
   model_error: 502,
+  recording_backlog: 503,
 } as const;
 
 function fromGateway(err: unknown): never {
@@ -55,7 +56,12 @@ export function servingRoutes(deps: ApiDeps) {
         request: { params: ModelParam, ...jsonBody(PredictBody) },
         responses: {
           200: jsonResponse('The prediction, with the version that served it', Prediction),
-          ...errors(400, 401, 404, 415, 503),
+          ...errors(400, 401, 404, 415),
+          503: {
+            ...errors(503)[503],
+            description:
+              'The database or Temporal is unavailable, or prediction recording is too far behind the database (`recording_backlog`); retry later',
+          },
           409: {
             ...errors(409)[409],
             description: 'No version of the model is served yet (`no_model_served`)',

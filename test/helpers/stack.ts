@@ -200,6 +200,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
       await terminateAll(client, taskQueues.control);
       if (!opts.temporal) await workerConnection?.close();
       await connection?.close();
+      await gateway.close();
       await database.close();
       await dropDatabase?.();
       rmSync(dataDir, { recursive: true, force: true });

@@ -242,12 +242,22 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       d.done = true;
     };
 
+    const planningEnds = startedAt + (config.maxMinutes ?? Number.POSITIVE_INFINITY) * 60_000;
+    /** No more runs start: the time is up, or the planned runs, the minimum duration and the kills are all done. */
+    const planningOver = () =>
+      Date.now() > planningEnds ||
+      (plannedStarted >= config.runs &&
+        Date.now() - drivingFrom >= minDrivingMs &&
+        kills.length >= (config.minKills ?? 0));
+
+    // Kills stop with the planning: the runs still going then end without new faults (the disruptions
+    // not done yet happen after them), so a straggler is not kept going by ever more kills.
     const director = (async () => {
-      while (driving) {
+      while (driving && !planningOver()) {
         const [lo, hi] = config.killEverySeconds;
         const wait = (lo + Math.random() * (hi - lo)) * 1000;
         for (const until = Date.now() + wait; driving && Date.now() < until; ) await sleep(250);
-        if (!driving) break;
+        if (!driving || planningOver()) break;
         const due = disruptions.find((d) => !d.done && progress() >= d.at);
         if (due) {
           await disrupt(due);
@@ -273,14 +283,8 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
       }
     })();
 
-    const planningEnds = startedAt + (config.maxMinutes ?? Number.POSITIVE_INFINITY) * 60_000;
     const mayStartRun = () => {
-      if (Date.now() > planningEnds) return false;
-      const enough =
-        plannedStarted >= config.runs &&
-        Date.now() - drivingFrom >= minDrivingMs &&
-        kills.length >= (config.minKills ?? 0);
-      if (enough) return false;
+      if (planningOver()) return false;
       plannedStarted += 1;
       return true;
     };

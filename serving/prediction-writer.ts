@@ -1,0 +1,341 @@
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { predictionStats, predictions } from '../db/schema';
+
+/**
+ * Prediction recording off the request path. The gateway hands each
+ * prediction to the writer and answers at once; the writer inserts the
+ * buffered rows in batches (multi-row inserts, one transaction per flush) and,
+ * in the same transaction, adds them to the per-version aggregates the canary
+ * analysis reads (`prediction_stats`, one row per version and routing).
+ *
+ * Guarantees:
+ * - a flush starts at most `flushIntervalMs` after a row is buffered;
+ * - the buffer is bounded: when it holds `maxBufferedRows`, `record` waits
+ *   for room (back-pressure on the callers) and gives up after `maxWaitMs`
+ *   with a RecordingBacklogError (the API answers 503);
+ * - a failed flush (the database is away) keeps its rows and is retried with
+ *   backoff; `close()` flushes what is left (the API does so on SIGTERM);
+ * - a crash (kill -9) loses what was buffered and not yet flushed: at most
+ *   one flush interval of predictions, plus whatever waited through an outage.
+ *
+ * Feedback (a prediction's true label) is batched too: a label for a buffered
+ * prediction is written with it; any other waits for the next flush (group
+ * commit) and is answered once the update committed. A label for a prediction
+ * not found is tried once more two flush intervals later (another replica may
+ * not have written it yet) before it is refused.
+ */
+export interface PredictionRow {
+  readonly id: string;
+  readonly model: string;
+  readonly version: number;
+  readonly role: 'champion' | 'candidate';
+  readonly requestKey: string | null;
+  readonly prediction: number | null;
+  readonly error: boolean;
+  readonly latencyMs: number;
+  readonly createdAt: Date;
+  /** When the routing that chose the version took effect (`routes.updated_at`). */
+  readonly routeSince: Date;
+  label: 0 | 1 | null;
+  labelledAt: Date | null;
+}
+
+export interface PredictionWriterOptions {
+  /** A buffered row waits at most this long for its flush (default 250 ms). */
+  readonly flushIntervalMs?: number;
+  /** Rows buffered before `record` waits for room (default 50,000). */
+  readonly maxBufferedRows?: number;
+  /** How long `record` waits for room before it refuses (default 1,000 ms). */
+  readonly maxWaitMs?: number;
+  /** Rows written by one flush (default 5,000, in inserts of 1,000). */
+  readonly maxFlushRows?: number;
+  /** Latencies kept per version and routing for the canary (default PREDICTION_STATS_LATENCY_CAP). */
+  readonly latencyCap?: number;
+  /** Told about flushes that failed (they are retried). */
+  onFlushError?(err: unknown, attempt: number, retryInMs: number): void;
+}
+
+export interface PredictionWriter {
+  record(row: PredictionRow): Promise<void>;
+  /** Records a label; false when the model has no such prediction. */
+  feedback(model: string, predictionId: string, label: 0 | 1): Promise<boolean>;
+  /** Writes everything buffered now (retrying until `timeoutMs`, default 10 s); returns the rows it could not write. */
+  close(timeoutMs?: number): Promise<{ unwritten: number }>;
+  stats(): { buffered: number; written: number; flushes: number; failedFlushes: number };
+}
+
+/** The most recent latencies kept per version and routing (the canary's default sample). */
+export const PREDICTION_STATS_LATENCY_CAP = 2000;
+
+export class RecordingBacklogError extends Error {
+  constructor(buffered: number, waitedMs: number) {
+    super(
+      `prediction recording is behind: ${buffered} predictions wait for the database; refused after ${waitedMs} ms`,
+    );
+  }
+}
+
+const INSERT_CHUNK = 1000;
+const MAX_BACKOFF_MS = 5_000;
+
+interface PendingFeedback {
+  readonly model: string;
+  readonly id: string;
+  readonly label: 0 | 1;
+  resolve(found: boolean): void;
+  reject(err: unknown): void;
+}
+
+/** Deltas for one prediction_stats row. */
+interface StatsDelta {
+  model: string;
+  version: number;
+  routeSince: Date;
+  requests: number;
+  errors: number;
+  labelled: number;
+  correct: number;
+  latencies: number[];
+}
+
+const isCorrect = (prediction: number | null, label: number | null) =>
+  prediction !== null && label !== null && prediction >= 0.5 === (label === 1) ? 1 : 0;
+
+export function createPredictionWriter(db: Db, options: PredictionWriterOptions = {}): PredictionWriter {
+  const flushIntervalMs = options.flushIntervalMs ?? 250;
+  const maxBufferedRows = options.maxBufferedRows ?? 50_000;
+  const maxWaitMs = options.maxWaitMs ?? 1_000;
+  const maxFlushRows = options.maxFlushRows ?? 5_000;
+  const latencyCap = options.latencyCap ?? PREDICTION_STATS_LATENCY_CAP;
+
+  let pending: PredictionRow[] = [];
+  const pendingById = new Map<string, PredictionRow>();
+  let feedbackQueue: PendingFeedback[] = [];
+  let flushing: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let failures = 0;
+  let roomWaiters: (() => void)[] = [];
+  const counters = { written: 0, flushes: 0, failedFlushes: 0 };
+
+  const schedule = (delayMs: number) => {
+    if (timer || flushing) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void flush();
+    }, delayMs);
+  };
+
+  const wakeRoomWaiters = () => {
+    if (pending.length >= maxBufferedRows) return;
+    const waiters = roomWaiters;
+    roomWaiters = [];
+    for (const w of waiters) w();
+  };
+
+  const flush = (): Promise<void> => {
+    if (flushing) return flushing;
+    if (pending.length === 0 && feedbackQueue.length === 0) return Promise.resolve();
+    const batch = pending.slice(0, maxFlushRows);
+    pending = pending.slice(batch.length);
+    for (const row of batch) pendingById.delete(row.id);
+    const labels = feedbackQueue;
+    feedbackQueue = [];
+    flushing = write(batch, labels)
+      .then((found) => {
+        failures = 0;
+        counters.flushes += 1;
+        counters.written += batch.length;
+        for (const [i, f] of labels.entries()) f.resolve(found[i]!);
+      })
+      .catch((err: unknown) => {
+        failures += 1;
+        counters.failedFlushes += 1;
+        // The rows go back to the front, in order; a label's caller hears of the failure and may retry.
+        pending = [...batch, ...pending];
+        for (const row of batch) pendingById.set(row.id, row);
+        for (const f of labels) f.reject(err);
+        const retryInMs = Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures);
+        options.onFlushError?.(err, failures, retryInMs);
+      })
+      .finally(() => {
+        flushing = null;
+        wakeRoomWaiters();
+        if (pending.length > 0 || feedbackQueue.length > 0) {
+          const full = pending.length >= maxFlushRows || feedbackQueue.length > 0;
+          schedule(
+            failures > 0
+              ? Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures)
+              : full
+                ? 0
+                : flushIntervalMs,
+          );
+        }
+      });
+    return flushing;
+  };
+
+  /** One transaction: the rows, the labels, then every aggregate they change (in key order, so concurrent writers never deadlock). */
+  const write = async (
+    batch: readonly PredictionRow[],
+    labels: readonly PendingFeedback[],
+  ): Promise<boolean[]> => {
+    const deltas = new Map<string, StatsDelta>();
+    const deltaFor = (model: string, version: number, routeSince: Date) => {
+      const key = `${model}\u0000${String(version).padStart(10, '0')}\u0000${routeSince.toISOString()}`;
+      let d = deltas.get(key);
+      if (!d) {
+        d = { model, version, routeSince, requests: 0, errors: 0, labelled: 0, correct: 0, latencies: [] };
+        deltas.set(key, d);
+      }
+      return d;
+    };
+    for (const row of batch) {
+      const d = deltaFor(row.model, row.version, row.routeSince);
+      d.requests += 1;
+      if (row.error) d.errors += 1;
+      if (row.label !== null) {
+        d.labelled += 1;
+        d.correct += isCorrect(row.prediction, row.label);
+      }
+      d.latencies.push(Math.round(row.latencyMs * 1000) / 1000);
+    }
+
+    return db.transaction(async (tx) => {
+      for (let i = 0; i < batch.length; i += INSERT_CHUNK) {
+        await tx.insert(predictions).values(batch.slice(i, i + INSERT_CHUNK));
+      }
+
+      const found: boolean[] = [];
+      if (labels.length > 0) {
+        const ids = [...new Set(labels.map((f) => f.id))].sort();
+        const rows = await tx
+          .select({
+            id: predictions.id,
+            model: predictions.model,
+            version: predictions.version,
+            routeSince: predictions.routeSince,
+            prediction: predictions.prediction,
+            label: predictions.label,
+          })
+          .from(predictions)
+          .where(inArray(predictions.id, ids))
+          .orderBy(asc(predictions.id))
+          .for('update');
+        const current = new Map(rows.map((r) => [r.id, { ...r }]));
+        for (const f of labels) {
+          const row = current.get(f.id);
+          if (!row || row.model !== f.model) {
+            found.push(false);
+            continue;
+          }
+          found.push(true);
+          if (row.routeSince) {
+            const d = deltaFor(row.model, row.version, row.routeSince);
+            if (row.label === null) d.labelled += 1;
+            d.correct += isCorrect(row.prediction, f.label) - isCorrect(row.prediction, row.label);
+          }
+          row.label = f.label;
+        }
+        for (const [id, row] of current) {
+          await tx
+            .update(predictions)
+            .set({ label: row.label, labelledAt: new Date() })
+            .where(and(eq(predictions.id, id), eq(predictions.model, row.model)));
+        }
+      }
+
+      const keys = [...deltas.keys()].sort();
+      for (const key of keys) {
+        const d = deltas.get(key)!;
+        const latencies = d.latencies.slice(-latencyCap);
+        await tx
+          .insert(predictionStats)
+          .values({
+            model: d.model,
+            version: d.version,
+            routeSince: d.routeSince,
+            requests: d.requests,
+            errors: d.errors,
+            labelled: d.labelled,
+            correct: d.correct,
+            latenciesMs: latencies,
+          })
+          .onConflictDoUpdate({
+            target: [predictionStats.model, predictionStats.version, predictionStats.routeSince],
+            set: {
+              requests: sql`prediction_stats.requests + excluded.requests`,
+              errors: sql`prediction_stats.errors + excluded.errors`,
+              labelled: sql`prediction_stats.labelled + excluded.labelled`,
+              correct: sql`prediction_stats.correct + excluded.correct`,
+              // The newest `latencyCap` latencies: the old ones, then this batch's, cut from the front.
+              latenciesMs: sql`(prediction_stats.latencies_ms || excluded.latencies_ms)[greatest(1, cardinality(prediction_stats.latencies_ms) + cardinality(excluded.latencies_ms) - ${latencyCap} + 1):]`,
+              updatedAt: sql`now()`,
+            },
+          });
+      }
+      return found;
+    });
+  };
+
+  const waitForRoom = async () => {
+    const started = Date.now();
+    while (pending.length >= maxBufferedRows) {
+      const left = maxWaitMs - (Date.now() - started);
+      if (left <= 0) throw new RecordingBacklogError(pending.length, maxWaitMs);
+      void flush();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        roomWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  };
+
+  return {
+    async record(row) {
+      if (pending.length >= maxBufferedRows) await waitForRoom();
+      pending.push(row);
+      pendingById.set(row.id, row);
+      if (pending.length >= maxFlushRows) void flush();
+      else schedule(flushIntervalMs);
+    },
+
+    async feedback(model, predictionId, label) {
+      const row = pendingById.get(predictionId);
+      if (row && row.model === model) {
+        row.label = label;
+        row.labelledAt = new Date();
+        return true;
+      }
+      const update = () =>
+        new Promise<boolean>((resolve, reject) => {
+          feedbackQueue.push({ model, id: predictionId, label, resolve, reject });
+          schedule(0);
+        });
+      if (await update()) return true;
+      // Another replica may not have flushed it yet: look once more after two of its flush intervals.
+      await new Promise((r) => setTimeout(r, 2 * flushIntervalMs));
+      return update();
+    },
+
+    async close(timeoutMs = 10_000) {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const deadline = Date.now() + timeoutMs;
+      while ((pending.length > 0 || feedbackQueue.length > 0 || flushing) && Date.now() < deadline) {
+        await flush();
+        if (failures > 0 && pending.length > 0) {
+          await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures)));
+        }
+      }
+      if (timer) clearTimeout(timer);
+      timer = null;
+      return { unwritten: pending.length };
+    },
+
+    stats: () => ({ buffered: pending.length, ...counters }),
+  };
+}

@@ -1,0 +1,228 @@
+/**
+ * Prediction recording off the request path (serving/prediction-writer.ts),
+ * on a Postgres of the test's own so that it can go away: predictions are
+ * answered before they are written and land within a flush, with the
+ * per-version aggregates the canary reads; labels join them whether or not
+ * they were written yet; nothing is lost through an outage or a SIGTERM; a
+ * full buffer pushes back on callers instead of growing.
+ */
+import { randomUUID } from 'node:crypto';
+import { and, count, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { predictionStats, predictions } from '../../db/schema';
+import { bootstrapChampion, fastPolicy, writeDataset } from '../../scripts/lib/scenario';
+import { freePort } from '../../scripts/temporal-dev-server';
+import {
+  createPredictionWriter,
+  type PredictionRow,
+  RecordingBacklogError,
+} from '../../serving/prediction-writer';
+import { startCtloopProcess, timedFetch } from '../helpers/ctloop-process';
+import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
+import { type Stack, startStackWith } from '../helpers/stack';
+import { stackProcessEnv } from '../helpers/worker-process';
+
+const features = { x1: 0.5, x2: -1, x3: 2, x4: 0 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('prediction recording', () => {
+  let pgServer: OwnPostgres;
+  let stack: Stack;
+  const model = 'recorded';
+
+  beforeAll(async () => {
+    pgServer = await startOwnPostgres();
+    stack = await startStackWith({
+      temporalAddress: inject('temporalAddress'),
+      postgresUrl: pgServer.url,
+      workflowBundlePath: inject('workflowBundlePath'),
+      trainerPython: inject('trainerPython'),
+    });
+    const data = await writeDataset(stack.dataDir, 'baseline', { rows: 1500, seed: 41 });
+    await bootstrapChampion(stack.api(), model, data, fastPolicy(), stack.api('alice'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await pgServer?.start().catch(() => {});
+    await stack?.close();
+    await pgServer?.destroy();
+  });
+
+  const rowsOf = async (m: string) =>
+    (await stack.database.db.select({ n: count() }).from(predictions).where(eq(predictions.model, m)))[0]!.n;
+
+  it('answers first and writes within a flush; the canary counts each routing apart; labels join buffered and written predictions alike', async () => {
+    const api = stack.api();
+    const { since } = await stack.deps.gateway.setRoute(model, {
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    const before = await rowsOf(model);
+    const answers = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        api('POST', `/v1/models/${model}/predict`, { features, key: `user-${i}` }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+
+    // A label for a prediction answered a moment ago (probably still buffered) is taken.
+    const first = answers[0]!.body;
+    const wrongLabel = first.label === 1 ? 0 : 1;
+    expect(
+      (
+        await api('POST', `/v1/models/${model}/feedback`, {
+          predictionId: first.predictionId,
+          label: wrongLabel,
+        })
+      ).status,
+    ).toBe(200);
+
+    // Within a flush (250 ms) every prediction is in the database, once.
+    await sleep(600);
+    expect((await rowsOf(model)) - before).toBe(120);
+    const traffic = (await stack.deps.gateway.traffic(model, [1], since)).get(1)!;
+    expect(traffic).toMatchObject({ requests: 120, errors: 0, labelled: 1, correct: 0 });
+    expect(traffic.latencyMs).toHaveLength(120);
+    expect(traffic.latencyMsP50).toBeGreaterThan(0);
+
+    // A label for a written prediction; a second label for the same prediction replaces the first
+    // (labelled stays 1, correct follows the new label).
+    const second = answers[1]!.body;
+    expect(
+      (
+        await api('POST', `/v1/models/${model}/feedback`, {
+          predictionId: second.predictionId,
+          label: second.label,
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await api('POST', `/v1/models/${model}/feedback`, {
+          predictionId: first.predictionId,
+          label: first.label,
+        })
+      ).status,
+    ).toBe(200);
+    const labelled = (await stack.deps.gateway.traffic(model, [1], since)).get(1)!;
+    expect(labelled).toMatchObject({ requests: 120, labelled: 2, correct: 2 });
+    const [row] = await stack.database.db
+      .select({ label: predictions.label })
+      .from(predictions)
+      .where(eq(predictions.id, first.predictionId));
+    expect(row!.label).toBe(first.label);
+
+    // A prediction that does not exist, or belongs to another model: 404, nothing written.
+    const unknown = await api('POST', `/v1/models/${model}/feedback`, {
+      predictionId: randomUUID(),
+      label: 1,
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('unknown_prediction');
+
+    // A new routing (a canary step) starts a new count: the analysis sees only its own traffic.
+    const { since: next } = await stack.deps.gateway.setRoute(model, {
+      championVersion: 1,
+      candidateVersion: null,
+      candidateWeight: 0,
+    });
+    expect((await stack.deps.gateway.traffic(model, [1], next)).get(1)!.requests).toBe(0);
+    for (let i = 0; i < 5; i++) await api('POST', `/v1/models/${model}/predict`, { features });
+    await sleep(600);
+    expect((await stack.deps.gateway.traffic(model, [1], next)).get(1)!.requests).toBe(5);
+    expect((await stack.deps.gateway.traffic(model, [1], since)).get(1)!.requests).toBe(125);
+  });
+
+  it('keeps buffered predictions through a Postgres outage, pushes back when the buffer is full, and writes every one after', async () => {
+    const flushErrors: number[] = [];
+    const writer = createPredictionWriter(stack.database.db, {
+      flushIntervalMs: 100,
+      maxBufferedRows: 50,
+      maxWaitMs: 300,
+      onFlushError: (_err, attempt) => flushErrors.push(attempt),
+    });
+    const m = `outage-${randomUUID().slice(0, 8)}`;
+    const routeSince = new Date();
+    const row = (i: number): PredictionRow => ({
+      id: randomUUID(),
+      model: m,
+      version: 1,
+      role: 'champion',
+      requestKey: `k${i}`,
+      prediction: 0.9,
+      error: false,
+      latencyMs: 1 + i / 1000,
+      createdAt: new Date(),
+      routeSince,
+      label: null,
+      labelledAt: null,
+    });
+    for (let i = 0; i < 20; i++) await writer.record(row(i));
+    await sleep(400);
+    expect(await rowsOf(m)).toBe(20);
+
+    await pgServer.stop();
+    try {
+      // The buffer takes 50 more while the database is away; each answer is immediate.
+      const started = performance.now();
+      for (let i = 20; i < 70; i++) await writer.record(row(i));
+      expect(performance.now() - started).toBeLessThan(200);
+      // The 51st waits for room, then is refused: the caller hears of it, memory does not grow.
+      const refusedAt = performance.now();
+      await expect(writer.record(row(70))).rejects.toBeInstanceOf(RecordingBacklogError);
+      expect(performance.now() - refusedAt).toBeGreaterThanOrEqual(290);
+      expect(writer.stats().buffered).toBe(50);
+      await sleep(500);
+      expect(flushErrors.length).toBeGreaterThan(0);
+    } finally {
+      await pgServer.start();
+    }
+
+    // Back: the retries write all 50, once each, and the aggregate counts 70.
+    const deadline = Date.now() + 20_000;
+    while ((await rowsOf(m).catch(() => -1)) < 70 && Date.now() < deadline) await sleep(200);
+    expect(await rowsOf(m)).toBe(70);
+    const [stats] = await stack.database.db
+      .select()
+      .from(predictionStats)
+      .where(and(eq(predictionStats.model, m), eq(predictionStats.version, 1)));
+    expect(stats).toMatchObject({ requests: 70, errors: 0, labelled: 0 });
+    expect(stats!.latenciesMs).toHaveLength(70);
+    const distinct = await stack.database.db.execute(
+      sql`select count(distinct request_key)::int as n from predictions where model = ${m}`,
+    );
+    expect(Number((distinct as unknown as { rows: { n: number }[] }).rows[0]!.n)).toBe(70);
+    expect(await writer.close()).toEqual({ unwritten: 0 });
+  });
+
+  it('an API process stopped with SIGTERM writes every prediction it answered before it exits', async () => {
+    const port = await freePort();
+    const apiProcess = startCtloopProcess({
+      name: 'api',
+      script: 'api/server.ts',
+      env: { ...stackProcessEnv(stack), PORT: String(port) },
+    });
+    try {
+      await apiProcess.waitFor(/API listening/, 90_000);
+      const headers = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
+      const before = await rowsOf(model);
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          timedFetch(`http://127.0.0.1:${port}/v1/models/${model}/predict`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ features }),
+          }),
+        ),
+      );
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      // Stopped at once, well within a flush interval of the last answer.
+      await apiProcess.kill('SIGTERM');
+      expect(apiProcess.exitCode()).toBe(0);
+      expect((await rowsOf(model)) - before).toBe(200);
+    } finally {
+      await apiProcess.kill('SIGKILL');
+    }
+  });
+});
