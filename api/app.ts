@@ -32,6 +32,8 @@ export function createApp(deps: ApiDeps) {
   // Everything under /v1 needs a token; /healthz, /metrics and /openapi.json stay open for probes and tooling.
   // A known path with a method it does not have is a 405 naming the allowed ones, before any token check.
   app.use('/v1/*', async (c, next) => {
+    // The common case first (the path has this method), without listing every method of the path.
+    if (hasMethod(c.req.method, c.req.path)) return next();
     const allowed = methodsOf(c.req.path);
     if (allowed.length === 0 || allowed.includes(c.req.method)) return next();
     c.header('Allow', allowed.join(', '));
@@ -57,12 +59,20 @@ export function createApp(deps: ApiDeps) {
     .route('/v1', freezeRoutes(deps));
 
   let patterns: { method: string; path: RegExp }[] | null = null;
+  const routePatterns = () =>
+    (patterns ??= routes.routes
+      .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/'))
+      .map((r) => ({ method: r.method, path: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`) })));
+  function hasMethod(method: string, requestPath: string): boolean {
+    return routePatterns().some((p) => p.method === method && p.path.test(requestPath));
+  }
   /** The methods the app has for a concrete path (HEAD with GET, as Hono answers it). */
   function methodsOf(requestPath: string): string[] {
-    patterns ??= routes.routes
-      .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/'))
-      .map((r) => ({ method: r.method, path: new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+')}$`) }));
-    const methods = new Set(patterns.filter((p) => p.path.test(requestPath)).map((p) => p.method));
+    const methods = new Set(
+      routePatterns()
+        .filter((p) => p.path.test(requestPath))
+        .map((p) => p.method),
+    );
     if (methods.has('GET')) methods.add('HEAD');
     return [...methods].sort();
   }

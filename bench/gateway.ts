@@ -28,6 +28,9 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  *
  *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 2]
  *
+ * With CTLOOP_BENCH_PROFILE_DIR set, both servers write a V8 CPU profile there
+ * when they stop (open it in Chrome DevTools).
+ *
  * Writes bench/results/gateway.json and prints the same JSON.
  */
 
@@ -44,6 +47,8 @@ const CONNECTIONS = option('connections', 20);
 const RUNS = option('runs', 2);
 const WARMUP_S = 3;
 const MODEL = 'gateway-bench';
+const PROFILE_DIR = process.env.CTLOOP_BENCH_PROFILE_DIR;
+const NODE_ARGS = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
 const BODY = JSON.stringify({ features: { x1: 0.5, x2: -1, x3: 2, x4: 0 } });
 
 const round = (x: number) => Math.round(x * 100) / 100;
@@ -121,6 +126,7 @@ async function main() {
       script: 'bench/lib/bare-predict-server.ts',
       port: await freePort(),
       env: { ...process.env, CTLOOP_BENCH_ARTIFACT: artifactPath },
+      nodeArgs: NODE_ARGS,
     });
     servers.push(bare);
     const ctloop = await startServerProcess({
@@ -128,6 +134,7 @@ async function main() {
       port: await freePort(),
       // The API as deployed: its own configuration, log level included.
       env: stackProcessEnv(stack),
+      nodeArgs: NODE_ARGS,
     });
     servers.push(ctloop);
     const sides = {

@@ -13,6 +13,7 @@ import {
   type PredictionWriterOptions,
   RecordingBacklogError,
 } from './prediction-writer';
+import { createTtlCache } from './ttl-cache';
 
 /**
  * The builtin serving gateway: routes each request to the champion or the
@@ -80,6 +81,8 @@ export interface Gateway {
     since: Date,
     options?: { latencySample?: number },
   ): Promise<Map<number, VersionTraffic>>;
+  /** Forgets what this process cached of a model's routing and versions (after a change made elsewhere, e.g. a fault drill). */
+  invalidate(model: string): void;
   /** Writes the predictions and labels still buffered (on shutdown); returns how many it could not write. */
   close(): Promise<{ unwritten: number }>;
 }
@@ -90,6 +93,13 @@ export interface Gateway {
  * requests, at 0.001 ms resolution) rather than growing with traffic.
  */
 export const DEFAULT_LATENCY_SAMPLE = PREDICTION_STATS_LATENCY_CAP;
+
+/**
+ * How long a gateway reuses the routing and version settings it read: a
+ * routing change (canary step, rollback) or a fault drill made by another
+ * process reaches every replica within this.
+ */
+export const SERVING_CACHE_TTL_MS = 1000;
 
 /** What the gateway reports for each prediction it records (e.g. to metrics); latency as recorded, in ms. */
 export type PredictionObserver = (prediction: {
@@ -106,6 +116,8 @@ export function createGateway(deps: {
   random?: () => number;
   observe?: PredictionObserver;
   recording?: PredictionWriterOptions;
+  /** How long routing and version settings read from the database are reused (default SERVING_CACHE_TTL_MS). */
+  cacheTtlMs?: number;
 }): Gateway {
   const { db, artifacts } = deps;
   const random = deps.random ?? Math.random;
@@ -128,18 +140,35 @@ export function createGateway(deps: {
     return model;
   };
 
-  const versionRow = async (model: string, version: number) => {
-    const [row] = await db
-      .select({ artifactUri: modelVersions.artifactUri, faultErrorRate: modelVersions.faultErrorRate })
-      .from(modelVersions)
-      .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)));
-    if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
-    return row;
+  // The hot path reads no database: the routing and each version's settings are cached for
+  // `cacheTtlMs` (a change made by another process reaches this one within that), and this
+  // process's own changes (setRoute, invalidate) take effect at once.
+  const cacheTtlMs = deps.cacheTtlMs ?? SERVING_CACHE_TTL_MS;
+  const routeOf = createTtlCache<string, typeof routes.$inferSelect | null>({
+    ttlMs: cacheTtlMs,
+    load: async (model) => (await db.select().from(routes).where(eq(routes.model, model)))[0] ?? null,
+  });
+  const versionKey = (model: string, version: number) => `${model}\u0000${version}`;
+  const versionOf = createTtlCache<string, { artifactUri: string; faultErrorRate: number }>({
+    ttlMs: cacheTtlMs,
+    load: async (key) => {
+      const [model, version] = key.split('\u0000') as [string, string];
+      const [row] = await db
+        .select({ artifactUri: modelVersions.artifactUri, faultErrorRate: modelVersions.faultErrorRate })
+        .from(modelVersions)
+        .where(and(eq(modelVersions.model, model), eq(modelVersions.version, Number(version))));
+      if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
+      return row;
+    },
+  });
+  const invalidate = (model: string) => {
+    routeOf.delete(model);
+    versionOf.deleteWhere((key) => key.startsWith(`${model}\u0000`));
   };
 
   return {
     async predict(model, request) {
-      const [route] = await db.select().from(routes).where(eq(routes.model, model));
+      const route = await routeOf.get(model);
       const key = request.key ?? random().toString(36).slice(2);
       const chosen = route
         ? chooseVersion(
@@ -154,7 +183,7 @@ export function createGateway(deps: {
       if (!chosen)
         throw new GatewayError('no_model_served', `model ${model} has no version in production yet`);
       const started = performance.now();
-      const version = await versionRow(model, chosen.version);
+      const version = await versionOf.get(versionKey(model, chosen.version));
       const artifact = await loadModel(version.artifactUri);
       let probability: number;
       try {
@@ -214,6 +243,7 @@ export function createGateway(deps: {
         .values(values)
         .onConflictDoUpdate({ target: routes.model, set: values })
         .returning({ updatedAt: routes.updatedAt });
+      routeOf.delete(model);
       return { since: row!.updatedAt };
     },
 
@@ -256,6 +286,8 @@ export function createGateway(deps: {
       }
       return result;
     },
+
+    invalidate,
 
     close: () => writer.close(),
   };

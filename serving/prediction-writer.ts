@@ -5,7 +5,7 @@ import { predictionStats, predictions } from '../db/schema';
 /**
  * Prediction recording off the request path. The gateway hands each
  * prediction to the writer and answers at once; the writer inserts the
- * buffered rows in batches (multi-row inserts, one transaction per flush) and,
+ * buffered rows in batches (one INSERT, one transaction per flush) and,
  * in the same transaction, adds them to the per-version aggregates the canary
  * analysis reads (`prediction_stats`, one row per version and routing).
  *
@@ -48,7 +48,7 @@ export interface PredictionWriterOptions {
   readonly maxBufferedRows?: number;
   /** How long `record` waits for room before it refuses (default 1,000 ms). */
   readonly maxWaitMs?: number;
-  /** Rows written by one flush (default 5,000, in inserts of 1,000). */
+  /** Rows written by one flush (default 5,000). */
   readonly maxFlushRows?: number;
   /** Latencies kept per version and routing for the canary (default PREDICTION_STATS_LATENCY_CAP). */
   readonly latencyCap?: number;
@@ -76,7 +76,26 @@ export class RecordingBacklogError extends Error {
   }
 }
 
-const INSERT_CHUNK = 1000;
+/**
+ * One INSERT for the whole batch, its columns passed as twelve arrays
+ * (`unnest`): the statement costs the same to build for 10 rows as for 5,000,
+ * where a multi-row VALUES list grows with every value (and its building
+ * would hold the event loop, and every request, for tens of milliseconds).
+ */
+function insertRows(rows: readonly PredictionRow[]) {
+  const column = <T>(pick: (r: PredictionRow) => T) => sql.param(rows.map(pick));
+  const time = (d: Date | null) => (d === null ? null : d.toISOString());
+  return sql`insert into predictions
+    (id, model, version, role, request_key, prediction, error, latency_ms, created_at, route_since, label, labelled_at)
+    select * from unnest(
+      ${column((r) => r.id)}::uuid[], ${column((r) => r.model)}::text[], ${column((r) => r.version)}::int[],
+      ${column((r) => r.role)}::text[], ${column((r) => r.requestKey)}::text[],
+      ${column((r) => r.prediction)}::float8[], ${column((r) => r.error)}::bool[],
+      ${column((r) => r.latencyMs)}::float8[], ${column((r) => time(r.createdAt))}::timestamptz[],
+      ${column((r) => time(r.routeSince))}::timestamptz[], ${column((r) => r.label)}::int[],
+      ${column((r) => time(r.labelledAt))}::timestamptz[]
+    )`;
+}
 const MAX_BACKOFF_MS = 5_000;
 
 interface PendingFeedback {
@@ -202,9 +221,7 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
     }
 
     return db.transaction(async (tx) => {
-      for (let i = 0; i < batch.length; i += INSERT_CHUNK) {
-        await tx.insert(predictions).values(batch.slice(i, i + INSERT_CHUNK));
-      }
+      if (batch.length > 0) await tx.execute(insertRows(batch));
 
       const found: boolean[] = [];
       if (labels.length > 0) {

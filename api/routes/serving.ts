@@ -71,8 +71,11 @@ export function servingRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model } = c.req.valid('param');
-        await requireModel(deps, model);
-        const result = await gateway.predict(model, c.req.valid('json')).catch(fromGateway);
+        // No registry read on the hot path: a model with a routing exists; without one, say which it is.
+        const result = await gateway.predict(model, c.req.valid('json')).catch(async (err: unknown) => {
+          if (err instanceof GatewayError && err.code === 'no_model_served') await requireModel(deps, model);
+          return fromGateway(err);
+        });
         return c.json(result, 200);
       },
     )
@@ -130,6 +133,7 @@ export function servingRoutes(deps: ApiDeps) {
           .where(and(eq(modelVersions.model, model), eq(modelVersions.version, version)))
           .returning({ version: modelVersions.version });
         if (updated.length === 0) throw notFound(`version ${version} of model ${model}`);
+        gateway.invalidate(model);
         await db.insert(auditEvents).values({
           model,
           kind: 'fault_injection',

@@ -28,8 +28,11 @@ export async function startServerProcess(opts: {
   port: number;
   env: NodeJS.ProcessEnv;
   healthPath?: string;
+  /** Extra node options, e.g. `--cpu-prof`. */
+  nodeArgs?: readonly string[];
 }): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', opts.script], {
+  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script];
+  const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

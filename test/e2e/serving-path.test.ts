@@ -1,10 +1,12 @@
 /**
- * Prediction recording off the request path (serving/prediction-writer.ts),
- * on a Postgres of the test's own so that it can go away: predictions are
+ * The serving path, on a Postgres of the test's own so that it can go away.
+ * Prediction recording off the request path (serving/prediction-writer.ts): predictions are
  * answered before they are written and land within a flush, with the
  * per-version aggregates the canary reads; labels join them whether or not
  * they were written yet; nothing is lost through an outage or a SIGTERM; a
- * full buffer pushes back on callers instead of growing.
+ * full buffer pushes back on callers instead of growing. Routing is cached
+ * per process: a change made elsewhere reaches every API replica within the
+ * cache's TTL.
  */
 import { randomUUID } from 'node:crypto';
 import { and, count, eq, sql } from 'drizzle-orm';
@@ -12,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { predictionStats, predictions } from '../../db/schema';
 import { bootstrapChampion, fastPolicy, writeDataset } from '../../scripts/lib/scenario';
 import { freePort } from '../../scripts/temporal-dev-server';
+import { SERVING_CACHE_TTL_MS } from '../../serving/gateway';
 import {
   createPredictionWriter,
   type PredictionRow,
@@ -25,7 +28,7 @@ import { stackProcessEnv } from '../helpers/worker-process';
 const features = { x1: 0.5, x2: -1, x3: 2, x4: 0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('prediction recording', () => {
+describe('the serving path', () => {
   let pgServer: OwnPostgres;
   let stack: Stack;
   const model = 'recorded';
@@ -223,6 +226,61 @@ describe('prediction recording', () => {
       expect((await rowsOf(model)) - before).toBe(200);
     } finally {
       await apiProcess.kill('SIGKILL');
+    }
+  });
+  it('a routing change made by another process reaches every API replica within the cache TTL', async () => {
+    const replicas = await Promise.all(
+      [1, 2].map(async (i) => {
+        const port = await freePort();
+        const proc = startCtloopProcess({
+          name: `api-${i}`,
+          script: 'api/server.ts',
+          env: { ...stackProcessEnv(stack), PORT: String(port) },
+        });
+        return { proc, url: `http://127.0.0.1:${port}` };
+      }),
+    );
+    try {
+      await Promise.all(replicas.map((r) => r.proc.waitFor(/API listening/, 90_000)));
+      const headers = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
+      const status = async (url: string) =>
+        (
+          await timedFetch(`${url}/v1/models/${model}/predict`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ features }),
+          })
+        ).status;
+      /** Sets the routing (as a worker would) and returns how long until each replica answers `expected`. */
+      const change = async (championVersion: number | null, expected: number) => {
+        for (const r of replicas) expect(await status(r.url)).not.toBe(expected);
+        await stack.deps.gateway.setRoute(model, {
+          championVersion,
+          candidateVersion: null,
+          candidateWeight: 0,
+        });
+        const changedAt = performance.now();
+        return Promise.all(
+          replicas.map(async (r) => {
+            while ((await status(r.url)) !== expected) {
+              if (performance.now() - changedAt > 10_000) throw new Error('routing change never arrived');
+              await sleep(20);
+            }
+            return Math.round(performance.now() - changedAt);
+          }),
+        );
+      };
+      const delays: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        // Nothing served (an emergency stop), then the champion again.
+        delays.push(...(await change(null, 409)));
+        delays.push(...(await change(1, 200)));
+      }
+      console.info(`routing change reached the replicas after ${delays.join(', ')} ms`);
+      // Within the cache TTL, plus a request's time and the poll interval.
+      for (const d of delays) expect(d).toBeLessThanOrEqual(SERVING_CACHE_TTL_MS + 300);
+    } finally {
+      for (const r of replicas) await r.proc.kill('SIGKILL');
     }
   });
 });
