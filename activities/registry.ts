@@ -114,6 +114,8 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
       const result = await db.transaction((tx) =>
         setChampion(tx, { ...input, to: input.version, kind: 'promotion' }),
       );
+      // This process's gateway serves the new routing at once; other processes within its cache TTL.
+      gateway.invalidate(input.model);
       return { previousChampion: result.changed ? result.from : await previousOf(db, input) };
     },
 
@@ -133,6 +135,7 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
       await db.transaction((tx) =>
         setChampion(tx, { ...input, to: input.version, kind: input.kind ?? 'rollback' }),
       );
+      gateway.invalidate(input.model);
     },
 
     /**

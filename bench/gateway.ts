@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { and, count, eq } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { modelVersions, predictions } from '../db/schema';
 import { bootstrapChampion, fastPolicy, writeDataset } from '../scripts/lib/scenario';
 import { freePort } from '../scripts/temporal-dev-server';
@@ -169,6 +169,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1_500));
     const recorded = (await rowsOf()) - rowsBefore;
     const served = await servedByGateway(ctloop.url);
+    const storage = await storagePerMillion();
 
     const summary = (name: keyof typeof sides) => ({
       saturationRequestsPerSecond: median(runs[name].map((x) => x.saturation.requestsPerSecond)),
@@ -195,6 +196,7 @@ async function main() {
       runs,
       summary: { bare: bareSummary, ctloop: ctloopSummary },
       recording: { answered2xxSeenByLoadGenerator: ctloopOk, servedByGateway: served, rowsWritten: recorded },
+      storage,
       goals: {
         throughputAtLeastHalfOfBare: { ratio: throughputRatio, met: throughputRatio >= 0.5 },
         addedP99AtRateAtMost5Ms: {
@@ -213,6 +215,16 @@ async function main() {
   } finally {
     for (const s of servers) await s.stop();
     await control.close();
+  }
+
+  /** The predictions table's size on disk (rows, indexes, TOAST) per million rows, after a VACUUM. */
+  async function storagePerMillion() {
+    await stack.database.db.execute(sql`vacuum analyze predictions`);
+    const result = await stack.database.db.execute(
+      sql`select pg_total_relation_size('predictions')::float8 as bytes, (select count(*) from predictions)::float8 as rows`,
+    );
+    const { bytes, rows } = (result as unknown as { rows: { bytes: number; rows: number }[] }).rows[0]!;
+    return { rows, bytes, megabytesPerMillionPredictions: round(((bytes / rows) * 1e6) / 1e6) };
   }
 
   async function rowsOf(): Promise<number> {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   doublePrecision,
   index,
@@ -249,7 +250,8 @@ export const predictions = pgTable(
     /** When the routing that chose this version took effect (`routes.updated_at`): the canary step it belongs to. */
     routeSince: timestamp('route_since', { withTimezone: true }),
   },
-  (t) => [index('predictions_model_version_time_idx').on(t.model, t.version, t.createdAt)],
+  // Retention deletes a model's oldest rows; nothing else scans them (the canary reads prediction_stats).
+  (t) => [index('predictions_model_time_idx').on(t.model, t.createdAt)],
 );
 
 /**
@@ -265,10 +267,11 @@ export const predictionStats = pgTable(
     model: text('model').notNull(),
     version: integer('version').notNull(),
     routeSince: timestamp('route_since', { withTimezone: true }).notNull(),
-    requests: integer('requests').notNull().default(0),
-    errors: integer('errors').notNull().default(0),
-    labelled: integer('labelled').notNull().default(0),
-    correct: integer('correct').notNull().default(0),
+    // 64-bit: a champion's routing can serve for months at thousands of requests a second.
+    requests: bigint('requests', { mode: 'number' }).notNull().default(0),
+    errors: bigint('errors', { mode: 'number' }).notNull().default(0),
+    labelled: bigint('labelled', { mode: 'number' }).notNull().default(0),
+    correct: bigint('correct', { mode: 'number' }).notNull().default(0),
     latenciesMs: doublePrecision('latencies_ms').array().notNull().default(sql`'{}'`),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -22,7 +22,7 @@ export interface NumberRange {
   readonly maxExclusive?: boolean;
   readonly integer?: boolean;
   /** Printed after the numbers; `seconds` also prints the maximum in days, hours or minutes. */
-  readonly unit?: 'seconds' | 'ms' | '%';
+  readonly unit?: 'seconds' | 'ms' | '%' | 'days';
 }
 
 /** `2592000 seconds (30 days)`, `600 seconds (10 minutes)`; other units plainly. */
@@ -30,6 +30,7 @@ export function withUnit(value: number, unit: NumberRange['unit']): string {
   if (unit === undefined) return String(value);
   if (unit === '%') return `${value} %`;
   if (unit === 'ms') return `${value} ms`;
+  if (unit === 'days') return `${value} days`;
   return `${value} seconds${readableDuration(value)}`;
 }
 

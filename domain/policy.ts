@@ -317,6 +317,15 @@ export const promotionPolicySchema = z.object({
     .default({ attempts: 20, backoffSeconds: 1, maxBackoffSeconds: 300 }),
 });
 
+/** What the serving gateway keeps of this model's traffic (serving/prediction-retention.ts). */
+export const servingPolicySchema = z.object({
+  /**
+   * Raw predictions older than this are deleted (feedback can join a prediction
+   * only while it is kept); the per-version aggregates the canary reads are kept.
+   */
+  retentionDays: inRange({ min: 1, max: 3650, integer: true, unit: 'days' }).default(30),
+});
+
 export const policySchema = z.object({
   schema: dataSchemaSchema,
   validation: validationPolicySchema.default({ minRows: 100 }),
@@ -332,6 +341,7 @@ export const policySchema = z.object({
   performance: performancePolicySchema.default(() => performancePolicySchema.parse({})),
   /** How triggers are governed: dedup TTL, cooldowns, daily run budget (domain/trigger-policy.ts). */
   triggers: triggerPolicySchema.default(() => triggerPolicySchema.parse({})),
+  serving: servingPolicySchema.default(() => servingPolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;

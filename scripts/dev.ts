@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
+import { startPredictionPruner } from '../serving/prediction-retention';
 import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import {
   createApiApp,
@@ -67,6 +68,7 @@ async function main() {
   });
   const running = Promise.all(workers.map((w) => w.run()));
   const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);
+  const pruner = startPredictionPruner(deps.db, log);
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
   const { app, gateway } = createApiApp(config, deps, temporal, log);
@@ -109,6 +111,7 @@ async function main() {
     const { unwritten } = await gateway.close();
     if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
     await reconciler.stop();
+    await pruner.stop();
     for (const w of workers) w.shutdown();
     await running.catch(() => {});
     await Promise.all([workerConnection.close(), connection.close()]);

@@ -38,10 +38,11 @@ export interface BoundRow {
   readonly default: string;
 }
 
-/** The unit a field's name gives its numbers: `…Seconds`/`seconds`, `…Ms`, the canary's percentages. */
+/** The unit a field's name gives its numbers: `…Seconds`/`seconds`, `…Ms`, `…Days`, the canary's percentages. */
 function unitOf(path: string): NumberRange['unit'] {
   if (/(^|\.)seconds$|Seconds$/.test(path)) return 'seconds';
   if (/Ms$/.test(path)) return 'ms';
+  if (/Days$/.test(path)) return 'days';
   if (path === 'canary.steps[]') return '%';
   return undefined;
 }

@@ -10,20 +10,24 @@ import { predictionStats, predictions } from '../db/schema';
  * analysis reads (`prediction_stats`, one row per version and routing).
  *
  * Guarantees:
- * - a flush starts at most `flushIntervalMs` after a row is buffered;
+ * - flushes are group commits: a flush starts as soon as rows wait and the
+ *   previous flush has ended, but at most one every `flushIntervalMs` (20 ms),
+ *   so a quiet gateway writes a prediction within milliseconds and a busy one
+ *   writes whatever arrived during the previous flush in one statement;
  * - the buffer is bounded: when it holds `maxBufferedRows`, `record` waits
  *   for room (back-pressure on the callers) and gives up after `maxWaitMs`
  *   with a RecordingBacklogError (the API answers 503);
  * - a failed flush (the database is away) keeps its rows and is retried with
  *   backoff; `close()` flushes what is left (the API does so on SIGTERM);
  * - a crash (kill -9) loses what was buffered and not yet flushed: at most
- *   one flush interval of predictions, plus whatever waited through an outage.
+ *   what arrived during one flush (tens of milliseconds), plus whatever
+ *   waited through an outage.
  *
  * Feedback (a prediction's true label) is batched too: a label for a buffered
  * prediction is written with it; any other waits for the next flush (group
  * commit) and is answered once the update committed. A label for a prediction
- * not found is tried once more two flush intervals later (another replica may
- * not have written it yet) before it is refused.
+ * not found is tried again for up to about 0.8 s (another replica may not have
+ * written it yet) before it is refused.
  */
 export interface PredictionRow {
   readonly id: string;
@@ -42,7 +46,7 @@ export interface PredictionRow {
 }
 
 export interface PredictionWriterOptions {
-  /** A buffered row waits at most this long for its flush (default 250 ms). */
+  /** The least time between the starts of two flushes (default 20 ms). */
   readonly flushIntervalMs?: number;
   /** Rows buffered before `record` waits for room (default 50,000). */
   readonly maxBufferedRows?: number;
@@ -97,6 +101,7 @@ function insertRows(rows: readonly PredictionRow[]) {
     )`;
 }
 const MAX_BACKOFF_MS = 5_000;
+const FEEDBACK_RETRY_MS = [25, 50, 100, 200, 400];
 
 interface PendingFeedback {
   readonly model: string;
@@ -122,7 +127,7 @@ const isCorrect = (prediction: number | null, label: number | null) =>
   prediction !== null && label !== null && prediction >= 0.5 === (label === 1) ? 1 : 0;
 
 export function createPredictionWriter(db: Db, options: PredictionWriterOptions = {}): PredictionWriter {
-  const flushIntervalMs = options.flushIntervalMs ?? 250;
+  const flushIntervalMs = options.flushIntervalMs ?? 20;
   const maxBufferedRows = options.maxBufferedRows ?? 50_000;
   const maxWaitMs = options.maxWaitMs ?? 1_000;
   const maxFlushRows = options.maxFlushRows ?? 5_000;
@@ -134,8 +139,15 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
   let flushing: Promise<void> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let failures = 0;
+  let lastFlushStart = Number.NEGATIVE_INFINITY;
   let roomWaiters: (() => void)[] = [];
   const counters = { written: 0, flushes: 0, failedFlushes: 0 };
+
+  /** After a failed flush: 0.2 s, 0.4 s, … up to 5 s. */
+  const backoffMs = () => Math.min(MAX_BACKOFF_MS, 100 * 2 ** failures);
+  /** When the next flush may start. */
+  const nextFlushInMs = () =>
+    failures > 0 ? backoffMs() : Math.max(0, lastFlushStart + flushIntervalMs - performance.now());
 
   const schedule = (delayMs: number) => {
     if (timer || flushing) return;
@@ -160,6 +172,7 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
     for (const row of batch) pendingById.delete(row.id);
     const labels = feedbackQueue;
     feedbackQueue = [];
+    lastFlushStart = performance.now();
     flushing = write(batch, labels)
       .then((found) => {
         failures = 0;
@@ -174,22 +187,12 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
         pending = [...batch, ...pending];
         for (const row of batch) pendingById.set(row.id, row);
         for (const f of labels) f.reject(err);
-        const retryInMs = Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures);
-        options.onFlushError?.(err, failures, retryInMs);
+        options.onFlushError?.(err, failures, backoffMs());
       })
       .finally(() => {
         flushing = null;
         wakeRoomWaiters();
-        if (pending.length > 0 || feedbackQueue.length > 0) {
-          const full = pending.length >= maxFlushRows || feedbackQueue.length > 0;
-          schedule(
-            failures > 0
-              ? Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures)
-              : full
-                ? 0
-                : flushIntervalMs,
-          );
-        }
+        if (pending.length > 0 || feedbackQueue.length > 0) schedule(nextFlushInMs());
       });
     return flushing;
   };
@@ -316,8 +319,7 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
       if (pending.length >= maxBufferedRows) await waitForRoom();
       pending.push(row);
       pendingById.set(row.id, row);
-      if (pending.length >= maxFlushRows) void flush();
-      else schedule(flushIntervalMs);
+      schedule(nextFlushInMs());
     },
 
     async feedback(model, predictionId, label) {
@@ -330,12 +332,15 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
       const update = () =>
         new Promise<boolean>((resolve, reject) => {
           feedbackQueue.push({ model, id: predictionId, label, resolve, reject });
-          schedule(0);
+          schedule(nextFlushInMs());
         });
       if (await update()) return true;
-      // Another replica may not have flushed it yet: look once more after two of its flush intervals.
-      await new Promise((r) => setTimeout(r, 2 * flushIntervalMs));
-      return update();
+      // Another replica may not have flushed it yet: look again after 25, 50, … 400 ms (0.8 s in all).
+      for (const waitMs of FEEDBACK_RETRY_MS) {
+        await new Promise((r) => setTimeout(r, waitMs));
+        if (await update()) return true;
+      }
+      return false;
     },
 
     async close(timeoutMs = 10_000) {
@@ -345,7 +350,7 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
       while ((pending.length > 0 || feedbackQueue.length > 0 || flushing) && Date.now() < deadline) {
         await flush();
         if (failures > 0 && pending.length > 0) {
-          await new Promise((r) => setTimeout(r, Math.min(MAX_BACKOFF_MS, flushIntervalMs * 2 ** failures)));
+          await new Promise((r) => setTimeout(r, backoffMs()));
         }
       }
       if (timer) clearTimeout(timer);

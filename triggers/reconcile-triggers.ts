@@ -5,6 +5,7 @@ import { describeDatabaseError } from '../db/errors';
 import { findModel } from '../db/registry';
 import { triggers } from '../db/schema';
 import { REDELIVERY_WINDOW_MS } from '../domain/trigger-ledger';
+import { runEvery } from '../workers/periodic';
 import {
   modelWorkflowId,
   type TriggerAccepted,
@@ -199,29 +200,14 @@ export function startTriggerReconciler(
   log: Logger,
   opts: { everyMs: number; graceMs: number } = { everyMs: RECONCILE_EVERY_MS, graceMs: RECONCILE_GRACE_MS },
 ): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | null = null;
-  let round: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    round = reconcileTriggers(deps, { graceMs: opts.graceMs })
-      .then((report) => {
-        if (report.redelivered + report.givenUp + report.corrected > 0 || report.unreachable.length > 0) {
-          log.info(report, 'reconciled triggers whose fate was never stored');
-        }
-      })
-      .catch((err) =>
-        log.warn({ reason: describeDatabaseError(err) }, 'trigger reconciliation failed; retrying'),
-      )
-      .finally(() => {
-        if (!stopped) timer = setTimeout(tick, opts.everyMs);
-      });
-  };
-  timer = setTimeout(tick, opts.everyMs);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await round;
+  return runEvery(
+    opts.everyMs,
+    async () => {
+      const report = await reconcileTriggers(deps, { graceMs: opts.graceMs });
+      if (report.redelivered + report.givenUp + report.corrected > 0 || report.unreachable.length > 0) {
+        log.info(report, 'reconciled triggers whose fate was never stored');
+      }
     },
-  };
+    (err) => log.warn({ reason: describeDatabaseError(err) }, 'trigger reconciliation failed; retrying'),
+  );
 }

@@ -19,6 +19,7 @@ import { type Database, openDatabase } from '../db/client';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
 import { createMetrics } from '../observability/metrics';
 import { createGateway } from '../serving/gateway';
+import { startPredictionPruner } from '../serving/prediction-retention';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
 import { startTriggerReconciler } from '../triggers/reconcile-triggers';
@@ -230,6 +231,8 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
   const reconciler = roles.includes('control')
     ? startTriggerReconciler({ db: deps.db, temporal: client, taskQueues: config.taskQueues }, log)
     : null;
+  // And they delete raw predictions past each model's retention.
+  const pruner = roles.includes('control') ? startPredictionPruner(deps.db, log) : null;
   const connection = await connectWorkerToTemporal(config.temporal.address, log);
   const workers = await createCtWorkers({
     connection,
@@ -246,6 +249,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     await Promise.all(workers.map((w) => w.run()));
   } finally {
     await reconciler?.stop();
+    await pruner?.stop();
     await connection.close();
     await clientConnection.close();
     await database.close();

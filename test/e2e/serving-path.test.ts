@@ -12,9 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { and, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { predictionStats, predictions } from '../../db/schema';
-import { bootstrapChampion, fastPolicy, writeDataset } from '../../scripts/lib/scenario';
+import { bootstrapChampion, fastPolicy, registerModel, writeDataset } from '../../scripts/lib/scenario';
 import { freePort } from '../../scripts/temporal-dev-server';
 import { SERVING_CACHE_TTL_MS } from '../../serving/gateway';
+import { prunePredictions } from '../../serving/prediction-retention';
 import {
   createPredictionWriter,
   type PredictionRow,
@@ -270,6 +271,25 @@ describe('the serving path', () => {
           }),
         );
       };
+      // Feedback sent to one replica for a prediction another answered a moment ago is taken.
+      const feedbackMs: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const predicted = await timedFetch(`${replicas[0]!.url}/v1/models/${model}/predict`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ features }),
+        });
+        expect(predicted.status).toBe(200);
+        const labelled = await timedFetch(`${replicas[1]!.url}/v1/models/${model}/feedback`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ predictionId: predicted.body.predictionId, label: 1 }),
+        });
+        expect(labelled.status).toBe(200);
+        feedbackMs.push(Math.round(labelled.ms));
+      }
+      console.info(`feedback through the other replica took ${feedbackMs.join(', ')} ms`);
+
       const delays: number[] = [];
       for (let i = 0; i < 3; i++) {
         // Nothing served (an emergency stop), then the champion again.
@@ -282,5 +302,57 @@ describe('the serving path', () => {
     } finally {
       for (const r of replicas) await r.proc.kill('SIGKILL');
     }
+  });
+  it("deletes raw predictions past each model's retention, in batches, and keeps the aggregates", async () => {
+    const db = stack.database.db;
+    const api = stack.api();
+    // A second model keeps its predictions 90 days; `recorded` has the default 30.
+    const data = await writeDataset(stack.dataDir, 'long-memory', { rows: 300, seed: 3 });
+    await registerModel(api, 'long-memory', data, fastPolicy({ serving: { retentionDays: 90 } }));
+    const writer = createPredictionWriter(db, { flushIntervalMs: 50 });
+    const day = 86_400_000;
+    const routeSince = new Date(Date.now() - 50 * day);
+    const rows = (m: string, ageDays: number, n: number): PredictionRow[] =>
+      Array.from({ length: n }, (_, i) => ({
+        id: randomUUID(),
+        model: m,
+        version: 1,
+        role: 'champion',
+        requestKey: `aged-${ageDays}-${i}`,
+        prediction: 0.8,
+        error: false,
+        latencyMs: 2,
+        createdAt: new Date(Date.now() - ageDays * day),
+        routeSince,
+        label: null,
+        labelledAt: null,
+      }));
+    const old = rows(model, 40, 23);
+    const recent = rows(model, 10, 5);
+    for (const r of [...old, ...recent, ...rows('long-memory', 40, 4)]) await writer.record(r);
+    expect(await writer.close()).toEqual({ unwritten: 0 });
+    const statsBefore = await db
+      .select()
+      .from(predictionStats)
+      .where(eq(predictionStats.routeSince, routeSince));
+
+    const kept = await rowsOf(model);
+    // Batches of 10: the 23 old rows go in three.
+    const report = await prunePredictions(db, { batchRows: 10 });
+    expect(report.deleted).toEqual({ [model]: 23 });
+    expect(report.skipped).toEqual({});
+    expect(await rowsOf(model)).toBe(kept - 23);
+    expect(await rowsOf('long-memory')).toBe(4);
+    // A second round finds nothing more.
+    expect((await prunePredictions(db)).deleted).toEqual({});
+    // The aggregates stay as they were.
+    expect(await db.select().from(predictionStats).where(eq(predictionStats.routeSince, routeSince))).toEqual(
+      statsBefore,
+    );
+    // Feedback joins a kept prediction; a deleted one is gone.
+    const feedback = (predictionId: string) =>
+      api('POST', `/v1/models/${model}/feedback`, { predictionId, label: 1 });
+    expect((await feedback(recent[0]!.id)).status).toBe(200);
+    expect((await feedback(old[0]!.id)).status).toBe(404);
   });
 });

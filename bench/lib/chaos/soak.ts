@@ -310,8 +310,9 @@ export async function runSoak(config: SoakConfig, log: (line: string) => void = 
     // Whatever was not done yet happens now, so the soak always has every fault it promises.
     driving = false;
     await director;
-    for (const d of disruptions.filter((x) => !x.done)) await disrupt(d);
+    // Restarts first: an outage then measures the recovery of processes that were up, not start-ups.
     await Promise.all(pendingRestarts);
+    for (const d of disruptions.filter((x) => !x.done)) await disrupt(d);
     for (const [name] of roles) if (!pool.members.get(name)!.ready) await pool.start(name);
     const driverErrors = drivers.flatMap((d) => (d.status === 'rejected' ? [String(d.reason)] : []));
     for (const e of driverErrors) log(`chaos: a model driver stopped: ${e}`);
