@@ -7,6 +7,8 @@ import { modelVersions, predictions } from '../db/schema';
 import { bootstrapChampion, fastPolicy, writeDataset } from '../scripts/lib/scenario';
 import { freePort } from '../scripts/temporal-dev-server';
 import { stackProcessEnv } from '../test/helpers/worker-process';
+import { median } from './lib/chaos/disruptions';
+import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
@@ -50,13 +52,6 @@ const MODEL = 'gateway-bench';
 const PROFILE_DIR = process.env.CTLOOP_BENCH_PROFILE_DIR;
 const NODE_ARGS = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
 const BODY = JSON.stringify({ features: { x1: 0.5, x2: -1, x3: 2, x4: 0 } });
-
-const round = (x: number) => Math.round(x * 100) / 100;
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 interface LoadFigures {
   readonly requestsPerSecond: number;
