@@ -21,15 +21,14 @@ async function main() {
   // Lazy: the API serves (and /healthz says Temporal is down) before Temporal is up.
   const connection = lazyTemporalConnection(config.temporal.address);
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const { app, gateway } = createApiApp(config, deps, temporal, log);
+  const { app, flushPredictions } = createApiApp(config, deps, temporal, log);
   const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
     log.info({ url: `http://localhost:${info.port}` }, 'ctloop API listening');
   });
   const stop = async () => {
     server.close();
     // Predictions answered but still buffered are written before the database closes.
-    const { unwritten } = await gateway.close();
-    if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
+    await flushPredictions();
     await connection.close().catch(() => {});
     await database.close().catch(() => {});
     process.exit(0);

@@ -71,7 +71,7 @@ async function main() {
   const pruner = startPredictionPruner(deps.db, log);
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
-  const { app, gateway } = createApiApp(config, deps, temporal, log);
+  const { app, flushPredictions } = createApiApp(config, deps, temporal, log);
   const api = serve({ fetch: app.fetch, port: config.port });
 
   const where = {
@@ -108,8 +108,7 @@ async function main() {
     stopping = true;
     log.info('stopping');
     api.close();
-    const { unwritten } = await gateway.close();
-    if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
+    await flushPredictions();
     await reconciler.stop();
     await pruner.stop();
     for (const w of workers) w.shutdown();

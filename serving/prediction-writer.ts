@@ -243,6 +243,8 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
           .orderBy(asc(predictions.id))
           .for('update');
         const current = new Map(rows.map((r) => [r.id, { ...r }]));
+        // Only the predictions a label of their own model reached are written (the last label wins).
+        const labelled = new Set<string>();
         for (const f of labels) {
           const row = current.get(f.id);
           if (!row || row.model !== f.model) {
@@ -256,8 +258,10 @@ export function createPredictionWriter(db: Db, options: PredictionWriterOptions 
             d.correct += isCorrect(row.prediction, f.label) - isCorrect(row.prediction, row.label);
           }
           row.label = f.label;
+          labelled.add(f.id);
         }
-        for (const [id, row] of current) {
+        for (const id of labelled) {
+          const row = current.get(id)!;
           await tx
             .update(predictions)
             .set({ label: row.label, labelledAt: new Date() })

@@ -281,8 +281,8 @@ export function keepRunningOnUnhandledRejection(log: Logger): void {
  * The API (and its serving gateway) from the runtime's dependencies. The API
  * serves predictions, so its gateway reports each one to the process's
  * metrics and records them in batches; the workers' gateway only steers
- * routing. Call `gateway.close()` on shutdown, before the database closes, so
- * the predictions still buffered are written.
+ * routing. Call `flushPredictions()` on shutdown, before the database closes,
+ * so the predictions still buffered are written.
  */
 export function createApiApp(config: Config, deps: ActivityDeps, temporal: Client, log: Logger) {
   const metrics = createMetrics({ db: deps.db, log });
@@ -307,5 +307,10 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     identities: deps.identities,
     metrics,
   });
-  return { app, gateway };
+  /** On shutdown, before the database closes: writes the predictions still buffered. */
+  const flushPredictions = async () => {
+    const { unwritten } = await gateway.close();
+    if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
+  };
+  return { app, flushPredictions };
 }
