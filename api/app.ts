@@ -4,7 +4,7 @@ import { requireAuth } from './auth';
 import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, validationHook } from './errors';
-import { healthHandler } from './health';
+import { createHealthMonitor, databaseCheck, healthHandler, temporalCheck } from './health';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { freezeRoutes } from './routes/freeze';
@@ -24,7 +24,13 @@ export function createApp(deps: ApiDeps) {
   const metrics = deps.metrics ?? createMetrics({ db: deps.db, log: deps.log });
   app.use('*', metrics.httpMetrics);
 
-  app.get('/healthz', healthHandler(deps));
+  // Answered from a state the checks refresh in the background (every second while probes ask).
+  app.get(
+    '/healthz',
+    healthHandler(
+      createHealthMonitor({ database: databaseCheck(deps.db), temporal: temporalCheck(deps.temporal) }),
+    ),
+  );
 
   // Prometheus scrapes without a token, like a probe; nothing secret is exposed (see docs/metrics.md).
   app.get('/metrics', metricsEndpoint(metrics));

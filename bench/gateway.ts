@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { and, count, eq, sql } from 'drizzle-orm';
+import { apiClient } from '../api/typed-client';
+import { readDevTokens } from '../auth/dev-tokens';
+import { type Db, openDatabase } from '../db/client';
 import { modelVersions, predictions } from '../db/schema';
 import { bootstrapChampion, fastPolicy, writeDataset } from '../scripts/lib/scenario';
 import { freePort } from '../scripts/temporal-dev-server';
@@ -18,19 +22,26 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  *
  * - `bare`: the physical limit, a bare Hono handler computing the same model
  *   artifact with nothing else (bench/lib/bare-predict-server.ts);
- * - `ctloop`: the API process (`npm run api`, api/server.ts) on Postgres,
- *   with authentication, validation, routing, metrics and recording.
+ * - `gateway`: the gateway process (`npm run gateway`, api/gateway-server.ts)
+ *   on Postgres, with authentication, validation, routing, metrics and
+ *   recording; the goals are judged on it;
+ * - `api`: the same route inside the API process (`npm run api`) on Postgres;
+ * - `dev`: the same route inside `npm run dev` (scripts/dev.ts: the API, the
+ *   workers and the embedded PGlite in one process), its champion trained
+ *   there.
  *
- * Each side, in turn (bare, ctloop, bare, ctloop, …): a warm-up at
+ * Each side, in turn (bare, gateway, api, dev, bare, …): a warm-up at
  * saturation, then a fixed offered load (--rate, corrected for coordinated
  * omission), then saturation (--connections, no rate). autocannon runs in
  * this process; CPU per request is the server process's own (Postgres's is
- * not counted). After ctloop's runs, every answered prediction must be in
- * the database once the writer has flushed.
+ * not counted). Afterwards every answered prediction must be in the database
+ * once the writers have flushed: Postgres's rows against what the gateway and
+ * API processes say they served, and the dev process's PGlite (opened here
+ * after it stopped) against what it served.
  *
  *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 2]
  *
- * With CTLOOP_BENCH_PROFILE_DIR set, both servers write a V8 CPU profile there
+ * With CTLOOP_BENCH_PROFILE_DIR set, the servers write a V8 CPU profile there
  * when they stop (open it in Chrome DevTools).
  *
  * Writes bench/results/gateway.json and prints the same JSON.
@@ -100,15 +111,27 @@ async function load(
   return figures;
 }
 
+type SideName = 'bare' | 'gateway' | 'api' | 'dev';
+const SIDES: readonly SideName[] = ['bare', 'gateway', 'api', 'dev'];
+const WHAT: Record<SideName, string> = {
+  bare: 'a bare Hono handler computing the same artifact, nothing else',
+  gateway:
+    'npm run gateway (api/gateway-server.ts) on Postgres: auth, validation, routing, metrics, batched recording',
+  api: 'the same route in npm run api (api/server.ts) on Postgres',
+  dev: 'the same route in npm run dev (scripts/dev.ts: API, workers and PGlite in one process)',
+};
+
 async function main() {
   const control = await startControlStack();
   const { stack } = control;
   const servers: ServerProcess[] = [];
+  const devDir = mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-dev-'));
   try {
     // A champion trained and promoted by the loop itself (the first model skips canary and bake).
     await stack.startWorkers(['train']);
     const data = await writeDataset(stack.dataDir, 'gateway', { rows: 1000, seed: 11 });
-    await bootstrapChampion(stack.api(), MODEL, data, fastPolicy({ approval: { required: false } }));
+    const policy = fastPolicy({ approval: { required: false } });
+    await bootstrapChampion(stack.api(), MODEL, data, policy);
     await stack.stopWorkers();
     const [version] = await stack.database.db
       .select({ uri: modelVersions.artifactUri })
@@ -117,91 +140,126 @@ async function main() {
     const artifactPath = path.join(stack.dataDir, 'bench-model.json');
     await writeFile(artifactPath, await stack.deps.artifacts.get(version!.uri));
 
-    const bare = await startServerProcess({
-      script: 'bench/lib/bare-predict-server.ts',
-      port: await freePort(),
-      env: { ...process.env, CTLOOP_BENCH_ARTIFACT: artifactPath },
-      nodeArgs: NODE_ARGS,
+    const start = async (script: string, env: NodeJS.ProcessEnv) => {
+      const server = await startServerProcess({ script, port: await freePort(), env, nodeArgs: NODE_ARGS });
+      servers.push(server);
+      return server;
+    };
+    const bare = await start('bench/lib/bare-predict-server.ts', {
+      ...process.env,
+      CTLOOP_BENCH_ARTIFACT: artifactPath,
     });
-    servers.push(bare);
-    const ctloop = await startServerProcess({
-      script: 'api/server.ts',
-      port: await freePort(),
-      // The API as deployed: its own configuration, log level included.
-      env: stackProcessEnv(stack),
-      nodeArgs: NODE_ARGS,
+    // The processes as deployed: their own configuration, log level included.
+    const gateway = await start('api/gateway-server.ts', stackProcessEnv(stack));
+    const api = await start('api/server.ts', stackProcessEnv(stack));
+    // npm run dev as a new user runs it: its own data folder, PGlite, its own Temporal dev server.
+    const { DATABASE_URL: _db, CTLOOP_ARTIFACTS_DIR: _artifacts, ...inherited } = process.env;
+    const dev = await start('scripts/dev.ts', {
+      ...inherited,
+      CTLOOP_DATA_DIR: devDir,
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      TEMPORAL_UI_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
     });
-    servers.push(ctloop);
-    const sides = {
+    const devToken = readDevTokens(devDir)?.['dev-admin'];
+    if (!devToken) throw new Error('bench/gateway: npm run dev wrote no development tokens');
+    await bootstrapChampion(apiClient(dev.url, devToken), MODEL, data, policy);
+
+    const sides: Record<SideName, { server: ServerProcess; headers: Record<string, string> }> = {
       bare: { server: bare, headers: {} },
-      ctloop: {
-        server: ctloop,
-        headers: { authorization: `Bearer ${stack.tokens.vera}` },
-      },
-    } as const;
+      gateway: { server: gateway, headers: { authorization: `Bearer ${stack.tokens.vera}` } },
+      api: { server: api, headers: { authorization: `Bearer ${stack.tokens.vera}` } },
+      dev: { server: dev, headers: { authorization: `Bearer ${devToken}` } },
+    };
 
     const rowsBefore = await rowsOf();
-    let ctloopOk = 0;
-    const runs: Record<keyof typeof sides, { fixedRate: LoadFigures; saturation: LoadFigures }[]> = {
-      bare: [],
-      ctloop: [],
-    };
+    const seenOk: Record<SideName, number> = { bare: 0, gateway: 0, api: 0, dev: 0 };
+    const runs = Object.fromEntries(SIDES.map((name) => [name, [] as RunFigures[]])) as Record<
+      SideName,
+      RunFigures[]
+    >;
     for (let r = 0; r < RUNS; r++) {
-      for (const name of ['bare', 'ctloop'] as const) {
+      for (const name of SIDES) {
         const { server, headers } = sides[name];
         const warmup = await load(server, headers, { seconds: WARMUP_S });
         const fixedRate = await load(server, headers, { seconds: DURATION_S, rate: RATE });
         const saturation = await load(server, headers, { seconds: DURATION_S });
-        if (name === 'ctloop') ctloopOk += warmup.ok + fixedRate.ok + saturation.ok;
+        seenOk[name] += warmup.ok + fixedRate.ok + saturation.ok;
         runs[name].push({ fixedRate, saturation });
         console.error(
           `bench/gateway: ${name} run ${r + 1}: ${fixedRate.requestsPerSecond}/s at rate p99 ${fixedRate.latencyMs.p99} ms; saturation ${saturation.requestsPerSecond}/s p99 ${saturation.latencyMs.p99} ms`,
         );
       }
     }
-    // The writer flushes within 250 ms; give it a second. autocannon does not count the answers
-    // still in flight when a load ends, so the gateway's own counter says how many it served.
+    // The writers flush within milliseconds; give them a second. autocannon does not count the
+    // answers still in flight when a load ends, so each process's own counter says how many it served.
     await new Promise((r) => setTimeout(r, 1_500));
-    const recorded = (await rowsOf()) - rowsBefore;
-    const served = await servedByGateway(ctloop.url);
+    const servedOnPostgres = (await servedBy(gateway.url)) + (await servedBy(api.url));
+    const writtenOnPostgres = (await rowsOf()) - rowsBefore;
+    const servedOnPglite = await servedBy(dev.url);
+    // Stopped with SIGTERM, dev writes what it buffered; then its PGlite is read here.
+    await dev.stop();
+    const writtenOnPglite = await pgliteRows(devDir);
     const storage = await storagePerMillion();
 
-    const summary = (name: keyof typeof sides) => ({
-      saturationRequestsPerSecond: median(runs[name].map((x) => x.saturation.requestsPerSecond)),
-      fixedRateP99Ms: median(runs[name].map((x) => x.fixedRate.latencyMs.p99)),
-      fixedRateP50Ms: median(runs[name].map((x) => x.fixedRate.latencyMs.p50)),
-      cpuMsPerRequestAtSaturation: median(runs[name].map((x) => x.saturation.cpuMsPerRequest ?? Number.NaN)),
-    });
-    const bareSummary = summary('bare');
-    const ctloopSummary = summary('ctloop');
-    const throughputRatio = round(
-      ctloopSummary.saturationRequestsPerSecond / bareSummary.saturationRequestsPerSecond,
+    const summaries = Object.fromEntries(SIDES.map((name) => [name, summarise(runs[name])])) as Record<
+      SideName,
+      ReturnType<typeof summarise>
+    >;
+    const ratios = Object.fromEntries(
+      SIDES.filter((name) => name !== 'bare').map((name) => [
+        name,
+        {
+          throughputOfBare: round(
+            summaries[name].saturationRequestsPerSecond / summaries.bare.saturationRequestsPerSecond,
+          ),
+          addedP99MsAtRate: round(summaries[name].fixedRateP99Ms - summaries.bare.fixedRateP99Ms),
+        },
+      ]),
     );
-    const addedP99Ms = round(ctloopSummary.fixedRateP99Ms - bareSummary.fixedRateP99Ms);
-    const ctloopErrors = runs.ctloop.reduce(
-      (n, x) => n + x.fixedRate.errors + x.fixedRate.non2xx + x.saturation.errors + x.saturation.non2xx,
-      0,
-    );
-    const fixedRateHeld = runs.ctloop.every((x) => x.fixedRate.requestsPerSecond >= RATE * 0.95);
+    const errorsOf = (name: SideName) =>
+      runs[name].reduce(
+        (n, x) => n + x.fixedRate.errors + x.fixedRate.non2xx + x.saturation.errors + x.saturation.non2xx,
+        0,
+      );
+    const gatewayRatio = ratios.gateway!;
+    const rateHeld = runs.gateway.every((x) => x.fixedRate.requestsPerSecond >= RATE * 0.95);
+    const ctloopErrors = errorsOf('gateway') + errorsOf('api') + errorsOf('dev');
     const report = {
       bench: 'gateway',
       at: new Date().toISOString(),
       machine: `${os.cpus().length} cores, load average ${os.loadavg().map(round).join(' ')} at the end`,
-      setup: `each side its own process on loopback; autocannon in the bench process, ${CONNECTIONS} connections; ${WARMUP_S} s warm-up at saturation, then ${DURATION_S} s at ${RATE}/s offered, then ${DURATION_S} s at saturation; sides alternate, ${RUNS} runs each; ctloop = api/server.ts on Postgres (auth, validation, routing, metrics, batched recording)`,
+      setup: `each side its own process on loopback; autocannon in the bench process, ${CONNECTIONS} connections; ${WARMUP_S} s warm-up at saturation, then ${DURATION_S} s at ${RATE}/s offered, then ${DURATION_S} s at saturation; sides alternate, ${RUNS} runs each`,
+      sides: WHAT,
       runs,
-      summary: { bare: bareSummary, ctloop: ctloopSummary },
-      recording: { answered2xxSeenByLoadGenerator: ctloopOk, servedByGateway: served, rowsWritten: recorded },
+      summary: summaries,
+      comparedWithBare: ratios,
+      recording: {
+        postgres: { servedByGatewayAndApi: servedOnPostgres, rowsWritten: writtenOnPostgres },
+        pglite: { servedByDev: servedOnPglite, rowsWritten: writtenOnPglite },
+        answered2xxSeenByLoadGenerator: seenOk,
+      },
       storage,
       goals: {
-        throughputAtLeastHalfOfBare: { ratio: throughputRatio, met: throughputRatio >= 0.5 },
+        side: 'gateway',
+        throughputAtLeastHalfOfBare: {
+          ratio: gatewayRatio.throughputOfBare,
+          met: gatewayRatio.throughputOfBare >= 0.5,
+        },
         addedP99AtRateAtMost5Ms: {
-          addedMs: addedP99Ms,
+          addedMs: gatewayRatio.addedP99MsAtRate,
           offeredRate: RATE,
-          rateHeld: fixedRateHeld,
-          met: fixedRateHeld && addedP99Ms <= 5,
+          rateHeld,
+          met: rateHeld && gatewayRatio.addedP99MsAtRate <= 5,
         },
         noErrors: { errors: ctloopErrors, met: ctloopErrors === 0 },
-        everyPredictionRecorded: { met: recorded === served && served >= ctloopOk },
+        everyPredictionRecorded: {
+          met:
+            writtenOnPostgres === servedOnPostgres &&
+            servedOnPostgres >= seenOk.gateway + seenOk.api &&
+            writtenOnPglite === servedOnPglite &&
+            servedOnPglite >= seenOk.dev,
+        },
       },
     };
     await mkdir('bench/results', { recursive: true });
@@ -210,6 +268,7 @@ async function main() {
   } finally {
     for (const s of servers) await s.stop();
     await control.close();
+    rmSync(devDir, { recursive: true, force: true });
   }
 
   /** The predictions table's size on disk (rows, indexes, TOAST) per million rows, after a VACUUM. */
@@ -223,16 +282,41 @@ async function main() {
   }
 
   async function rowsOf(): Promise<number> {
-    const [row] = await stack.database.db
-      .select({ n: count() })
-      .from(predictions)
-      .where(eq(predictions.model, MODEL));
-    return row?.n ?? 0;
+    return countRows(stack.database.db);
   }
 }
 
-/** ctloop_gateway_requests_total of the bench model, summed over versions and roles, from the API's /metrics. */
-async function servedByGateway(url: string): Promise<number> {
+interface RunFigures {
+  readonly fixedRate: LoadFigures;
+  readonly saturation: LoadFigures;
+}
+
+function summarise(runs: readonly RunFigures[]) {
+  return {
+    saturationRequestsPerSecond: median(runs.map((x) => x.saturation.requestsPerSecond)),
+    fixedRateP99Ms: median(runs.map((x) => x.fixedRate.latencyMs.p99)),
+    fixedRateP50Ms: median(runs.map((x) => x.fixedRate.latencyMs.p50)),
+    cpuMsPerRequestAtSaturation: median(runs.map((x) => x.saturation.cpuMsPerRequest ?? Number.NaN)),
+  };
+}
+
+async function countRows(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(predictions).where(eq(predictions.model, MODEL));
+  return row?.n ?? 0;
+}
+
+/** The bench model's rows in a stopped `npm run dev`'s PGlite. */
+async function pgliteRows(dataDir: string): Promise<number> {
+  const database = await openDatabase({ pgliteDir: path.join(dataDir, 'pglite') });
+  try {
+    return await countRows(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+/** ctloop_gateway_requests_total of the bench model, summed over versions and roles, from a process's /metrics. */
+async function servedBy(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text
     .split('\n')

@@ -33,11 +33,17 @@ export const GATEWAY_LATENCY_BUCKETS = [
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export function createMetrics(deps: { db: Db; log?: Logger; processMetrics?: boolean }): CtMetrics {
+export function createMetrics(deps: {
+  db: Db;
+  log?: Logger;
+  processMetrics?: boolean;
+  /** The registry's pipeline series (runs, triggers, champions): the API's; off in gateway replicas, so they are not scraped twice. */
+  pipelineMetrics?: boolean;
+}): CtMetrics {
   const registry = new Registry();
   const registers = [registry];
   if (deps.processMetrics !== false) collectDefaultMetrics({ register: registry });
-  registerPipelineMetrics(registry, deps);
+  if (deps.pipelineMetrics !== false) registerPipelineMetrics(registry, deps);
 
   const gatewayLabels = ['model', 'version', 'role'] as const;
   const requests = new Counter({

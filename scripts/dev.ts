@@ -111,7 +111,8 @@ async function main() {
     await flushPredictions();
     await reconciler.stop();
     await pruner.stop();
-    for (const w of workers) w.shutdown();
+    // The SDK's runtime may already be draining them on the same signal; shutdown() throws then.
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await running.catch(() => {});
     await Promise.all([workerConnection.close(), connection.close()]);
     await database.close();

@@ -10,14 +10,12 @@ import {
   Worker,
   type WorkerOptions,
 } from '@temporalio/worker';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { type Activities, type ActivityDeps, createActivities } from '../activities';
 import { createApp } from '../api/app';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
-import { type Database, openDatabase } from '../db/client';
-import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
-import { createMetrics } from '../observability/metrics';
+import type { Database } from '../db/client';
 import { createGateway } from '../serving/gateway';
 import { startPredictionPruner } from '../serving/prediction-retention';
 import { createLocalArtifactStore } from '../storage/artifact-store';
@@ -25,7 +23,22 @@ import { createTrainerRegistry } from '../trainers/registry';
 import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import { submitTrigger } from '../triggers/submit-trigger';
 import type { runWorkflow } from '../workflows/run-workflow';
+import {
+  API_DB_CONNECT_TIMEOUT_MS,
+  createLogger,
+  createServingGateway,
+  keepRunningOnUnhandledRejection,
+  openRegistryDatabase,
+} from './base-runtime';
 import { connectWorkerToTemporal, lazyTemporalConnection } from './temporal-connection';
+
+export {
+  API_DB_CONNECT_TIMEOUT_MS,
+  createLogger,
+  createServingGateway,
+  keepRunningOnUnhandledRejection,
+  openRegistryDatabase,
+};
 
 type RunWorkflow = typeof runWorkflow;
 
@@ -40,10 +53,6 @@ export const workflowsPath = path.join(
   'workflows',
   'index.ts',
 );
-
-export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  return pino({ name, level: config.logLevel });
-}
 
 const sdkLevels: Record<string, LogLevel> = {
   trace: 'TRACE',
@@ -76,38 +85,13 @@ export function detectCodeVersion(): string {
   }
 }
 
-/**
- * How long an API query waits for a database connection: a stopped database
- * refuses at once, a hung one is given up on well within a second, so the
- * caller gets 503 `database_unavailable` rather than a hang.
- */
-export const API_DB_CONNECT_TIMEOUT_MS = 750;
-
 export async function openRuntime(
   config: Config,
   log: Logger,
   device: ActivityDeps['device'] = 'cpu',
   opts: { connectTimeoutMs?: number } = {},
 ): Promise<{ database: Database; deps: ActivityDeps }> {
-  const database = await openDatabase({
-    url: config.databaseUrl,
-    pgliteDir: path.join(config.dataDir, 'pglite'),
-    connectTimeoutMs: opts.connectTimeoutMs,
-    // Started before its database (docker-compose, a restarting server): wait for it rather than exit.
-    waitForServer: {
-      onRetry: (err, attempt, delayMs) =>
-        log.warn(
-          { attempt, retryInMs: delayMs, reason: describeDatabaseError(err) },
-          'registry database not reachable yet; retrying',
-        ),
-    },
-    onPoolError: (err) =>
-      log.warn(
-        { reason: describeDatabaseError(err) },
-        'registry database connection lost; reconnecting on demand',
-      ),
-  });
-  log.info({ database: database.kind }, 'registry database ready (migrations applied)');
+  const database = await openRegistryDatabase(config, log, opts);
   const artifacts = createLocalArtifactStore(config.artifactsDir);
   const { trainers, notes } = createTrainerRegistry({ python: config.trainerPython, extra: config.trainers });
   for (const note of notes) log.warn(note);
@@ -256,27 +240,6 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
   }
 }
 
-let rejectionHandlerInstalled = false;
-
-/**
- * A promise rejected with nobody listening ends a Node process by default,
- * and with it every activity the worker is running (a training run lost its
- * worker to one write of a progress report while Postgres was down). Every
- * known background write catches its own errors; this is the net under them:
- * the rejection is logged as the bug it is, with its stack, and the process
- * goes on serving its task queues.
- */
-export function keepRunningOnUnhandledRejection(log: Logger): void {
-  if (rejectionHandlerInstalled) return;
-  rejectionHandlerInstalled = true;
-  process.on('unhandledRejection', (reason) => {
-    log.error(
-      { err: reason, databaseUnavailable: isDatabaseUnavailable(reason) },
-      'unhandled promise rejection (a bug: every background task should handle its errors); the process keeps running',
-    );
-  });
-}
-
 /**
  * The API (and its serving gateway) from the runtime's dependencies. The API
  * serves predictions, so its gateway reports each one to the process's
@@ -285,19 +248,7 @@ export function keepRunningOnUnhandledRejection(log: Logger): void {
  * so the predictions still buffered are written.
  */
 export function createApiApp(config: Config, deps: ActivityDeps, temporal: Client, log: Logger) {
-  const metrics = createMetrics({ db: deps.db, log });
-  const gateway = createGateway({
-    db: deps.db,
-    artifacts: deps.artifacts,
-    observe: metrics.observePrediction,
-    recording: {
-      onFlushError: (err, attempt, retryInMs) =>
-        log.warn(
-          { attempt, retryInMs, reason: describeDatabaseError(err) },
-          'could not write predictions; they stay buffered and are retried',
-        ),
-    },
-  });
+  const { metrics, gateway, flushPredictions } = createServingGateway(deps, log);
   const app = createApp({
     db: deps.db,
     temporal,
@@ -307,10 +258,5 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     identities: deps.identities,
     metrics,
   });
-  /** On shutdown, before the database closes: writes the predictions still buffered. */
-  const flushPredictions = async () => {
-    const { unwritten } = await gateway.close();
-    if (unwritten > 0) log.error({ unwritten }, 'predictions could not be written before shutdown');
-  };
   return { app, flushPredictions };
 }

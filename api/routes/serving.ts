@@ -44,6 +44,33 @@ function fromGateway(err: unknown): never {
   throw err;
 }
 
+/**
+ * A validated predict request, served: shared by the API's route and the
+ * gateway process (api/gateway-app.ts), so both answer alike.
+ */
+export function servePrediction(
+  deps: Pick<ApiDeps, 'db' | 'gateway'>,
+  model: string,
+  body: z.output<typeof PredictBody>,
+) {
+  // No registry read on the hot path: a model with a routing exists; without one, say which it is.
+  return deps.gateway.predict(model, body).catch(async (err: unknown) => {
+    if (err instanceof GatewayError && err.code === 'no_model_served') await requireModel(deps, model);
+    return fromGateway(err);
+  });
+}
+
+/** A validated feedback request, recorded (the API's route and the gateway process). */
+export async function recordFeedback(
+  deps: Pick<ApiDeps, 'db' | 'gateway'>,
+  model: string,
+  { predictionId, label }: z.output<typeof FeedbackBody>,
+) {
+  await requireModel(deps, model);
+  await deps.gateway.feedback(model, predictionId, label).catch(fromGateway);
+  return { predictionId, label };
+}
+
 /** The serving gateway: predictions, ground-truth feedback, and fault injection for drills. */
 export function servingRoutes(deps: ApiDeps) {
   const { db, gateway } = deps;
@@ -71,12 +98,7 @@ export function servingRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model } = c.req.valid('param');
-        // No registry read on the hot path: a model with a routing exists; without one, say which it is.
-        const result = await gateway.predict(model, c.req.valid('json')).catch(async (err: unknown) => {
-          if (err instanceof GatewayError && err.code === 'no_model_served') await requireModel(deps, model);
-          return fromGateway(err);
-        });
-        return c.json(result, 200);
+        return c.json(await servePrediction(deps, model, c.req.valid('json')), 200);
       },
     )
     .openapi(
@@ -99,10 +121,7 @@ export function servingRoutes(deps: ApiDeps) {
       }),
       async (c) => {
         const { model } = c.req.valid('param');
-        const { predictionId, label } = c.req.valid('json');
-        await requireModel(deps, model);
-        await gateway.feedback(model, predictionId, label).catch(fromGateway);
-        return c.json({ predictionId, label }, 200);
+        return c.json(await recordFeedback(deps, model, c.req.valid('json')), 200);
       },
     )
     .openapi(

@@ -10,7 +10,13 @@ import {
 } from '../../scripts/lib/scenario';
 import { freePort } from '../../scripts/temporal-dev-server';
 import { runStateQuery, runWorkflowId } from '../../workflows/messages';
-import { adminToken, type CtloopProcess, startCtloopProcess, timedFetch } from '../helpers/ctloop-process';
+import {
+  adminToken,
+  type CtloopProcess,
+  healthWhen,
+  startCtloopProcess,
+  timedFetch,
+} from '../helpers/ctloop-process';
 import { type OwnPostgres, startOwnPostgres } from '../helpers/own-postgres';
 import { type Stack, startStackWith } from '../helpers/stack';
 import { stackProcessEnv } from '../helpers/worker-process';
@@ -121,12 +127,13 @@ describe('Postgres goes away during training and comes back', () => {
       }
     }
     expect(Math.max(...latencies)).toBeLessThan(1_000);
-    const health = await timedFetch(`${base}/healthz`);
-    expect(health.status).toBe(503);
+    // /healthz answers from the state its background checks keep: the outage shows within a refresh
+    // (1 s) and a check's deadline (0.8 s), and no probe waits for the database meanwhile.
+    const health = await healthWhen(base, (res) => res.status === 503, 3_000);
     expect(health.body.checks.database).toMatch(/^error: /);
     expect(health.body.checks.temporal).toBe('ok');
     expect(JSON.stringify(health.body)).not.toMatch(SQL_TEXT);
-    expect(health.ms).toBeLessThan(1_000);
+    expect(health.slowestMs).toBeLessThan(1_000);
 
     // Training goes on without the database; its last report cannot be written, so after a while the
     // attempt gives up as preempted, carrying its checkpoints. The run's live state says so (Temporal
@@ -152,7 +159,7 @@ describe('Postgres goes away during training and comes back', () => {
       }
     }
     expect(recoveryMs).toBeLessThan(5_000);
-    expect((await timedFetch(`${base}/healthz`)).status).toBe(200);
+    expect((await healthWhen(base, (res) => res.status === 200, 3_000)).slowestMs).toBeLessThan(1_000);
 
     const done = await waitForRun(api, model, runId, (r) => inStage('approve')(r) || hasEnded(r), {
       timeoutMs: 120_000,
@@ -179,7 +186,7 @@ describe('Postgres goes away during training and comes back', () => {
             maxMs: Math.round(Math.max(...latencies)),
             medianMs: Math.round([...latencies].sort((a, b) => a - b)[latencies.length >> 1]!),
           },
-          healthzMs: Math.round(health.ms),
+          healthzMs: Math.round(health.slowestMs),
           recoveryMs,
           resumedFromStep: done.reports.training.resumedFromStep,
         },

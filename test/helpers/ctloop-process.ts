@@ -97,3 +97,27 @@ export async function timedFetch(
   }
   return { status: res.status, body, ms: performance.now() - started };
 }
+
+/**
+ * Polls `GET /healthz` until `accept` takes its answer, as a probe would:
+ * every answer must come fast (the checks run in the background), and the
+ * state must change within `withinMs` (a refresh plus a check's deadline).
+ */
+export async function healthWhen(
+  base: string,
+  // biome-ignore lint/suspicious/noExplicitAny: the documented /healthz body
+  accept: (res: { status: number; body: any }) => boolean,
+  withinMs: number,
+  // biome-ignore lint/suspicious/noExplicitAny: the documented /healthz body
+): Promise<{ status: number; body: any; ms: number; afterMs: number; slowestMs: number }> {
+  const started = Date.now();
+  let slowestMs = 0;
+  for (;;) {
+    const res = await timedFetch(`${base}/healthz`);
+    slowestMs = Math.max(slowestMs, res.ms);
+    if (accept(res)) return { ...res, afterMs: Date.now() - started, slowestMs };
+    if (Date.now() - started > withinMs)
+      throw new Error(`/healthz still ${res.status} ${JSON.stringify(res.body)} after ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

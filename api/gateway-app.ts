@@ -1,0 +1,96 @@
+import { type Context, Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { IdentityRegistry } from '../auth/identities';
+import type { Db } from '../db/client';
+import { type CtMetrics, metricsEndpoint } from '../observability/metrics';
+import type { Gateway } from '../serving/gateway';
+import { requireAuth } from './auth';
+import { rejectNulCharacters, requireJsonBody } from './body-guard';
+import { ApiError, createErrorHandler, errorBody, validationHook } from './errors';
+import { type HealthMonitor, healthHandler } from './health';
+import { recordFeedback, servePrediction } from './routes/serving';
+import { FeedbackBody, ModelParam, PredictBody } from './schemas';
+
+export interface GatewayAppDeps {
+  readonly db: Db;
+  readonly gateway: Gateway;
+  readonly identities: IdentityRegistry;
+  readonly log: Logger;
+  readonly metrics: CtMetrics;
+  readonly health: HealthMonitor;
+}
+
+const ROUTES = ['/v1/models/:model/predict', '/v1/models/:model/feedback'] as const;
+
+/**
+ * The serving gateway on its own (`npm run gateway`, api/gateway-server.ts):
+ * `predict` and `feedback` exactly as the API answers them (same tokens and
+ * roles, same validation and error bodies, same recording), without the
+ * rest of the API, its OpenAPI machinery or a Temporal client, so that it
+ * can be scaled beside the API and the workers. Routing changes reach it
+ * through the database within the serving cache's TTL.
+ */
+export function createGatewayApp(deps: GatewayAppDeps) {
+  const app = new Hono();
+  app.onError(createErrorHandler(deps.log));
+  app.notFound((c) =>
+    c.json(
+      errorBody(
+        'not_found',
+        `no route for ${c.req.method} ${c.req.path}: this is the serving gateway (predict, feedback); the API serves the rest`,
+      ),
+      404,
+    ),
+  );
+  app.get('/healthz', healthHandler(deps.health));
+  app.get('/metrics', metricsEndpoint(deps.metrics));
+
+  // As in the API: a known path with another method is a 405 naming the allowed one, before any token check.
+  app.on(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], [...ROUTES], (c) => {
+    c.header('Allow', 'POST');
+    return c.json(
+      errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, {
+        allowed: ['POST'],
+      }),
+      405,
+    );
+  });
+  app.use('/v1/*', requireAuth(deps.identities), requireJsonBody, rejectNulCharacters);
+
+  app.post(ROUTES[0], async (c) => {
+    const params = valid(c, ModelParam, c.req.param(), 'param');
+    if (params instanceof Response) return params;
+    const body = valid(c, PredictBody, await jsonOf(c), 'json');
+    if (body instanceof Response) return body;
+    return c.json(await servePrediction(deps, params.model, body), 200);
+  });
+  app.post(ROUTES[1], async (c) => {
+    const params = valid(c, ModelParam, c.req.param(), 'param');
+    if (params instanceof Response) return params;
+    const body = valid(c, FeedbackBody, await jsonOf(c), 'json');
+    if (body instanceof Response) return body;
+    return c.json(await recordFeedback(deps, params.model, body), 200);
+  });
+  return app;
+}
+
+async function jsonOf(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiError(400, 'invalid_request', 'Malformed JSON in request body');
+  }
+}
+
+/** A value checked against the API's own schema, or the API's 400 for it. */
+function valid<T extends z.ZodType>(
+  c: Context,
+  schema: T,
+  value: unknown,
+  target: 'param' | 'json',
+): z.output<T> | Response {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  return validationHook({ success: false, error: parsed.error, target }, c)!;
+}
