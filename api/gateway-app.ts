@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { IdentityRegistry } from '../auth/identities';
@@ -75,7 +76,13 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   return app;
 }
 
+/** A JSON media type, with parameters (as the API's OpenAPI routes accept). */
+const JSON_MEDIA_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
+/** The request's JSON body; a body of another media type is a 415, as the API answers it. */
 async function jsonOf(c: Context): Promise<unknown> {
+  if (!JSON_MEDIA_TYPE.test(c.req.header('content-type') ?? ''))
+    throw new HTTPException(415, { message: 'Unsupported Media Type' });
   try {
     return await c.req.json();
   } catch {

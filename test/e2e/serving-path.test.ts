@@ -5,8 +5,8 @@
  * per-version aggregates the canary reads; labels join them whether or not
  * they were written yet; nothing is lost through an outage or a SIGTERM; a
  * full buffer pushes back on callers instead of growing. Routing is cached
- * per process: a change made elsewhere reaches every API replica within the
- * cache's TTL.
+ * per process: a change made elsewhere reaches every replica (API and
+ * `npm run gateway` processes) within the cache's TTL.
  */
 import { randomUUID } from 'node:crypto';
 import { and, count, eq, sql } from 'drizzle-orm';
@@ -200,49 +200,117 @@ describe('the serving path', () => {
     expect(await writer.close()).toEqual({ unwritten: 0 });
   });
 
-  it('an API process stopped with SIGTERM writes every prediction it answered before it exits', async () => {
+  /** An API (`npm run api`) or gateway (`npm run gateway`) process on the test's stack, once it listens. */
+  const startReplica = async (kind: 'api' | 'gateway', i = 1) => {
     const port = await freePort();
-    const apiProcess = startCtloopProcess({
-      name: 'api',
-      script: 'api/server.ts',
+    const proc = startCtloopProcess({
+      name: `${kind}-${i}`,
+      script: kind === 'api' ? 'api/server.ts' : 'api/gateway-server.ts',
       env: { ...stackProcessEnv(stack), PORT: String(port) },
     });
+    await proc.waitFor(kind === 'api' ? /API listening/ : /gateway listening/, 90_000);
+    return { kind, proc, url: `http://127.0.0.1:${port}` };
+  };
+
+  it.each(['api', 'gateway'] as const)(
+    'the %s process stopped with SIGTERM writes every prediction it answered before it exits',
+    async (kind) => {
+      const replica = await startReplica(kind);
+      try {
+        const headers = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
+        const before = await rowsOf(model);
+        const answers = await Promise.all(
+          Array.from({ length: 200 }, () =>
+            timedFetch(`${replica.url}/v1/models/${model}/predict`, {
+              method: 'POST',
+              headers,
+              body: JSON.stringify({ features }),
+            }),
+          ),
+        );
+        expect(answers.every((a) => a.status === 200)).toBe(true);
+        // Stopped at once, well within a flush interval of the last answer.
+        await replica.proc.kill('SIGTERM');
+        expect(replica.proc.exitCode()).toBe(0);
+        expect((await rowsOf(model)) - before).toBe(200);
+      } finally {
+        await replica.proc.kill('SIGKILL');
+      }
+    },
+  );
+
+  it('the gateway process answers every request as the API does: same tokens, validation and error bodies', async () => {
+    const [api, gateway] = await Promise.all([startReplica('api'), startReplica('gateway')]);
     try {
-      await apiProcess.waitFor(/API listening/, 90_000);
-      const headers = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
-      const before = await rowsOf(model);
-      const answers = await Promise.all(
-        Array.from({ length: 200 }, () =>
-          timedFetch(`http://127.0.0.1:${port}/v1/models/${model}/predict`, {
-            method: 'POST',
-            headers,
-            body: JSON.stringify({ features }),
-          }),
-        ),
-      );
-      expect(answers.every((a) => a.status === 200)).toBe(true);
-      // Stopped at once, well within a flush interval of the last answer.
-      await apiProcess.kill('SIGTERM');
-      expect(apiProcess.exitCode()).toBe(0);
-      expect((await rowsOf(model)) - before).toBe(200);
+      const json = { 'content-type': 'application/json' };
+      const admin = { authorization: `Bearer ${stack.tokens.admin}`, ...json };
+      const cases: [string, string, Record<string, string>, string | undefined][] = [
+        ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features })],
+        ['POST', `/v1/models/${model}/predict`, json, JSON.stringify({ features })],
+        ['POST', `/v1/models/${model}/predict`, { ...json, authorization: 'Bearer ctl_nope' }, '{}'],
+        ['POST', `/v1/models/${model}/predict`, admin, '{"features": '],
+        ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features: { x1: 'high' } })],
+        ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features: 'a' })],
+        ['POST', `/v1/models/${model}/predict`, { authorization: admin.authorization }, 'x1=1'],
+        ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features, key: 'a\u0000b' })],
+        ['POST', '/v1/models/no-such-model/predict', admin, JSON.stringify({ features })],
+        ['POST', `/v1/models/${'x'.repeat(300)}/predict`, admin, JSON.stringify({ features })],
+        ['GET', `/v1/models/${model}/predict`, admin, undefined],
+        ['DELETE', `/v1/models/${model}/feedback`, {}, undefined],
+        ['POST', `/v1/models/${model}/feedback`, admin, JSON.stringify({ predictionId: 'nope', label: 1 })],
+        [
+          'POST',
+          `/v1/models/${model}/feedback`,
+          admin,
+          JSON.stringify({ predictionId: randomUUID(), label: 1 }),
+        ],
+        ['POST', `/v1/models/${model}/feedback`, admin, JSON.stringify({ label: 1 })],
+      ];
+      for (const [method, p, headers, body] of cases) {
+        const [fromApi, fromGateway] = await Promise.all([
+          timedFetch(`${api.url}${p}`, { method, headers, body }),
+          timedFetch(`${gateway.url}${p}`, { method, headers, body }),
+        ]);
+        const seen = (r: typeof fromApi) => ({
+          call: `${method} ${p.slice(0, 60)} ${body?.slice(0, 40)}`,
+          status: r.status,
+          code: r.body?.error?.code,
+          allow: r.status === 405 ? r.body?.error?.details?.allowed : undefined,
+        });
+        expect(seen(fromGateway)).toEqual(seen(fromApi));
+        expect(fromGateway.status).toBeLessThan(500);
+      }
+      // What is not the serving path is the API's, and the gateway says so rather than answering it.
+      const elsewhere = await timedFetch(`${gateway.url}/v1/models`, { headers: admin });
+      expect(elsewhere.status).toBe(404);
+      expect(elsewhere.body.error.message).toMatch(/serving gateway/);
+      const health = await timedFetch(`${gateway.url}/healthz`);
+      expect(health.body).toMatchObject({ status: 'ok', checks: { database: 'ok' } });
     } finally {
-      await apiProcess.kill('SIGKILL');
+      await Promise.all([api.proc.kill('SIGKILL'), gateway.proc.kill('SIGKILL')]);
     }
   });
-  it('a routing change made by another process reaches every API replica within the cache TTL', async () => {
-    const replicas = await Promise.all(
-      [1, 2].map(async (i) => {
-        const port = await freePort();
-        const proc = startCtloopProcess({
-          name: `api-${i}`,
-          script: 'api/server.ts',
-          env: { ...stackProcessEnv(stack), PORT: String(port) },
-        });
-        return { proc, url: `http://127.0.0.1:${port}` };
-      }),
-    );
+
+  it('npm run gateway without DATABASE_URL exits at once with a message that says why', async () => {
+    const { DATABASE_URL: _url, ...env } = stackProcessEnv(stack);
+    const proc = startCtloopProcess({ name: 'gateway', script: 'api/gateway-server.ts', env });
+    const deadline = Date.now() + 60_000;
+    while (proc.exitCode() === null) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await sleep(100);
+    }
+    expect(proc.exitCode()).toBe(2);
+    expect(proc.output()).toMatch(/npm run gateway needs DATABASE_URL/);
+    expect(proc.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('a routing change made by another process reaches every replica (API and gateways) within the cache TTL', async () => {
+    const replicas = await Promise.all([
+      startReplica('api'),
+      startReplica('gateway', 1),
+      startReplica('gateway', 2),
+    ]);
     try {
-      await Promise.all(replicas.map((r) => r.proc.waitFor(/API listening/, 90_000)));
       const headers = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
       const status = async (url: string) =>
         (
@@ -273,14 +341,15 @@ describe('the serving path', () => {
       };
       // Feedback sent to one replica for a prediction another answered a moment ago is taken.
       const feedbackMs: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const predicted = await timedFetch(`${replicas[0]!.url}/v1/models/${model}/predict`, {
+      for (let i = 0; i < 6; i++) {
+        const [from, to] = [replicas[i % 3]!, replicas[(i + 1) % 3]!];
+        const predicted = await timedFetch(`${from.url}/v1/models/${model}/predict`, {
           method: 'POST',
           headers,
           body: JSON.stringify({ features }),
         });
         expect(predicted.status).toBe(200);
-        const labelled = await timedFetch(`${replicas[1]!.url}/v1/models/${model}/feedback`, {
+        const labelled = await timedFetch(`${to.url}/v1/models/${model}/feedback`, {
           method: 'POST',
           headers,
           body: JSON.stringify({ predictionId: predicted.body.predictionId, label: 1 }),
