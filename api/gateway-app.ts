@@ -59,20 +59,20 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   });
   app.use('/v1/*', requireAuth(deps.identities), requireJsonBody, rejectNulCharacters);
 
-  app.post(ROUTES[0], async (c) => {
-    const params = valid(c, ModelParam, c.req.param(), 'param');
-    if (params instanceof Response) return params;
-    const body = valid(c, PredictBody, await jsonOf(c), 'json');
-    if (body instanceof Response) return body;
-    return c.json(await servePrediction(deps, params.model, body), 200);
-  });
-  app.post(ROUTES[1], async (c) => {
-    const params = valid(c, ModelParam, c.req.param(), 'param');
-    if (params instanceof Response) return params;
-    const body = valid(c, FeedbackBody, await jsonOf(c), 'json');
-    if (body instanceof Response) return body;
-    return c.json(await recordFeedback(deps, params.model, body), 200);
-  });
+  const post = <S extends z.ZodType>(
+    route: (typeof ROUTES)[number],
+    schema: S,
+    handle: (model: string, body: z.output<S>) => Promise<object>,
+  ) =>
+    app.post(route, async (c) => {
+      const params = valid(c, ModelParam, c.req.param(), 'param');
+      if (params instanceof Response) return params;
+      const body = valid(c, schema, await jsonOf(c), 'json');
+      if (body instanceof Response) return body;
+      return c.json(await handle(params.model, body), 200);
+    });
+  post(ROUTES[0], PredictBody, (model, body) => servePrediction(deps, model, body));
+  post(ROUTES[1], FeedbackBody, (model, body) => recordFeedback(deps, model, body));
   return app;
 }
 

@@ -1,4 +1,3 @@
-import { serve } from '@hono/node-server';
 import { loadIdentities } from '../auth/identities';
 import { loadConfig } from '../config/env';
 import { createLocalArtifactStore } from '../storage/artifact-store';
@@ -11,6 +10,7 @@ import {
 } from '../workers/base-runtime';
 import { createGatewayApp } from './gateway-app';
 import { createHealthMonitor, databaseCheck } from './health';
+import { runMain, serveUntilSignal } from './serve';
 
 /**
  * The serving gateway as its own process (`npm run gateway`): predict and
@@ -49,21 +49,17 @@ async function main() {
     metrics,
     health: createHealthMonitor({ database: databaseCheck(database.db) }),
   });
-  const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
-    log.info({ url: `http://localhost:${info.port}` }, 'ctloop gateway listening');
+  serveUntilSignal({
+    app,
+    port: config.port,
+    log,
+    what: 'gateway',
+    async drain() {
+      // Predictions answered but still buffered are written before the database closes.
+      await flushPredictions();
+      await database.close().catch(() => {});
+    },
   });
-  const stop = async () => {
-    server.close();
-    // Predictions answered but still buffered are written before the database closes.
-    await flushPredictions();
-    await database.close().catch(() => {});
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -1,4 +1,3 @@
-import { serve } from '@hono/node-server';
 import { Client } from '@temporalio/client';
 import { loadConfig } from '../config/env';
 import {
@@ -9,6 +8,7 @@ import {
   openRuntime,
 } from '../workers/runtime';
 import { lazyTemporalConnection } from '../workers/temporal-connection';
+import { runMain, serveUntilSignal } from './serve';
 
 /** The API process: configuration → database, Temporal client, gateway → Hono on PORT. */
 async function main() {
@@ -22,22 +22,18 @@ async function main() {
   const connection = lazyTemporalConnection(config.temporal.address);
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const { app, flushPredictions } = createApiApp(config, deps, temporal, log);
-  const server = serve({ fetch: app.fetch, port: config.port }, (info) => {
-    log.info({ url: `http://localhost:${info.port}` }, 'ctloop API listening');
+  serveUntilSignal({
+    app,
+    port: config.port,
+    log,
+    what: 'API',
+    async drain() {
+      // Predictions answered but still buffered are written before the database closes.
+      await flushPredictions();
+      await connection.close().catch(() => {});
+      await database.close().catch(() => {});
+    },
   });
-  const stop = async () => {
-    server.close();
-    // Predictions answered but still buffered are written before the database closes.
-    await flushPredictions();
-    await connection.close().catch(() => {});
-    await database.close().catch(() => {});
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

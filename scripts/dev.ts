@@ -3,6 +3,7 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { runMain } from '../api/serve';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
 import { startPredictionPruner } from '../serving/prediction-retention';
@@ -123,7 +124,4 @@ async function main() {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);
