@@ -143,6 +143,15 @@ describe('the ctloop CLI', () => {
     const lineage = await ctloop('vera', ['lineage', model, 'v1']);
     expect(lineage.code).toBe(0);
     expect(lineage.stdout).toContain(runId);
+    // For scripts: one JSON line per change; a run that has ended gives its outcome at once.
+    const followed = await ctloop('vera', ['--json', 'run', model, runId, '--watch']);
+    expect(followed.code).toBe(0);
+    expect(
+      followed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([expect.objectContaining({ stage: 'done', outcome: 'promoted' })]);
     // Nothing left to follow.
     oneLineError(await ctloop('vera', ['runs', model, '--watch']), /no run of cli-churn is in progress/);
 
