@@ -169,6 +169,10 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
     );
     const health = await api('GET', '/healthz');
     expect(health.status).toBe(200);
-    expect(health.body).toEqual({ status: 'ok', checks: { database: 'ok', temporal: 'ok' } });
+    expect(health.body).toEqual({
+      status: 'ok',
+      checks: { database: 'ok', temporal: 'ok' },
+      checkedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
   });
 });

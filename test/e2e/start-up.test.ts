@@ -122,7 +122,11 @@ describe('start-up in any order, two of each process, on an empty database', () 
         await new Promise((r) => setTimeout(r, 250));
         health = await timedFetch(`http://127.0.0.1:${port}/healthz`);
       }
-      expect(health.body).toEqual({ status: 'ok', checks: { database: 'ok', temporal: 'ok' } });
+      expect(health.body).toEqual({
+        status: 'ok',
+        checks: { database: 'ok', temporal: 'ok' },
+        checkedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
     }
     for (const p of processes) {
       expect({ process: p.name, exitCode: p.exitCode() }).toEqual({ process: p.name, exitCode: null });
