@@ -100,7 +100,14 @@ export async function watchRun(
   config: CliConfig,
   model: string,
   runId: string,
-  opts: { json: boolean; intervalMs?: number; appearWithinMs?: number; out?: NodeJS.WriteStream },
+  opts: {
+    json: boolean;
+    intervalMs?: number;
+    appearWithinMs?: number;
+    /** How long the API may be away before the watch gives up (default 10 min). */
+    outageToleranceMs?: number;
+    out?: NodeJS.WriteStream;
+  },
 ): Promise<RunAnswer> {
   const out = opts.out ?? process.stdout;
   const path = `/models/${encodeURIComponent(model)}/runs/${encodeURIComponent(runId)}`;
@@ -109,14 +116,37 @@ export async function watchRun(
   let last = '';
   // A run just triggered has its record a moment after the trigger's answer.
   const appearBy = Date.now() + (opts.appearWithinMs ?? 30_000);
+  // A watch may last days (a bake): an API restart or outage is waited out, not the end of it.
+  let downSince: number | null = null;
+  const say = (status: string) =>
+    out.write(
+      opts.json
+        ? `${JSON.stringify({ at: new Date().toISOString(), status })}\n`
+        : `${new Date().toISOString().slice(11, 19)}  ${status}\n`,
+    );
   for (;;) {
     let run: RunAnswer;
     try {
       run = await call<RunAnswer>(config, 'GET', path);
     } catch (err) {
-      if (!(err instanceof CliError && err.status === 404 && Date.now() < appearBy)) throw err;
-      await new Promise((r) => setTimeout(r, 250));
+      if (!(err instanceof CliError)) throw err;
+      if (err.status === 404 && Date.now() < appearBy) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      const unavailable = err.status === undefined || err.status >= 500;
+      if (!unavailable || Date.now() - (downSince ?? Date.now()) > (opts.outageToleranceMs ?? 600_000))
+        throw err;
+      if (downSince === null) {
+        downSince = Date.now();
+        say(`API unavailable (${err.message}); still watching`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
       continue;
+    }
+    if (downSince !== null) {
+      say(`API back after ${formatDuration(Date.now() - downSince)}`);
+      downSince = null;
     }
     const training = run.reports.training;
     if (tty && run.stage === 'train' && training?.total) {

@@ -7,7 +7,7 @@
  * each as one line and a non-zero exit, never a stack trace.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,20 +28,25 @@ describe('the ctloop CLI', () => {
   let stack: Stack;
   let apiProcess: CtloopProcess;
   let apiUrl: string;
+  let apiPort: number;
+  const startApi = async () => {
+    const proc = startCtloopProcess({
+      name: 'api',
+      script: 'api/server.ts',
+      env: { ...stackProcessEnv(stack), PORT: String(apiPort) },
+    });
+    await proc.waitFor(/API listening/, 90_000);
+    return proc;
+  };
   const model = 'cli-churn';
   // No config file of the machine's user gets in the way.
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'ctloop-cli-'));
 
   beforeAll(async () => {
     stack = await startStack();
-    const port = await freePort();
-    apiUrl = `http://127.0.0.1:${port}`;
-    apiProcess = startCtloopProcess({
-      name: 'api',
-      script: 'api/server.ts',
-      env: { ...stackProcessEnv(stack), PORT: String(port) },
-    });
-    await apiProcess.waitFor(/API listening/, 90_000);
+    apiPort = await freePort();
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    apiProcess = await startApi();
     const data = await writeDataset(stack.dataDir, 'cli', { rows: 1200, seed: 5 });
     await registerModel(stack.api(), model, data, fastPolicy());
   }, 180_000);
@@ -226,5 +231,38 @@ describe('the ctloop CLI', () => {
     expect(where.stdout).not.toContain(stack.tokens.vera);
     writeFileSync(path.join(configDir, 'config.json'), '{"apiUrl": 3');
     oneLineError(await ctloop(null, ['models']), /config\.json is not JSON/);
+    rmSync(path.join(configDir, 'config.json'));
   });
+  it('keeps watching through an API restart and ends with the outcome', async () => {
+    const other = 'cli-restart';
+    const data = await writeDataset(stack.dataDir, 'cli-restart', { rows: 1200, seed: 8 });
+    await registerModel(stack.api(), other, data, fastPolicy());
+    const triggered = await ctloop('olga', ['--json', 'trigger', other]);
+    expect(triggered).toMatchObject({ code: 0, stderr: '' });
+    const { runId } = JSON.parse(triggered.stdout);
+    let output = '';
+    const watching = ctloop('olga', ['run', other, runId, '--watch'], {
+      onOutput: (soFar) => {
+        output = soFar;
+      },
+    });
+    const until = async (pattern: RegExp) => {
+      const deadline = Date.now() + 60_000;
+      while (!pattern.test(output)) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await until(/waiting for approval until/);
+    await apiProcess.kill('SIGKILL');
+    await until(/API unavailable \(cannot reach the ctloop API .*\); still watching/);
+    apiProcess = await startApi();
+    expect((await ctloop('alice', ['approve', other, runId])).code).toBe(0);
+    const watched = await watching;
+    console.info(`ctloop run ${other} ${runId} --watch, the API killed and restarted:\n${watched.stdout}`);
+    expect(watched.stderr).toBe('');
+    expect(watched.stdout).toMatch(/API back after \d+ s/);
+    expect(watched.stdout.trim().split('\n').at(-1)).toMatch(/promoted/);
+    expect(watched.code).toBe(0);
+  }, 180_000);
 });
