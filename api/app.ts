@@ -3,7 +3,7 @@ import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
 import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
-import { createErrorHandler, errorBody, validationHook } from './errors';
+import { createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { createHealthMonitor, databaseCheck, healthHandler, temporalCheck } from './health';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
@@ -42,11 +42,7 @@ export function createApp(deps: ApiDeps) {
     if (hasMethod(c.req.method, c.req.path)) return next();
     const allowed = methodsOf(c.req.path);
     if (allowed.length === 0 || allowed.includes(c.req.method)) return next();
-    c.header('Allow', allowed.join(', '));
-    return c.json(
-      errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, { allowed }),
-      405,
-    );
+    return methodNotAllowed(c, allowed);
   });
   app.use('/v1/*', requireAuth(deps.identities));
   app.use('/v1/*', requireJsonBody);

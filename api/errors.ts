@@ -31,6 +31,15 @@ export function errorBody(code: string, message: string, details: Record<string,
   return { error: { code, message, details } };
 }
 
+/** A known path asked with a method it does not have: 405, naming the allowed methods (body and Allow header). */
+export function methodNotAllowed(c: Context, allowed: readonly string[]) {
+  c.header('Allow', allowed.join(', '));
+  return c.json(
+    errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, { allowed }),
+    405,
+  );
+}
+
 /** Used as the validation hook of every router: one shape for every validation error. */
 export function validationHook(
   result: { success: true } | { success: false; error: ZodError; target?: string },

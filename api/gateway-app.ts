@@ -8,7 +8,7 @@ import { type CtMetrics, metricsEndpoint } from '../observability/metrics';
 import type { Gateway } from '../serving/gateway';
 import { requireAuth } from './auth';
 import { rejectNulCharacters, requireJsonBody } from './body-guard';
-import { ApiError, createErrorHandler, errorBody, validationHook } from './errors';
+import { ApiError, createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { type HealthMonitor, healthHandler } from './health';
 import { recordFeedback, servePrediction } from './routes/serving';
 import { FeedbackBody, ModelParam, PredictBody } from './schemas';
@@ -48,15 +48,9 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   app.get('/metrics', metricsEndpoint(deps.metrics));
 
   // As in the API: a known path with another method is a 405 naming the allowed one, before any token check.
-  app.on(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], [...ROUTES], (c) => {
-    c.header('Allow', 'POST');
-    return c.json(
-      errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}`, {
-        allowed: ['POST'],
-      }),
-      405,
-    );
-  });
+  app.on(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], [...ROUTES], (c) =>
+    methodNotAllowed(c, ['POST']),
+  );
   app.use('/v1/*', requireAuth(deps.identities), requireJsonBody, rejectNulCharacters);
 
   const post = <S extends z.ZodType>(
