@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { canaryLooks } from '../db/schema';
 import {
   type CanarySequentialState,
   type CanaryVerdict,
@@ -20,6 +21,10 @@ import { workerClock } from './watch-clock';
 export interface WatchInput {
   readonly mode: 'canary' | 'bake';
   readonly model: string;
+  /** The run watched: each look is recorded under it (canary_looks) for the approval pages. */
+  readonly runId: string;
+  /** The candidate's traffic share (%) during this watch; 100 in the bake. */
+  readonly weight: number;
   readonly championVersion: number;
   readonly candidateVersion: number;
   /** Traffic counted from here (database clock). */
@@ -60,6 +65,35 @@ interface Progress {
 export function createCanaryWatchActivities(deps: ActivityDeps) {
   const { canaryTraffic } = createCanaryActivities(deps);
   const clock = deps.watchClock ?? workerClock;
+  /** Evidence for people, not for the verdict: a look that cannot be recorded is logged and the watch goes on. */
+  const recordLook = async (
+    input: WatchInput,
+    champion: VersionTraffic,
+    candidate: VersionTraffic,
+    result: { verdict: CanaryVerdict; sequential: CanarySequentialState | null },
+  ) => {
+    const counts = ({ requests, errors, labelled, correct, latencyMsP50 }: VersionTraffic) => ({
+      requests,
+      errors,
+      labelled,
+      correct,
+      latencyMsP50,
+    });
+    await deps.db
+      .insert(canaryLooks)
+      .values({
+        model: input.model,
+        runId: input.runId,
+        mode: input.mode,
+        weight: input.weight,
+        champion: counts(champion),
+        candidate: counts(candidate),
+        errorRateP: input.policy.sequential ? (result.sequential?.errorRate ?? null) : null,
+        accuracyP: input.policy.sequential ? (result.sequential?.accuracy ?? null) : null,
+        verdict: result.verdict,
+      })
+      .catch((err: unknown) => deps.log.warn({ err, runId: input.runId }, 'canary look not recorded'));
+  };
   return {
     async watchRollout(input: WatchInput): Promise<WatchResult> {
       const context = Context.current();
@@ -104,6 +138,7 @@ export function createCanaryWatchActivities(deps: ActivityDeps) {
           policy: input.policy,
           previous: progress.sequential ?? undefined,
         });
+        await recordLook(input, champion, traffic.candidate, result);
         progress = { polls: progress.polls + 1, activeMs, sequential: result.sequential };
         context.heartbeat(progress);
         last = {

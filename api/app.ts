@@ -5,6 +5,8 @@ import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { createHealthMonitor, databaseCheck, healthHandler, temporalCheck } from './health';
+import { approvalPages } from './pages';
+import { createSessionKeeper } from './pages/session';
 import { approvalRoutes } from './routes/approvals';
 import { driftReportRoutes } from './routes/drift-reports';
 import { freezeRoutes } from './routes/freeze';
@@ -78,6 +80,12 @@ export function createApp(deps: ApiDeps) {
     if (methods.has('GET')) methods.add('HEAD');
     return [...methods].sort();
   }
+
+  // The approval pages: HTML for people, signed in with their API token (a session cookie, CSRF-checked forms).
+  app.route(
+    '/ui',
+    approvalPages(deps, deps.sessions ?? createSessionKeeper({ identities: deps.identities })),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

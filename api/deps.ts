@@ -5,6 +5,7 @@ import type { Config } from '../config/env';
 import type { Db } from '../db/client';
 import type { CtMetrics } from '../observability/metrics';
 import type { Gateway } from '../serving/gateway';
+import type { SessionKeeper } from './pages/session';
 
 export interface ApiDeps {
   readonly db: Db;
@@ -18,4 +19,6 @@ export interface ApiDeps {
    * with; without it the app makes its own (no gateway series then).
    */
   readonly metrics?: CtMetrics;
+  /** Sessions of the approval pages; without it the app makes one with a random secret (CTLOOP_SESSION_SECRET). */
+  readonly sessions?: SessionKeeper;
 }

@@ -35,6 +35,8 @@ export function generateToken(): string {
 export interface IdentityRegistry {
   /** The identity a bearer token belongs to, or null for an unknown token. */
   authenticate(token: string): Identity | null;
+  /** The identity of the token with this SHA-256 (a signed-in page session keeps the hash, not the token). */
+  byTokenHash(sha256: string): Identity | null;
   /** An identity by name (for decisions sent as Temporal signals, which carry a name only). */
   byName(name: string): Identity | null;
   /** Adds a token (the dev runner adds its generated admin token this way). */
@@ -62,6 +64,7 @@ export function createIdentityRegistry(entries: readonly TokenEntry[] = []): Ide
       }
       return null;
     },
+    byTokenHash: (sha256) => byHash.get(sha256) ?? null,
     byName: (name) => byName.get(name) ?? null,
     add(entry) {
       const identity: Identity = { name: entry.name, role: entry.role, groups: [...entry.groups].sort() };

@@ -29,6 +29,8 @@ export const configVariables = {
     'Comma-separated URLs that receive approval notifications (requested, reminder, escalated, decided)',
   CTLOOP_WEBHOOK_SECRET:
     'When set, each webhook body is signed: header x-ctloop-signature: sha256=HMAC(body)',
+  CTLOOP_SESSION_SECRET:
+    "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
   LOG_LEVEL: 'pino log level (default info)',
 } as const;
@@ -78,6 +80,7 @@ const envSchema = z.object({
       return urls;
     }),
   CTLOOP_WEBHOOK_SECRET: z.string().min(1).optional(),
+  CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -94,6 +97,8 @@ export interface Config {
   /** Where API tokens come from (see auth/identities.ts). */
   auth: { tokensFile?: string; tokens?: string };
   webhooks: { urls: string[]; secret?: string };
+  /** Signs the approval pages' session cookies; undefined: a random one per process. */
+  sessionSecret: string | undefined;
   port: number;
   logLevel: string;
 }
@@ -121,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trainerPython: e.CTLOOP_TRAINER_PYTHON,
     auth: { tokensFile: e.CTLOOP_TOKENS_FILE, tokens: e.CTLOOP_TOKENS },
     webhooks: { urls: e.CTLOOP_WEBHOOKS, secret: e.CTLOOP_WEBHOOK_SECRET },
+    sessionSecret: e.CTLOOP_SESSION_SECRET,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

@@ -328,6 +328,33 @@ export const productionMetrics = pgTable(
   (t) => [index('production_metrics_model_metric_time_idx').on(t.model, t.metric, t.observedAt)],
 );
 
+/**
+ * Each look a canary or bake watch took: both versions' traffic so far in the
+ * step, the sequential tests' always-valid p-values, and the verdict of that
+ * look. The approval pages plot them (error rate and latency per version over
+ * time, the sequential test's path); the run's own history keeps only each
+ * step's verdict. One row per poll (pollSeconds) while a run is in canary or bake.
+ */
+export const canaryLooks = pgTable(
+  'canary_looks',
+  {
+    id: serial('id').primaryKey(),
+    model: text('model').notNull(),
+    runId: uuid('run_id').notNull(),
+    mode: text('mode').notNull(),
+    /** The candidate's traffic share (%) during the look; 100 in the bake. */
+    weight: integer('weight').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    champion: jsonb('champion').notNull(),
+    candidate: jsonb('candidate').notNull(),
+    /** The sequential tests' p-values after this look (null when the policy's tests are not sequential). */
+    errorRateP: doublePrecision('error_rate_p'),
+    accuracyP: doublePrecision('accuracy_p'),
+    verdict: text('verdict').notNull(),
+  },
+  (t) => [index('canary_looks_run_idx').on(t.runId, t.id)],
+);
+
 export type ModelRow = typeof models.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
 export type ModelVersionRow = typeof modelVersions.$inferSelect;
@@ -336,3 +363,5 @@ export type AuditEventRow = typeof auditEvents.$inferSelect;
 export type RouteRow = typeof routes.$inferSelect;
 export type ApprovalDecisionRow = typeof approvalDecisions.$inferSelect;
 export type ProductionMetricRow = typeof productionMetrics.$inferSelect;
+export type DriftReportRow = typeof driftReports.$inferSelect;
+export type CanaryLookRow = typeof canaryLooks.$inferSelect;

@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import { type Activities, type ActivityDeps, createActivities } from '../activities';
 import { createApp } from '../api/app';
+import { createSessionKeeper } from '../api/pages/session';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import type { Database } from '../db/client';
@@ -257,6 +258,7 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     log,
     identities: deps.identities,
     metrics,
+    sessions: createSessionKeeper({ identities: deps.identities, secret: config.sessionSecret }),
   });
   return { app, flushPredictions };
 }

@@ -77,6 +77,8 @@ export async function canary(
         {
           mode: 'canary',
           model,
+          runId,
+          weight,
           championVersion: champion,
           candidateVersion: candidate,
           since,
@@ -237,6 +239,8 @@ export async function bake(
         {
           mode: 'bake',
           model,
+          runId: run.input.runId,
+          weight: 100,
           championVersion: previousChampion,
           candidateVersion: version,
           since,

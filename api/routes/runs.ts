@@ -48,8 +48,12 @@ const RunView = RunRecord.extend({
 import { auditedByRun, temporalCallError } from '../temporal-errors';
 import { requireModel } from './models';
 
-/** Runs: their record, their live state, and the human decisions they wait for. */
-export function runRoutes(deps: ApiDeps) {
+/**
+ * What the API and the approval pages do with a run: find it, describe it
+ * (the record plus the workflow's live state), and decide it. One place, so
+ * that a page and an API call meet the same rules and the same answers.
+ */
+export function runService(deps: ApiDeps) {
   const { db, temporal } = deps;
 
   const requireRun = async (model: string, runId: string) => {
@@ -82,6 +86,55 @@ export function runRoutes(deps: ApiDeps) {
     return { ...run, live, audit: await auditFor(db, model, runId) };
   };
 
+  /**
+   * An approver's decision on a run waiting for one, as the run takes it (an
+   * update): the run applies the approval rules (roles, group, four-eyes,
+   * deadline, stale report) and answers at once. A refusal is an ApiError
+   * (403 for who may not decide, 409 for what the run cannot take now).
+   */
+  const decideRun = async (
+    decision: 'approve' | 'reject',
+    model: string,
+    runId: string,
+    approver: Identity,
+    body: { reason?: string; evaluationReportHash?: string },
+  ) => {
+    const run = await requireLiveRun(model, runId);
+    try {
+      return await temporal.workflow
+        .getHandle(runWorkflowId(model, runId))
+        .executeUpdate(decideUpdate, { args: [{ decision, by: approver.name, ...body }] });
+    } catch (err) {
+      const refused = decisionRefusal(err, decision);
+      // The run records what it refused itself; one its validator refused never reached it.
+      if (auditedByRun(err)) throw refused;
+      await db
+        .insert(approvalDecisions)
+        .values({
+          model,
+          runId,
+          candidateVersion: run.candidateVersion,
+          actor: approver.name,
+          role: approver.role,
+          decision,
+          reason: body.reason ?? null,
+          via: 'api',
+          evaluationReportHash: body.evaluationReportHash ?? null,
+          status: 'refused',
+          refusal: refused.message,
+        })
+        .catch(() => {}); // the answer to the caller matters more than this record
+      throw refused;
+    }
+  };
+  return { requireRun, requireLiveRun, describeRun, decideRun };
+}
+
+/** Runs: their record, their live state, and the human decisions they wait for. */
+export function runRoutes(deps: ApiDeps) {
+  const { db, temporal } = deps;
+  const { requireLiveRun, describeRun, decideRun } = runService(deps);
+
   const decide = (decision: 'approve' | 'reject') =>
     createRoute({
       method: 'post',
@@ -98,45 +151,6 @@ export function runRoutes(deps: ApiDeps) {
         },
       },
     });
-
-  const decisionHandler =
-    (decision: 'approve' | 'reject') =>
-    async (
-      model: string,
-      runId: string,
-      approver: Identity,
-      body: { reason?: string; evaluationReportHash?: string },
-    ) => {
-      const run = await requireLiveRun(model, runId);
-      try {
-        return await temporal.workflow
-          .getHandle(runWorkflowId(model, runId))
-          .executeUpdate(decideUpdate, { args: [{ decision, by: approver.name, ...body }] });
-      } catch (err) {
-        const refused = decisionRefusal(err, decision);
-        // The run records what it refused itself; one its validator refused never reached it.
-        if (auditedByRun(err)) throw refused;
-        await db
-          .insert(approvalDecisions)
-          .values({
-            model,
-            runId,
-            candidateVersion: run.candidateVersion,
-            actor: approver.name,
-            role: approver.role,
-            decision,
-            reason: body.reason ?? null,
-            via: 'api',
-            evaluationReportHash: body.evaluationReportHash ?? null,
-            status: 'refused',
-            refusal: refused.message,
-          })
-          .catch(() => {}); // the answer to the caller matters more than this record
-        throw refused;
-      }
-    };
-  const approve = decisionHandler('approve');
-  const reject = decisionHandler('reject');
 
   const controlRoute = <A extends CanaryAction>(action: A) =>
     createRoute({
@@ -251,11 +265,17 @@ export function runRoutes(deps: ApiDeps) {
     )
     .openapi(decide('approve'), async (c) => {
       const { model, runId } = c.req.valid('param');
-      return c.json({ approval: await approve(model, runId, callerOf(c), c.req.valid('json')) }, 200);
+      return c.json(
+        { approval: await decideRun('approve', model, runId, callerOf(c), c.req.valid('json')) },
+        200,
+      );
     })
     .openapi(decide('reject'), async (c) => {
       const { model, runId } = c.req.valid('param');
-      return c.json({ approval: await reject(model, runId, callerOf(c), c.req.valid('json')) }, 200);
+      return c.json(
+        { approval: await decideRun('reject', model, runId, callerOf(c), c.req.valid('json')) },
+        200,
+      );
     })
     .openapi(
       createRoute({
