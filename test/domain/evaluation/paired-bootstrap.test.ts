@@ -5,6 +5,7 @@ import { seededRandom } from '../../../domain/random';
 import vectors from '../../fixtures/evaluation/vectors.json';
 import { expectClose } from './close';
 import { boundTolerance, pValueTolerance } from './monte-carlo';
+import { referenceMeanDifference, referenceRowBootstrap } from './reference-bootstrap';
 
 // np.percentile(values, 100 * p, method='linear'): R type 7.
 describe('quantileSorted', () => {
@@ -23,14 +24,15 @@ describe('quantileSorted', () => {
 const [meanReplay, rmseReplay] = vectors.bootstrapReplay;
 
 // The fixtures port mulberry32 and replay the very same resamples (numpy), so these match to 1e-12.
-describe('paired bootstrap, replayed in Python', () => {
+// They were made from the row resampling before RowResampler; they pin the
+// reference that the new resampling is checked against below.
+describe('reference row bootstrap, replayed in Python', () => {
   it('mean of per-row differences: interval, p-value and standard error', () => {
     const v = meanReplay!;
-    const result = pairedBootstrapMeanDifference(Float64Array.from(v.diffs!), {
+    const result = referenceMeanDifference(Float64Array.from(v.diffs!), {
       resamples: v.resamples,
       alpha: v.alpha,
       random: seededRandom(v.seed),
-      compress: false,
     });
     expect(result).toMatchObject({ resamples: v.resamples, alpha: v.alpha, method: 'percentile' });
     expectClose(result.estimate, v.estimate, 1e-12);
@@ -48,16 +50,11 @@ describe('paired bootstrap, replayed in Python', () => {
       for (let i = 0; i < n; i++) sum += counts[i]! * squares[i]!;
       return Math.sqrt(sum / n);
     };
-    const result = pairedBootstrap({
+    const result = referenceRowBootstrap(
       n,
-      resamples: v.resamples,
-      alpha: v.alpha,
-      random: seededRandom(v.seed),
-      metric: (w) => ({
-        candidate: root(w, v.squaredErrorsCandidate!),
-        champion: root(w, v.squaredErrorsChampion!),
-      }),
-    });
+      (w) => root(w, v.squaredErrorsCandidate!) - root(w, v.squaredErrorsChampion!),
+      { resamples: v.resamples, alpha: v.alpha, random: seededRandom(v.seed) },
+    );
     expectClose(result.estimate, v.estimate, 1e-12);
     expectClose(result.lower, v.lower, 1e-12);
     expectClose(result.upper, v.upper, 1e-12);
@@ -97,6 +94,84 @@ describe('pairedBootstrapMeanDifference', () => {
     expect(Math.abs(atoms.pValue - rows.pValue)).toBeLessThanOrEqual(
       pValueTolerance(rows.pValue, resamples, resamples),
     );
+  });
+
+  it.each([
+    // 70,000 rows cross a block boundary (65,536); the short block holds the tail
+    // of a skewed, heavy-tailed distribution, as log-loss differences are.
+    ['log-normal-ish, two blocks', 70_000, 2000],
+    ['few rows', 40, 4000],
+  ])('agrees with the reference row bootstrap within Monte Carlo error (%s)', (_, n, resamples) => {
+    const random = seededRandom(n);
+    const values = Float64Array.from({ length: n }, (_, i) => {
+      const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+      return Math.exp(0.8 * z) - 1.2 + (i > 65_536 ? 0.5 : 0);
+    });
+    const fast = pairedBootstrapMeanDifference(values, {
+      resamples,
+      random: seededRandom(1),
+      compress: false,
+    });
+    const reference = referenceMeanDifference(values, { resamples, random: seededRandom(2) });
+    expect(fast.estimate).toBe(reference.estimate);
+    const se = reference.standardError;
+    // Standard error of a bootstrap SE estimate from B resamples ≈ SE/√(2B): 4 of them.
+    expect(Math.abs(fast.standardError - se)).toBeLessThan(4 * se * Math.sqrt(1 / resamples));
+    for (const [q, a, r] of [
+      [0.025, fast.lower, reference.lower],
+      [0.975, fast.upper, reference.upper],
+    ] as const) {
+      expect(Math.abs(a - r)).toBeLessThanOrEqual(boundTolerance(se, q, resamples, resamples, 0));
+    }
+    expect(Math.abs(fast.pValue - reference.pValue)).toBeLessThanOrEqual(
+      pValueTolerance(reference.pValue, resamples, resamples),
+    );
+  });
+
+  it('does not match a biased resampler: the agreement check has teeth', () => {
+    // Rows 0..n/2 drawn twice as often as the rest: the interval shifts by several tolerances.
+    const n = 2000;
+    const values = Float64Array.from({ length: n }, (_, i) => (i < n / 2 ? 0 : 1) + 0.001 * (i % 7));
+    const reference = referenceMeanDifference(values, { resamples: 2000, random: seededRandom(2) });
+    const biased = referenceMeanDifference(
+      Float64Array.from({ length: n }, (_, i) => values[i < n / 2 ? i : i - n / 2]!),
+      { resamples: 2000, random: seededRandom(2) },
+    );
+    const tolerance = boundTolerance(reference.standardError, 0.025, 2000, 2000, 0);
+    expect(Math.abs(biased.lower - reference.lower)).toBeGreaterThan(tolerance);
+  });
+
+  it('is deterministic on the row path: same seed, same interval', () => {
+    const values = Float64Array.from({ length: 5000 }, (_, i) => Math.sin(i));
+    const run = (seed: number) =>
+      pairedBootstrapMeanDifference(values, { resamples: 300, random: seededRandom(seed), compress: false });
+    expect(run(5)).toEqual(run(5));
+    expect(run(5).lower).not.toBe(run(6).lower);
+  });
+
+  it('gives a degenerate interval on the row path when all differences are equal', () => {
+    const result = pairedBootstrapMeanDifference(new Float64Array(100).fill(0.25), {
+      resamples: 50,
+      random: seededRandom(4),
+      compress: false,
+    });
+    // 0.25 and its multiples are exact in binary: every resample's mean is exactly 0.25.
+    expect(result).toMatchObject({ estimate: 0.25, lower: 0.25, upper: 0.25, pValue: 0, standardError: 0 });
+  });
+
+  it('resamples the single row of n = 1 on the row path', () => {
+    const result = pairedBootstrapMeanDifference([-0.25], {
+      resamples: 20,
+      random: seededRandom(4),
+      compress: false,
+    });
+    expect(result).toMatchObject({
+      estimate: -0.25,
+      lower: -0.25,
+      upper: -0.25,
+      pValue: 1,
+      standardError: 0,
+    });
   });
 
   it('gives a degenerate interval when every row moved the same way', () => {
