@@ -80,6 +80,7 @@ async function main() {
     openapi: `http://localhost:${config.port}/openapi.json`,
     health: `http://localhost:${config.port}/healthz`,
     metrics: `http://localhost:${config.port}/metrics`,
+    approvals: `http://localhost:${config.port}/ui (sign in with a token below)`,
     temporalUi: uiUrl,
     temporal: config.temporal.address,
     database:
