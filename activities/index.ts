@@ -1,6 +1,7 @@
 import { createApprovalActivities } from './approvals';
 import { createCanaryActivities } from './canary';
 import { createCanaryWatchActivities } from './canary-watch';
+import { createDataWindowActivities } from './data-window';
 import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRunActivities(deps),
     ...createRunWatchActivities(deps),
+    ...createDataWindowActivities(deps),
     ...createValidationActivities(deps),
     ...createTrainingActivities(deps),
     ...createRegistryActivities(deps),

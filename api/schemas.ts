@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { windowOverride } from '../domain/data-window';
 import { policySchema } from '../domain/policy';
 import { TRIGGER_REASONS } from '../workflows/messages';
 
@@ -44,15 +45,24 @@ const Details = z
   .refine((d) => JSON.stringify(d).length <= MAX_DETAILS_BYTES, {
     message: `must be at most ${MAX_DETAILS_BYTES} bytes as JSON`,
   })
+  .superRefine((d, ctx) => {
+    // A training window named by the trigger is checked here, so a bad one is a 400 and not a rejected run.
+    const window = windowOverride(d.window, new Date().toISOString());
+    if (window && 'error' in window)
+      ctx.addIssue({ code: 'custom', path: ['window'], message: window.error });
+  })
   .openapi({
     maxProperties: MAX_DETAILS_KEYS,
-    description: `any JSON object: at most ${MAX_DETAILS_KEYS} keys, ${MAX_DETAILS_BYTES} bytes`,
+    description: `any JSON object: at most ${MAX_DETAILS_KEYS} keys, ${MAX_DETAILS_BYTES} bytes. \`dataUri\` names the data to train on (a file or a pattern); \`window\` ({from, to} as YYYY-MM-DD, or {days}) the training window of a partitioned source`,
   });
 
 export const RegisterModelBody = z
   .object({
     name: ModelParam.shape.model,
-    dataUri: DataUri.openapi({ description: 'CSV path or artifact:// URI of the training data' }),
+    dataUri: DataUri.openapi({
+      description:
+        'The training data: a CSV path, an artifact:// URI, or a pattern of dated partitions (data/churn/dt=*/part-*.csv or .parquet) that each run takes its window from (policy.data)',
+    }),
     policy: policySchema,
   })
   .openapi('RegisterModel');

@@ -317,6 +317,23 @@ export const promotionPolicySchema = z.object({
     .default({ attempts: 20, backoffSeconds: 1, maxBackoffSeconds: 300 }),
 });
 
+/**
+ * Which data a run trains on when the model's data source is a pattern of
+ * dated partitions (`data/churn/dt=*\/part-*.csv`; domain/data-window.ts).
+ * Ignored for a single file.
+ */
+export const dataPolicySchema = z.object({
+  /** Days of partitions up to the run's start; absent: every partition. */
+  windowDays: inRange({ min: 1, max: 3650, integer: true, unit: 'days' }).optional(),
+  /**
+   * The newest this many days of the window are the hold-out set that both
+   * models are judged on (time-based); absent: the last holdoutFraction of the rows.
+   */
+  holdoutDays: inRange({ min: 1, max: 365, integer: true, unit: 'days' }).optional(),
+  /** The run ends rejected_data when the newest partition is older than this. */
+  maxAgeDays: inRange({ min: 0, max: 3650, integer: true, unit: 'days' }).optional(),
+});
+
 /** What the serving gateway keeps of this model's traffic (serving/prediction-retention.ts). */
 export const servingPolicySchema = z.object({
   /**
@@ -342,6 +359,7 @@ export const policySchema = z.object({
   /** How triggers are governed: dedup TTL, cooldowns, daily run budget (domain/trigger-policy.ts). */
   triggers: triggerPolicySchema.default(() => triggerPolicySchema.parse({})),
   serving: servingPolicySchema.default(() => servingPolicySchema.parse({})),
+  data: dataPolicySchema.default({}),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;
@@ -355,6 +373,7 @@ export type ApprovalPolicy = Policy['approval'];
 export type CanaryPolicy = Policy['canary'];
 export type BakePolicy = Policy['bake'];
 export type PromotionPolicy = Policy['promotion'];
+export type DataPolicy = Policy['data'];
 
 /** Parses a policy, filling every default; throws a ZodError naming the bad fields. */
 export function parsePolicy(input: unknown): Policy {

@@ -133,7 +133,13 @@ async function decideBySignal(run: RunTracker, decision: 'approve' | 'reject', d
  * accepted vote is answered once it is recorded and counted (so the caller
  * sees whether it decided the run), a refused one once its refusal is recorded.
  */
-async function judgeDecision(
+function judgeDecision(run: RunTracker, d: DecisionInput, via: 'api' | 'signal'): Promise<Refusal | null> {
+  const judged = run.decisions.then(() => judgeInTurn(run, d, via));
+  run.decisions = judged.catch(() => undefined);
+  return judged;
+}
+
+async function judgeInTurn(
   run: RunTracker,
   d: DecisionInput,
   via: 'api' | 'signal',

@@ -48,6 +48,13 @@ export class RunTracker implements RolloutRun {
   routingTouched = false;
   /** Refusals audited by the run, for their idempotency keys. */
   refused = 0;
+  /**
+   * Decisions are judged one at a time, in the order they arrived: each waits
+   * for an identity look-up (an activity), and two look-ups may complete in
+   * either order, so without this a person's second vote could be judged
+   * before their first.
+   */
+  decisions: Promise<unknown> = Promise.resolve();
   /** Handing over to the next execution: refused signals' audits wait for it (`deferredAudits`). */
   continuing = false;
   deferredAudits: DeferredAudit[] = [];

@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { isPartitionedSource } from '../domain/data-window';
 import { type Policy, policySnapshot } from '../domain/policy';
 import { heavy } from './activity-profiles';
 import { approvalStage } from './approval-stage';
@@ -89,11 +90,35 @@ async function runStages(run: RunTracker): Promise<Ending> {
   });
   // Re-parsed here so that a run that began under an older ctloop (an older policy snapshot in its
   // history) gets defaults for fields added since, and values inside bounds added since: it replays.
-  const policy = policySnapshot(began.policy);
-  const { dataUri } = began;
+  let policy = policySnapshot(began.policy);
+  let { dataUri } = began;
   run.championVersion = began.championVersion;
 
   await enterStage(run, 'validate');
+  if (isPartitionedSource(dataUri)) {
+    // A pattern of dated partitions: this run's window, picked now and materialised once, is its data.
+    const window = [...run.input.causes].reverse().find((c) => c.details.window !== undefined)
+      ?.details.window;
+    const resolved = await heavy.resolveDataWindow({
+      model,
+      runId,
+      source: dataUri,
+      asOf: new Date().toISOString(),
+      data: policy.data,
+      window,
+    });
+    await control.saveRunReport({
+      runId,
+      name: 'data',
+      report: resolved.ok ? resolved.report : { source: dataUri, error: resolved.reason },
+    });
+    if (!resolved.ok) return { outcome: 'rejected_data', reason: resolved.reason };
+    dataUri = resolved.dataUri;
+    if (resolved.holdoutFraction !== null) {
+      // The newest days are the hold-out set: they are the last rows of the window.
+      policy = { ...policy, training: { ...policy.training, holdoutFraction: resolved.holdoutFraction } };
+    }
+  }
   const validation = await heavy.validateData({
     dataUri,
     schema: policy.schema,

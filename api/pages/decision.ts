@@ -129,6 +129,7 @@ function dataSection(run: DescribedRun): Html {
       data <span class="mono">${run.dataUri ?? '—'}</span> · content hash
       <span class="mono">${String(validation.dataHash ?? '—').slice(0, 16)}…</span>
     </p>
+    ${windowLine((run.reports as Json)?.data)}
     ${failed.length ? html`<ul class="reasons bad">${failed.map((c) => html`<li>${String(c.name)}: ${String(c.message)}</li>`)}</ul>` : ''}
     <details>
       <summary>All ${checks.length} checks</summary>
@@ -140,6 +141,20 @@ function dataSection(run: DescribedRun): Html {
       </table>
     </details>
   </section>`;
+}
+
+/** The training window of a partitioned source: which days, how many partitions, what was held out. */
+function windowLine(data: Json): Html {
+  if (!data) return html``;
+  if (data.error) return html`<p class="bad">window: ${String(data.error)}</p>`;
+  const parts = list(data.partitions);
+  const held = parts.filter((p) => p?.role === 'holdout');
+  return html`<p>
+    window <strong>${String(data.from)} … ${String(data.to)}</strong>${data.override ? ' (named by the trigger)' : ''}:
+    ${parts.length} partitions, ${String(data.rows)} rows;
+    ${held.length ? `hold-out: the newest ${held.length} partitions (${held[0]?.date} … ${held.at(-1)?.date}), ${data.holdoutRows} rows` : 'hold-out: the last rows by the policy’s share'}
+    · content hash <span class="mono">${String(data.contentHash ?? '').slice(0, 16)}…</span>
+  </p>`;
 }
 
 function trainingSection(run: DescribedRun): Html {
@@ -207,13 +222,13 @@ async function evaluationSection(evaluation: Json): Promise<Html> {
   const charts = [
     versions.length
       ? await intervalChart(versions, {
-          title: 'Accuracy on the hold-out set (95 % Wilson intervals)',
+          title: 'Hold-out accuracy (95 % Wilson CI)',
           xTitle: 'accuracy',
         })
       : '',
     improvements.length
       ? await intervalChart(improvements, {
-          title: 'Candidate − champion, oriented so that right of 0 is better (95 % intervals)',
+          title: 'Candidate − champion (95 % CI; right of 0 is better)',
           xTitle: 'improvement',
           reference: 0,
         })
@@ -284,14 +299,15 @@ async function canarySection(
   const charts = await Promise.all([
     errorRate.length
       ? timeChart(errorRate, {
-          title: 'Error rate per version (cumulative within each step)',
+          title: 'Error rate per version (cumulative in each step)',
           yTitle: 'error rate',
+          yFormat: '.1%',
         })
       : '',
     latency.length ? timeChart(latency, { title: 'Median latency per version', yTitle: 'ms' }) : '',
     sequential.length
       ? timeChart(sequential, {
-          title: "Sequential tests' always-valid p-values (a candidate fails when one crosses α)",
+          title: 'Sequential tests: always-valid p-values (fail below α)',
           yTitle: 'p-value',
           log: true,
           rule: alpha === null ? undefined : { value: alpha, label: `α ${alpha}` },

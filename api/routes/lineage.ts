@@ -46,7 +46,14 @@ const Lineage = z
         }),
       ),
     }),
-    data: z.object({ uri: z.string(), hash: z.string(), validation: document('The validation report') }),
+    data: z.object({
+      uri: z.string(),
+      hash: z.string(),
+      validation: document('The validation report'),
+      window: document(
+        'With a partitioned data source: the window (from, to), each partition (date, rows, SHA-256, train or hold-out) and the content hash',
+      ),
+    }),
     code: z.object({ version: z.string() }),
     params: VersionRecord.shape.params,
     training: z.object({
@@ -67,6 +74,8 @@ const Lineage = z
 import { requireModel } from './models';
 
 interface RunReports {
+  /** The training window, for a partitioned data source (activities/data-window.ts). */
+  data?: unknown;
   validation?: unknown;
   training?: { checkpoints?: unknown[]; lastCheckpoint?: unknown } & Record<string, unknown>;
   trainingAttempts?: Record<string, unknown>;
@@ -149,7 +158,12 @@ export function lineageRoutes(deps: ApiDeps) {
             endedAt: run.endedAt,
           },
           causes: { triggers: runTriggers, driftReports: drift },
-          data: { uri: row.dataUri, hash: row.dataHash, validation: reports.validation ?? null },
+          data: {
+            uri: row.dataUri,
+            hash: row.dataHash,
+            validation: reports.validation ?? null,
+            window: reports.data ?? null,
+          },
           code: { version: row.codeVersion },
           params: row.params,
           training: {

@@ -174,7 +174,7 @@ describe('approval pages in Chromium', () => {
 
     // The run goes on: into its canary, where a step with too little traffic asks a person.
     let trafficOn = true;
-    const traffic = sendTraffic(stack.api('vera'), model, readFileSync(shifted, 'utf8'), () => !trafficOn);
+    const traffic = sendTraffic(stack.api('monitor'), model, readFileSync(shifted, 'utf8'), () => !trafficOn);
     const asking = await waitForRun(
       stack.api(),
       model,
