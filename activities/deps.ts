@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { IdentityRegistry } from '../auth/identities';
 import type { Db } from '../db/client';
 import type { Gateway } from '../serving/gateway';
+import type { V2Server } from '../serving/v2-server';
 import type { ArtifactStore } from '../storage/artifact-store';
 import type { TrainerRegistry } from '../trainers/trainer';
 import type { TriggerRequest, TriggerSubmission } from '../triggers/submit-trigger';
@@ -12,6 +13,8 @@ import type { WatchClock } from './watch-clock';
 /** What activities need from the outside world; workers build the real ones, tests too. */
 export interface ActivityDeps {
   readonly db: Db;
+  /** The external V2 model server (CTLOOP_V2_URL), for models served by one: infra-validation loads candidates there. */
+  readonly v2Server?: V2Server;
   readonly artifacts: ArtifactStore;
   readonly trainers: TrainerRegistry;
   readonly gateway: Gateway;

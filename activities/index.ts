@@ -5,6 +5,7 @@ import { createDataWindowActivities } from './data-window';
 import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
+import { createInfraValidationActivities } from './infra-validation';
 import { createNotificationActivities } from './notifications';
 import { createPromotionActivities } from './promotion';
 import { createRegistryActivities } from './registry';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(deps),
     ...createPromotionActivities(deps),
     ...createEvaluationActivities(deps),
+    ...createInfraValidationActivities(deps),
     ...createCanaryActivities(deps),
     ...createCanaryWatchActivities(deps),
     ...createDriftActivities(deps),

@@ -7,6 +7,7 @@ import {
   createServingGateway,
   keepRunningOnUnhandledRejection,
   openRegistryDatabase,
+  v2ServerOf,
 } from '../workers/base-runtime';
 import { createGatewayApp } from './gateway-app';
 import { createHealthMonitor, databaseCheck } from './health';
@@ -36,7 +37,11 @@ async function main() {
       'no API tokens configured (CTLOOP_TOKENS_FILE, CTLOOP_TOKENS): every call will be refused with 401',
     );
   const { metrics, gateway, flushPredictions } = createServingGateway(
-    { db: database.db, artifacts: createLocalArtifactStore(config.artifactsDir) },
+    {
+      db: database.db,
+      artifacts: createLocalArtifactStore(config.artifactsDir),
+      v2Server: v2ServerOf(config),
+    },
     log,
     // The API exports the pipeline's series; a replica exports its own serving and process ones.
     { pipelineMetrics: false },

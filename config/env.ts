@@ -29,6 +29,10 @@ export const configVariables = {
     'Comma-separated URLs that receive approval notifications (requested, reminder, escalated, decided)',
   CTLOOP_WEBHOOK_SECRET:
     'When set, each webhook body is signed: header x-ctloop-signature: sha256=HMAC(body)',
+  CTLOOP_V2_URL:
+    'Base URL of an Open Inference Protocol (KServe V2) model server, e.g. MLServer, for models whose policy says serving.backend "v2"',
+  CTLOOP_V2_REPOSITORY:
+    'The model repository folder that server loads from; ctloop writes each version there (needed with CTLOOP_V2_URL)',
   CTLOOP_SESSION_SECRET:
     "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
@@ -80,6 +84,8 @@ const envSchema = z.object({
       return urls;
     }),
   CTLOOP_WEBHOOK_SECRET: z.string().min(1).optional(),
+  CTLOOP_V2_URL: z.string().url().optional(),
+  CTLOOP_V2_REPOSITORY: z.string().min(1).optional(),
   CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -97,6 +103,8 @@ export interface Config {
   /** Where API tokens come from (see auth/identities.ts). */
   auth: { tokensFile?: string; tokens?: string };
   webhooks: { urls: string[]; secret?: string };
+  /** An external V2 model server and its repository folder (both or neither). */
+  v2: { url: string; repository: string } | undefined;
   /** Signs the approval pages' session cookies; undefined: a random one per process. */
   sessionSecret: string | undefined;
   port: number;
@@ -111,6 +119,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`ctloop: invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (Boolean(e.CTLOOP_V2_URL) !== Boolean(e.CTLOOP_V2_REPOSITORY)) {
+    throw new Error('ctloop: invalid configuration: CTLOOP_V2_URL and CTLOOP_V2_REPOSITORY go together');
+  }
   const dataDir = path.resolve(e.CTLOOP_DATA_DIR);
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, uiPort: e.TEMPORAL_UI_PORT },
@@ -126,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trainerPython: e.CTLOOP_TRAINER_PYTHON,
     auth: { tokensFile: e.CTLOOP_TOKENS_FILE, tokens: e.CTLOOP_TOKENS },
     webhooks: { urls: e.CTLOOP_WEBHOOKS, secret: e.CTLOOP_WEBHOOK_SECRET },
+    v2: e.CTLOOP_V2_URL
+      ? { url: e.CTLOOP_V2_URL, repository: path.resolve(e.CTLOOP_V2_REPOSITORY!) }
+      : undefined,
     sessionSecret: e.CTLOOP_SESSION_SECRET,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

@@ -341,6 +341,15 @@ export const servingPolicySchema = z.object({
    * only while it is kept); the per-version aggregates the canary reads are kept.
    */
   retentionDays: inRange({ min: 1, max: 3650, integer: true, unit: 'days' }).default(30),
+  /**
+   * Who computes the predictions: `builtin`, the gateway itself; `v2`, an
+   * external Open Inference Protocol server (CTLOOP_V2_URL, e.g. MLServer),
+   * to which the gateway forwards each request and where every candidate is
+   * loaded and smoke-tested (infra-validation) before any traffic reaches it.
+   */
+  backend: z.enum(['builtin', 'v2']).default('builtin'),
+  /** Hold-out rows infra-validation sends to the V2 server; each answer must equal ctloop's own. */
+  smokeRequests: inRange({ min: 1, max: 1000, integer: true }).default(20),
 });
 
 export const policySchema = z.object({

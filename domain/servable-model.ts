@@ -22,11 +22,22 @@ export function predictByName(
   model: ServableModel,
   values: Readonly<Record<string, number | null | undefined>>,
 ): number {
-  const row = model.features.map((name) => {
+  return predictServable(model, rowByName(model, values));
+}
+
+/**
+ * A request body keyed by feature name as a row in `model.features` order.
+ *
+ * @throws {Error} `missing feature <name>` when a feature is absent
+ */
+export function rowByName(
+  model: ServableModel,
+  values: Readonly<Record<string, number | null | undefined>>,
+): (number | null)[] {
+  return model.features.map((name) => {
     // Own properties only: a feature named 'constructor' must not read Object.prototype.
     const v = Object.hasOwn(values, name) ? values[name] : undefined;
     if (v === undefined) throw new Error(`missing feature ${name}`);
     return v;
   });
-  return predictServable(model, row);
 }

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import { median } from 'simple-statistics';
 import type { Db } from '../db/client';
-import { modelVersions, predictionStats, routes } from '../db/schema';
+import { models, modelVersions, predictionStats, routes } from '../db/schema';
 import type { VersionTraffic } from '../domain/canary-analysis';
 import { chooseVersion } from '../domain/routing';
-import { isServableModel, predictByName, type ServableModel } from '../domain/servable-model';
+import { isServableModel, predictServable, rowByName, type ServableModel } from '../domain/servable-model';
 import type { ArtifactStore } from '../storage/artifact-store';
 import {
   createPredictionWriter,
@@ -14,6 +14,7 @@ import {
   RecordingBacklogError,
 } from './prediction-writer';
 import { createTtlCache } from './ttl-cache';
+import type { V2Server } from './v2-server';
 
 /**
  * The builtin serving gateway: routes each request to the champion or the
@@ -118,6 +119,8 @@ export function createGateway(deps: {
   recording?: PredictionWriterOptions;
   /** How long routing and version settings read from the database are reused (default SERVING_CACHE_TTL_MS). */
   cacheTtlMs?: number;
+  /** The external V2 model server that models with `serving.backend: v2` are forwarded to. */
+  v2Server?: V2Server;
 }): Gateway {
   const { db, artifacts } = deps;
   const random = deps.random ?? Math.random;
@@ -149,13 +152,21 @@ export function createGateway(deps: {
     load: async (model) => (await db.select().from(routes).where(eq(routes.model, model)))[0] ?? null,
   });
   const versionKey = (model: string, version: number) => `${model}\u0000${version}`;
-  const versionOf = createTtlCache<string, { artifactUri: string; faultErrorRate: number }>({
+  const versionOf = createTtlCache<
+    string,
+    { artifactUri: string; faultErrorRate: number; backend: string | null }
+  >({
     ttlMs: cacheTtlMs,
     load: async (key) => {
       const [model, version] = key.split('\u0000') as [string, string];
       const [row] = await db
-        .select({ artifactUri: modelVersions.artifactUri, faultErrorRate: modelVersions.faultErrorRate })
+        .select({
+          artifactUri: modelVersions.artifactUri,
+          faultErrorRate: modelVersions.faultErrorRate,
+          backend: sql<string | null>`${models.policy}->'serving'->>'backend'`,
+        })
         .from(modelVersions)
+        .innerJoin(models, eq(models.name, modelVersions.model))
         .where(and(eq(modelVersions.model, model), eq(modelVersions.version, Number(version))));
       if (!row) throw new GatewayError('no_model_served', `version ${version} of ${model} is not registered`);
       return row;
@@ -185,13 +196,32 @@ export function createGateway(deps: {
       const started = performance.now();
       const version = await versionOf.get(versionKey(model, chosen.version));
       const artifact = await loadModel(version.artifactUri);
-      let probability: number;
+      let row: (number | null)[];
       try {
-        probability = predictByName(artifact, request.features);
+        row = rowByName(artifact, request.features);
       } catch (err) {
         throw new GatewayError('bad_features', (err as Error).message, { expected: artifact.features });
       }
-      const failed = version.faultErrorRate > 0 && random() < version.faultErrorRate;
+      // The model's answer, from this process or from the V2 server; a server's failure is the version's error.
+      let probability = Number.NaN;
+      let serverError: string | null = null;
+      if (version.backend === 'v2') {
+        try {
+          if (!deps.v2Server)
+            throw new Error('no V2 model server is configured in this process (CTLOOP_V2_URL)');
+          [probability = Number.NaN] = await deps.v2Server.infer(model, chosen.version, [row]);
+        } catch (err) {
+          serverError = (err as Error).message;
+        }
+      } else {
+        try {
+          probability = predictServable(artifact, row);
+        } catch (err) {
+          throw new GatewayError('bad_features', (err as Error).message, { expected: artifact.features });
+        }
+      }
+      const failed =
+        serverError !== null || (version.faultErrorRate > 0 && random() < version.faultErrorRate);
       const latencyMs = performance.now() - started;
       const predictionId = randomUUID();
       await writer
@@ -215,7 +245,8 @@ export function createGateway(deps: {
         });
       deps.observe?.({ model, version: chosen.version, role: chosen.role, error: failed, latencyMs });
       if (failed) {
-        throw new GatewayError('model_error', `version ${chosen.version} failed to answer (injected fault)`, {
+        const why = serverError ?? 'injected fault';
+        throw new GatewayError('model_error', `version ${chosen.version} failed to answer (${why})`, {
           version: chosen.version,
           predictionId,
         });

@@ -5,6 +5,7 @@ import { type Database, openDatabase } from '../db/client';
 import { describeDatabaseError, isDatabaseUnavailable } from '../db/errors';
 import { createMetrics } from '../observability/metrics';
 import { createGateway } from '../serving/gateway';
+import { createV2Server, type V2Server } from '../serving/v2-server';
 import type { ArtifactStore } from '../storage/artifact-store';
 
 /**
@@ -82,8 +83,13 @@ export function keepRunningOnUnhandledRejection(log: Logger): void {
  * batches, logging a failed flush. Call `flushPredictions()` on shutdown,
  * before the database closes, so the predictions still buffered are written.
  */
+/** The external V2 model server the configuration names, if any. */
+export function v2ServerOf(config: Config): V2Server | undefined {
+  return config.v2 ? createV2Server(config.v2) : undefined;
+}
+
 export function createServingGateway(
-  deps: { db: Database['db']; artifacts: ArtifactStore },
+  deps: { db: Database['db']; artifacts: ArtifactStore; v2Server?: V2Server },
   log: Logger,
   opts: { pipelineMetrics?: boolean } = {},
 ) {
@@ -91,6 +97,7 @@ export function createServingGateway(
   const gateway = createGateway({
     db: deps.db,
     artifacts: deps.artifacts,
+    v2Server: deps.v2Server,
     observe: metrics.observePrediction,
     recording: {
       onFlushError: (err, attempt, retryInMs) =>

@@ -30,6 +30,7 @@ import {
   createServingGateway,
   keepRunningOnUnhandledRejection,
   openRegistryDatabase,
+  v2ServerOf,
 } from './base-runtime';
 import { connectWorkerToTemporal, lazyTemporalConnection } from './temporal-connection';
 
@@ -96,11 +97,13 @@ export async function openRuntime(
   const artifacts = createLocalArtifactStore(config.artifactsDir);
   const { trainers, notes } = createTrainerRegistry({ python: config.trainerPython, extra: config.trainers });
   for (const note of notes) log.warn(note);
+  const v2Server = v2ServerOf(config);
   const deps: ActivityDeps = {
     db: database.db,
+    v2Server,
     artifacts,
     trainers,
-    gateway: createGateway({ db: database.db, artifacts }),
+    gateway: createGateway({ db: database.db, artifacts, v2Server }),
     codeVersion: detectCodeVersion(),
     device,
     log,

@@ -162,6 +162,22 @@ async function runStages(run: RunTracker): Promise<Ending> {
     return { outcome: 'rejected_eval', reason: evaluation.verdict.reasons.join('; ') };
   }
 
+  if (policy.serving.backend === 'v2') {
+    // Served by an external model server: the candidate must load there and answer as ctloop does
+    // before an approver is asked or any traffic reaches it.
+    const infra = await heavy.validateOnServer({
+      model,
+      version,
+      artifactUri: trained.artifactUri,
+      dataUri,
+      schema: policy.schema,
+      holdoutFraction: policy.training.holdoutFraction,
+      requests: policy.serving.smokeRequests,
+    });
+    await control.saveRunReport({ runId, name: 'infraValidation', report: infra });
+    if (!infra.ok) return { outcome: 'failed', reason: `infra-validation: ${infra.reason}` };
+  }
+
   if (policy.approval.required) {
     const refusal = await approvalStage(run, policy, () => enterStage(run, 'approve'), {
       heavy: () => historyIsHeavy(run.input),

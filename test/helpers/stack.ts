@@ -19,6 +19,7 @@ import { type Database, openDatabase } from '../../db/client';
 import type { Role } from '../../domain/roles';
 import { createMetrics } from '../../observability/metrics';
 import { createGateway } from '../../serving/gateway';
+import type { V2Server } from '../../serving/v2-server';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
 import { createCtWorkers, installSdkLogging, type WorkerRole, withTriggers } from '../../workers/runtime';
@@ -72,6 +73,8 @@ export interface StackOptions {
   temporal?: { readonly client: Client; readonly workerConnection: NativeConnection };
   /** The clock rollout watches read and wait on (the time-skipping server's, in those tests). */
   watchClock?: WatchClock;
+  /** An external V2 model server (a real MLServer in test/e2e/v2-serving.test.ts). */
+  v2Server?: V2Server;
 }
 
 /**
@@ -135,7 +138,12 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const artifacts = createLocalArtifactStore(artifactsDir);
   const log = pino({ level: process.env.CTLOOP_TEST_LOG ?? 'warn' });
   const metrics = createMetrics({ db: database.db, log });
-  const gateway = createGateway({ db: database.db, artifacts, observe: metrics.observePrediction });
+  const gateway = createGateway({
+    db: database.db,
+    artifacts,
+    observe: metrics.observePrediction,
+    v2Server: opts.v2Server,
+  });
   const { identities, tokens } = testIdentities();
   const baseDeps: ActivityDeps = {
     db: database.db,
@@ -148,6 +156,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
     identities,
     webhooks: { urls: opts.webhooks ?? [], secret: opts.webhookSecret },
     watchClock: opts.watchClock,
+    v2Server: opts.v2Server,
   };
   const taskQueues = {
     control: `ct-${suffix}`,
