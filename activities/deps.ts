@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { IdentityRegistry } from '../auth/identities';
 import type { Db } from '../db/client';
+import type { MlflowRegistry } from '../integrations/mlflow';
 import type { Gateway } from '../serving/gateway';
 import type { V2Server } from '../serving/v2-server';
 import type { ArtifactStore } from '../storage/artifact-store';
@@ -15,6 +16,8 @@ export interface ActivityDeps {
   readonly db: Db;
   /** The external V2 model server (CTLOOP_V2_URL), for models served by one: infra-validation loads candidates there. */
   readonly v2Server?: V2Server;
+  /** An MLflow Model Registry (CTLOOP_MLFLOW_URI) that every candidate is registered in and whose alias `champion` follows ctloop's. */
+  readonly mlflow?: MlflowRegistry;
   readonly artifacts: ArtifactStore;
   readonly trainers: TrainerRegistry;
   readonly gateway: Gateway;

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
 import { runDatasetTask } from '../compute/dataset-threads';
 import { type DatasetPhase, DatasetProblem } from '../compute/dataset-work';
-import { findVersion } from '../db/registry';
+import { evaluationReportHash, findVersion } from '../db/registry';
 import { modelVersions } from '../db/schema';
 import type { EvaluationGateResult } from '../domain/evaluation/gate';
 import type { ClassificationMetrics } from '../domain/metrics';
@@ -27,7 +27,8 @@ export interface EvaluationReport {
   readonly gate: EvaluationGateResult;
 }
 
-export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
+export function createEvaluationActivities(deps: ActivityDeps) {
+  const { db, artifacts } = deps;
   async function loadModel(model: string, version: number): Promise<ServableModel> {
     const row = await findVersion(db, model, version);
     if (!row) throw ApplicationFailure.nonRetryable(`version ${version} of ${model} is not registered`);
@@ -97,6 +98,11 @@ export function createEvaluationActivities({ db, artifacts }: ActivityDeps) {
         .update(modelVersions)
         .set({ evaluation: report })
         .where(and(eq(modelVersions.model, input.model), eq(modelVersions.version, input.candidateVersion)));
+      // The MLflow version says which evaluation it had (the hash approvers decide on).
+      await deps.mlflow?.tagVersion(input.model, input.candidateVersion, {
+        'ctloop.evaluation_hash': evaluationReportHash(report) ?? '',
+        'ctloop.evaluation_decision': gate.decision,
+      });
       return report;
     },
   };

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { CHAMPION, championVersion } from '../db/registry';
-import { aliases, aliasHistory, auditEvents, modelVersions, routes } from '../db/schema';
+import { CHAMPION, championVersion, mergeRunReport } from '../db/registry';
+import { aliases, aliasHistory, auditEvents, modelVersions, routes, runs } from '../db/schema';
 import type { ActivityDeps } from './deps';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -73,7 +73,66 @@ async function moveAlias(
   return { from, changed: true };
 }
 
-export function createRegistryActivities({ db, codeVersion, gateway }: ActivityDeps) {
+export function createRegistryActivities(deps: ActivityDeps) {
+  const { db, codeVersion, gateway, mlflow, log } = deps;
+
+  /**
+   * MLflow's alias `champion` to ctloop's champion as it is now (not as a
+   * caller thought it was), after ctloop's own change has committed. Best
+   * effort: MLflow being away never holds up a promotion or a rollback; it is
+   * logged and audited, and the next change of champion sets the alias right.
+   */
+  const followInMlflow = async (model: string, runId: string) => {
+    if (!mlflow) return;
+    const champion = await championVersion(db, model);
+    try {
+      await mlflow.setChampion(model, champion);
+    } catch (err) {
+      const reason = (err as Error).message;
+      log.warn({ model, champion, reason }, 'MLflow alias champion not updated');
+      await db
+        .insert(auditEvents)
+        .values({ model, runId, kind: 'mlflow_sync_failed', actor: 'ctloop', reason, details: { champion } })
+        .catch(() => {});
+    }
+  };
+
+  /** The candidate in MLflow too (idempotent); the run's record keeps where. A failure is retried by Temporal. */
+  const registerInMlflow = async (input: {
+    model: string;
+    runId: string;
+    version: number;
+    artifactUri: string;
+    metrics: Record<string, unknown>;
+    dataHash: string;
+    params: Record<string, unknown>;
+  }) => {
+    if (!mlflow) return;
+    const [run] = await db.select({ causes: runs.causes }).from(runs).where(eq(runs.id, input.runId));
+    const causes = (run?.causes ?? []) as { reason?: string; requestedBy?: string }[];
+    const numbers = (prefix: string, value: unknown): [string, number][] =>
+      typeof value === 'number'
+        ? [[prefix, value]]
+        : value && typeof value === 'object'
+          ? Object.entries(value).flatMap(([k, v]) => numbers(prefix ? `${prefix}.${k}` : k, v))
+          : [];
+    const registered = await mlflow.registerVersion({
+      model: input.model,
+      version: input.version,
+      runId: input.runId,
+      artifact: (await deps.artifacts.get(input.artifactUri)).toString('utf8'),
+      params: input.params,
+      metrics: Object.fromEntries(numbers('', input.metrics)),
+      tags: {
+        'ctloop.model': input.model,
+        'ctloop.data_hash': input.dataHash,
+        'ctloop.code_version': codeVersion,
+        'ctloop.causes': causes.map((c) => `${c.reason ?? '?'} by ${c.requestedBy ?? '?'}`).join('; '),
+      },
+    });
+    await mergeRunReport(db, input.runId, 'mlflow', { uri: mlflow.uri, ...registered });
+  };
+
   return {
     /** Registers the trained candidate as the model's next version; at most one version per run. */
     async registerCandidate(input: {
@@ -85,7 +144,7 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
       dataHash: string;
       params: Record<string, unknown>;
     }): Promise<{ version: number }> {
-      return db.transaction(async (tx) => {
+      const registered = await db.transaction(async (tx) => {
         const [existing] = await tx
           .select({ version: modelVersions.version })
           .from(modelVersions)
@@ -101,6 +160,8 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
         await tx.insert(modelVersions).values({ ...input, version, codeVersion });
         return { version };
       });
+      await registerInMlflow({ ...input, version: registered.version });
+      return registered;
     },
 
     /** Makes `version` the champion: alias and routing move together. */
@@ -116,6 +177,7 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
       );
       // This process's gateway serves the new routing at once; other processes within its cache TTL.
       gateway.invalidate(input.model);
+      await followInMlflow(input.model, input.runId);
       return { previousChampion: result.changed ? result.from : await previousOf(db, input) };
     },
 
@@ -136,6 +198,7 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
         setChampion(tx, { ...input, to: input.version, kind: input.kind ?? 'rollback' }),
       );
       gateway.invalidate(input.model);
+      await followInMlflow(input.model, input.runId);
     },
 
     /**
@@ -150,10 +213,12 @@ export function createRegistryActivities({ db, codeVersion, gateway }: ActivityD
       reason: string;
       kind: 'promotion' | 'rollback';
     }): Promise<{ from: number | null }> {
-      return db.transaction(async (tx) => {
+      const moved = await db.transaction(async (tx) => {
         const { from } = await moveAlias(tx, input);
         return { from };
       });
+      await followInMlflow(input.model, input.runId);
+      return moved;
     },
 
     /** Promotion saga, step 2 (and its undo): all traffic to `version`, which also ends a canary. */

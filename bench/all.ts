@@ -16,6 +16,7 @@ const BENCHES = [
   'drift-vs-evidently',
   'trigger-load',
   'gateway',
+  'gateway-v2',
   'temporal-round-trip',
   'fuzz',
   'chaos',

@@ -17,6 +17,7 @@ import { createSessionKeeper } from '../api/pages/session';
 import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import type { Database } from '../db/client';
+import { createMlflowRegistry } from '../integrations/mlflow';
 import { createGateway } from '../serving/gateway';
 import { startPredictionPruner } from '../serving/prediction-retention';
 import { createLocalArtifactStore } from '../storage/artifact-store';
@@ -101,6 +102,7 @@ export async function openRuntime(
   const deps: ActivityDeps = {
     db: database.db,
     v2Server,
+    mlflow: config.mlflowUri ? createMlflowRegistry({ uri: config.mlflowUri }) : undefined,
     artifacts,
     trainers,
     gateway: createGateway({ db: database.db, artifacts, v2Server }),

@@ -55,6 +55,7 @@ const Lineage = z
       ),
     }),
     code: z.object({ version: z.string() }),
+    mlflow: document('With CTLOOP_MLFLOW_URI: the MLflow model version (uri, name, version, runId)'),
     params: VersionRecord.shape.params,
     training: z.object({
       metrics: VersionRecord.shape.metrics,
@@ -76,6 +77,8 @@ import { requireModel } from './models';
 interface RunReports {
   /** The training window, for a partitioned data source (activities/data-window.ts). */
   data?: unknown;
+  /** Where the version is in MLflow (CTLOOP_MLFLOW_URI): uri, registered model name, version, MLflow run. */
+  mlflow?: unknown;
   validation?: unknown;
   training?: { checkpoints?: unknown[]; lastCheckpoint?: unknown } & Record<string, unknown>;
   trainingAttempts?: Record<string, unknown>;
@@ -165,6 +168,7 @@ export function lineageRoutes(deps: ApiDeps) {
             window: reports.data ?? null,
           },
           code: { version: row.codeVersion },
+          mlflow: reports.mlflow ?? null,
           params: row.params,
           training: {
             metrics: row.metrics,

@@ -11,6 +11,7 @@ import { parseCsv } from '../../domain/csv';
 import { fitLogReg } from '../../domain/logistic-regression';
 import { predictServable } from '../../domain/servable-model';
 import { generateDataset } from '../../domain/synthetic-data';
+import { type MlServerProcess, startMlServer } from '../../scripts/lib/mlserver';
 import {
   fastPolicy,
   registerModel,
@@ -20,7 +21,6 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { createV2Server, V2ServerError } from '../../serving/v2-server';
-import { type MlServerProcess, startMlServer } from '../helpers/mlserver';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('the V2 serving adapter on MLServer', () => {

@@ -17,6 +17,7 @@ import {
 } from '../../auth/identities';
 import { type Database, openDatabase } from '../../db/client';
 import type { Role } from '../../domain/roles';
+import type { MlflowRegistry } from '../../integrations/mlflow';
 import { createMetrics } from '../../observability/metrics';
 import { createGateway } from '../../serving/gateway';
 import type { V2Server } from '../../serving/v2-server';
@@ -73,8 +74,10 @@ export interface StackOptions {
   temporal?: { readonly client: Client; readonly workerConnection: NativeConnection };
   /** The clock rollout watches read and wait on (the time-skipping server's, in those tests). */
   watchClock?: WatchClock;
-  /** An external V2 model server (a real MLServer in test/e2e/v2-serving.test.ts). */
+  /** An external V2 model server (a real MLServer in test/e2e/v2-server.test.ts). */
   v2Server?: V2Server;
+  /** An MLflow Model Registry (a real `mlflow server` in test/e2e/mlflow.test.ts). */
+  mlflow?: MlflowRegistry;
 }
 
 /**
@@ -157,6 +160,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
     webhooks: { urls: opts.webhooks ?? [], secret: opts.webhookSecret },
     watchClock: opts.watchClock,
     v2Server: opts.v2Server,
+    mlflow: opts.mlflow,
   };
   const taskQueues = {
     control: `ct-${suffix}`,

@@ -2,8 +2,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../scripts/temporal-dev-server';
 import { CTLOOP_RUNTIME_DIR } from '../../serving/v2-server';
+import { freePort } from '../temporal-dev-server';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -11,6 +11,8 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 export interface MlServerProcess {
   readonly url: string;
   readonly repository: string;
+  /** The server's process id while it runs (for CPU accounting). */
+  pid(): number | null;
   output(): string;
   /** Starts it again on the same port and repository (it loads what the repository holds). */
   restart(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startMlServer(): Promise<MlServerProcess> {
   return {
     url,
     repository,
+    pid: () => (child as ChildProcess | null)?.pid ?? null,
     output: () => log,
     restart: launch,
     stop,

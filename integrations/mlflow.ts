@@ -1,0 +1,246 @@
+/**
+ * ctloop's versions in an MLflow Model Registry (CTLOOP_MLFLOW_URI), for
+ * teams whose platform already reads MLflow. Every candidate becomes an
+ * MLflow model version of the registered model with the same name: an MLflow
+ * run in experiment `ctloop/<model>` carries the artifact (`model/model.json`),
+ * the training parameters and metrics, and tags (ctloop model, version, run
+ * id, data hash, evaluation report hash, trigger causes); the version is
+ * created from `runs:/<run>/model`. The alias `champion` follows ctloop's
+ * promotions and rollbacks (aliases, not the deprecated stages).
+ *
+ * Idempotent under retries and restarts: the MLflow run is found again by its
+ * `ctloop.run_id` tag, and the model version by that run, before anything is
+ * created; setting an alias to where it points already changes nothing.
+ * REST only (MLflow 3.x, `mlflow server` with its artifact proxy).
+ */
+export interface MlflowRegistry {
+  readonly uri: string;
+  /** Registers ctloop's version (or finds it registered) and returns MLflow's version number. */
+  registerVersion(input: {
+    model: string;
+    version: number;
+    runId: string;
+    artifact: string;
+    params: Record<string, unknown>;
+    metrics: Record<string, number>;
+    tags: Record<string, string>;
+  }): Promise<{ name: string; version: string; runId: string }>;
+  /** Points alias `champion` at ctloop's `version`, or removes it (null). */
+  setChampion(model: string, version: number | null): Promise<void>;
+  /** MLflow's version number for ctloop's version, or null when it is not registered there. */
+  findVersion(model: string, version: number): Promise<string | null>;
+  /** Sets tags on ctloop's version in MLflow (e.g. its evaluation); no-op when it is not registered there. */
+  tagVersion(model: string, version: number, tags: Record<string, string>): Promise<void>;
+}
+
+export class MlflowError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | null,
+  ) {
+    super(message);
+  }
+}
+
+export const CHAMPION_ALIAS = 'champion';
+
+export function createMlflowRegistry(opts: { uri: string; timeoutMs?: number }): MlflowRegistry {
+  const base = opts.uri.replace(/\/+$/, '');
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+
+  const call = async <T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    route: string,
+    body?: unknown,
+    raw?: string,
+  ): Promise<T> => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${route}`, {
+        method,
+        headers:
+          raw !== undefined
+            ? { 'content-type': 'application/json' }
+            : body === undefined
+              ? undefined
+              : { 'content-type': 'application/json' },
+        body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new MlflowError(`MLflow ${base} unreachable (${cause})`, null);
+    }
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    if (!res.ok) {
+      const code = typeof parsed.error_code === 'string' ? parsed.error_code : null;
+      throw new MlflowError(
+        `MLflow answered ${res.status} to ${method} ${route.split('?')[0]}: ${String(parsed.message ?? text).slice(0, 300)}`,
+        code,
+      );
+    }
+    return parsed as T;
+  };
+  const q = (params: Record<string, string>) => new URLSearchParams(params).toString();
+  const quote = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
+
+  const experimentId = async (model: string): Promise<string> => {
+    const name = `ctloop/${model}`;
+    try {
+      const found = await call<{ experiment: { experiment_id: string } }>(
+        'GET',
+        `/api/2.0/mlflow/experiments/get-by-name?${q({ experiment_name: name })}`,
+      );
+      return found.experiment.experiment_id;
+    } catch (err) {
+      if (!(err instanceof MlflowError) || err.code !== 'RESOURCE_DOES_NOT_EXIST') throw err;
+    }
+    try {
+      return (await call<{ experiment_id: string }>('POST', '/api/2.0/mlflow/experiments/create', { name }))
+        .experiment_id;
+    } catch (err) {
+      // Created meanwhile by a retry or another worker.
+      if (err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS') return experimentId(model);
+      throw err;
+    }
+  };
+
+  /** The MLflow run that holds ctloop's version, by its tags. */
+  const findRun = async (experiment: string, filter: string) => {
+    const found = await call<{ runs?: { info: { run_id: string; artifact_uri: string; status: string } }[] }>(
+      'POST',
+      '/api/2.0/mlflow/runs/search',
+      { experiment_ids: [experiment], filter, max_results: 1 },
+    );
+    return found.runs?.[0]?.info ?? null;
+  };
+
+  const versionOfRun = async (model: string, mlflowRunId: string): Promise<string | null> => {
+    const found = await call<{ model_versions?: { version: string }[] }>(
+      'GET',
+      `/api/2.0/mlflow/model-versions/search?${q({ filter: `name=${quote(model)} and run_id=${quote(mlflowRunId)}` })}`,
+    );
+    return found.model_versions?.[0]?.version ?? null;
+  };
+
+  const registry: MlflowRegistry = {
+    uri: base,
+    async registerVersion(input) {
+      const experiment = await experimentId(input.model);
+      let run = await findRun(experiment, `tags.\`ctloop.run_id\` = ${quote(input.runId)}`);
+      if (!run) {
+        const tags = Object.entries({
+          ...input.tags,
+          'ctloop.run_id': input.runId,
+          'ctloop.version': String(input.version),
+        });
+        const created = await call<{
+          run: { info: { run_id: string; artifact_uri: string; status: string } };
+        }>('POST', '/api/2.0/mlflow/runs/create', {
+          experiment_id: experiment,
+          run_name: `${input.model} v${input.version}`,
+          start_time: Date.now(),
+          tags: tags.map(([key, value]) => ({ key, value: value.slice(0, 5000) })),
+        });
+        run = created.run.info;
+      }
+      if (run.status !== 'FINISHED') {
+        const now = Date.now();
+        await call('POST', '/api/2.0/mlflow/runs/log-batch', {
+          run_id: run.run_id,
+          params: Object.entries(input.params)
+            .slice(0, 100)
+            .map(([key, value]) => ({
+              key,
+              value: String(typeof value === 'object' ? JSON.stringify(value) : value).slice(0, 6000),
+            })),
+          metrics: Object.entries(input.metrics)
+            .filter(([, v]) => Number.isFinite(v))
+            .map(([key, value]) => ({ key, value, timestamp: now, step: 0 })),
+        }).catch((err: unknown) => {
+          // A retry logs the same parameters again, which MLflow refuses as a change: they are there.
+          if (!(err instanceof MlflowError && err.code === 'INVALID_PARAMETER_VALUE')) throw err;
+        });
+        // The artifact through the server's artifact proxy (mlflow-artifacts:/…).
+        const location = run.artifact_uri.replace(/^mlflow-artifacts:\/?/, '').replace(/^\/+/, '');
+        await call(
+          'PUT',
+          `/api/2.0/mlflow-artifacts/artifacts/${location}/model/model.json`,
+          undefined,
+          input.artifact,
+        );
+        await call('POST', '/api/2.0/mlflow/runs/update', {
+          run_id: run.run_id,
+          status: 'FINISHED',
+          end_time: now,
+        });
+      }
+      await call('POST', '/api/2.0/mlflow/registered-models/create', { name: input.model }).catch(
+        (err: unknown) => {
+          if (!(err instanceof MlflowError && err.code === 'RESOURCE_ALREADY_EXISTS')) throw err;
+        },
+      );
+      const existing = await versionOfRun(input.model, run.run_id);
+      if (existing) return { name: input.model, version: existing, runId: run.run_id };
+      const created = await call<{ model_version: { version: string } }>(
+        'POST',
+        '/api/2.0/mlflow/model-versions/create',
+        {
+          name: input.model,
+          source: `runs:/${run.run_id}/model`,
+          run_id: run.run_id,
+          tags: Object.entries({
+            ...input.tags,
+            'ctloop.run_id': input.runId,
+            'ctloop.version': String(input.version),
+          }).map(([key, value]) => ({ key, value: value.slice(0, 5000) })),
+        },
+      );
+      return { name: input.model, version: created.model_version.version, runId: run.run_id };
+    },
+
+    async findVersion(model, version) {
+      const experiment = await experimentId(model);
+      const run = await findRun(experiment, `tags.\`ctloop.version\` = ${quote(String(version))}`);
+      return run ? versionOfRun(model, run.run_id) : null;
+    },
+
+    async tagVersion(model, version, tags) {
+      const mlflowVersion = await registry.findVersion(model, version);
+      if (!mlflowVersion) return;
+      for (const [key, value] of Object.entries(tags)) {
+        await call('POST', '/api/2.0/mlflow/model-versions/set-tag', {
+          name: model,
+          version: mlflowVersion,
+          key,
+          value: value.slice(0, 5000),
+        });
+      }
+    },
+
+    async setChampion(model, version) {
+      if (version === null) {
+        await call(
+          'DELETE',
+          `/api/2.0/mlflow/registered-models/alias?${q({ name: model, alias: CHAMPION_ALIAS })}`,
+        ).catch((err: unknown) => {
+          if (!(err instanceof MlflowError && err.code === 'RESOURCE_DOES_NOT_EXIST')) throw err;
+        });
+        return;
+      }
+      const mlflowVersion = await registry.findVersion(model, version);
+      if (!mlflowVersion)
+        throw new MlflowError(
+          `version ${version} of ${model} is not registered in MLflow`,
+          'RESOURCE_DOES_NOT_EXIST',
+        );
+      await call('POST', '/api/2.0/mlflow/registered-models/alias', {
+        name: model,
+        alias: CHAMPION_ALIAS,
+        version: mlflowVersion,
+      });
+    },
+  };
+  return registry;
+}
