@@ -14,6 +14,7 @@ import { ensurePostgres } from '../test/helpers/postgres';
 import { type Stack, startStackWith } from '../test/helpers/stack';
 import { stackProcessEnv, startWorkerProcess, type WorkerProcess } from '../test/helpers/worker-process';
 import { workflowsPath } from '../workers/runtime';
+import { runWorkflowId } from '../workflows/messages';
 import { startServerProcess } from './lib/processes';
 
 /**
@@ -42,7 +43,10 @@ import { startServerProcess } from './lib/processes';
  *       trainer's time is measured identically on both sides, inside the trainer
  *       process (bench/prefect/trainer_clock/sitecustomize.py: process start to
  *       exit). For (b): trainer-slot time not spent training, per loop
- *       ((2 × makespan − Σ trainer time) / 20);
+ *       ((2 × makespan − Σ trainer time) / 20). Also against the trainer run
+ *       alone by the bench (once per round of (a)), which charges a side for
+ *       slowing its trainer down; and, for ctloop, where a loop's time goes
+ *       (its run workflow's history: activities and the time between them);
  *   (d) kill -9 mid-training: ctloop's training worker (the other one resumes
  *       from the last checkpoint); Prefect's flow-run process (the runner is
  *       left running), and separately the runner with its flow-run process (a
@@ -75,6 +79,8 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const round1 = (x: number) => Math.round(x * 10) / 10;
+/** Milliseconds as seconds, to 0.01 s. */
+const sec = (ms: number) => Number((ms / 1000).toFixed(2));
 const loadavg = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
 interface TrainerClock {
@@ -98,6 +104,8 @@ function readClock(file: string): TrainerClock[] {
 interface Loop {
   readonly model: string;
   readonly id: string;
+  /** When the bench sent the trigger (epoch ms). */
+  readonly startMs: number;
   readonly totalMs: number;
   readonly trainerMs: number;
   readonly overheadMs: number;
@@ -117,6 +125,7 @@ function loopResult(
   return {
     model,
     id,
+    startMs,
     totalMs: round1(endMs - startMs),
     trainerMs: round1(trainerMs),
     overheadMs: round1(endMs - startMs - trainerMs),
@@ -237,6 +246,52 @@ async function ctloopLoops(side: CtloopSide, models: readonly string[], pollMs: 
   });
 }
 
+/**
+ * Where a ctloop loop's time goes, from its run workflow's history (Temporal's event times): from
+ * the trigger to the run workflow's start (API, trigger record, the model workflow, the child
+ * start), then each activity from scheduled to closed, and what is left (workflow tasks between them).
+ */
+async function ctloopBreakdown(side: CtloopSide, loop: Loop) {
+  const history = await side.stack.client.workflow
+    .getHandle(runWorkflowId(loop.model, loop.id))
+    .fetchHistory();
+  const events = history.events ?? [];
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(String(t?.seconds ?? 0)) * 1000 + (t?.nanos ?? 0) / 1e6;
+  const scheduled = new Map<string, { name: string; at: number }>();
+  const activities: { activity: string; ms: number }[] = [];
+  for (const e of events) {
+    const sched = e.activityTaskScheduledEventAttributes;
+    if (sched)
+      scheduled.set(String(e.eventId), { name: sched.activityType?.name ?? '?', at: ms(e.eventTime) });
+    const closed =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
+    if (closed) {
+      const s = scheduled.get(String(closed.scheduledEventId));
+      if (s) activities.push({ activity: s.name, ms: round1(ms(e.eventTime) - s.at) });
+    }
+  }
+  const started = ms(events[0]?.eventTime);
+  const runWorkflowMs = ms(events.at(-1)?.eventTime) - started;
+  const activityMs = activities.reduce((sum, a) => sum + a.ms, 0);
+  const training = activities
+    .filter((a) => a.activity === 'trainCandidate')
+    .reduce((sum, a) => sum + a.ms, 0);
+  return {
+    run: loop.id,
+    triggerToRunWorkflowStartMs: round1(started - loop.startMs),
+    runWorkflowMs: round1(runWorkflowMs),
+    activities: activities.length,
+    activityMs: round1(activityMs),
+    betweenActivitiesMs: round1(runWorkflowMs - activityMs),
+    trainCandidateMinusTrainerMs: round1(training - loop.trainerMs),
+    otherActivitiesMs: round1(activityMs - training),
+    perActivity: activities,
+  };
+}
+
 // ---------------------------------------------------------------- Prefect
 
 interface PrefectSide {
@@ -251,7 +306,12 @@ interface PrefectSide {
 }
 
 /** A process in its own group, so that it and everything it started can be signalled together. */
-function spawnGroup(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
+function spawnGroup(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  log: string,
+): ChildProcess & { output(): string } {
   const child = spawn(cmd, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d) => {
@@ -262,7 +322,7 @@ function spawnGroup(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv
   });
   child.once('exit', () => writeFileSync(log, text));
   process.once('exit', () => killGroup(child, 'SIGKILL'));
-  return child;
+  return Object.assign(child, { output: () => text });
 }
 function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   try {
@@ -346,9 +406,10 @@ async function startPrefect(python: string, clock: string, logDir: string): Prom
         env,
         path.join(logDir, `prefect-runner-${++runners}.log`),
       );
-      // The runner registers the deployment, then polls for its runs.
+      // The runner registers the deployment, says so, then polls for its runs.
       for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
         if (child.exitCode !== null) throw new Error('prefect runner exited during start-up');
+        if (!/is being served/.test(child.output())) continue;
         const dep = await prefectApi(side, 'GET', `/deployments/name/${FLOW}/${DEPLOYMENT}`);
         if (dep.status === 200 && dep.body.status === 'READY') {
           side.deploymentId = dep.body.id;
@@ -485,6 +546,37 @@ async function standaloneTrainer(trainerPython: string, clockDir: string, clock:
   return round1(c.endMs - c.startMs);
 }
 
+/**
+ * Where a Prefect loop's time goes, from its server's records: from the trigger to the flow run's
+ * start (the runner's poll, the flow-run process starting and importing Prefect), then each task
+ * run from start to end, and what is left.
+ */
+async function prefectBreakdown(side: PrefectSide, loop: Loop) {
+  const run = (await prefectApi(side, 'GET', `/flow_runs/${loop.id}`)).body;
+  const tasks = (
+    await prefectApi<RunBody[]>(side, 'POST', '/task_runs/filter', { flow_runs: { id: { any_: [loop.id] } } })
+  ).body;
+  const started = Date.parse(run.start_time);
+  const perTask = tasks
+    .map((t) => ({
+      task: String(t.name).replace(/-[0-9a-f]+$/, ''),
+      at: Date.parse(t.start_time),
+      ms: round1(Date.parse(t.end_time) - Date.parse(t.start_time)),
+    }))
+    .sort((a, b) => a.at - b.at)
+    .map(({ task, ms }) => ({ task, ms }));
+  const taskMs = perTask.reduce((sum, t) => sum + t.ms, 0);
+  const flowMs = Date.parse(run.end_time) - started;
+  return {
+    run: loop.id,
+    triggerToFlowRunStartMs: round1(started - loop.startMs),
+    flowRunMs: round1(flowMs),
+    taskMs: round1(taskMs),
+    betweenTasksMs: round1(flowMs - taskMs),
+    perTask,
+  };
+}
+
 // ---------------------------------------------------------------- kill -9
 
 /** The trainer process whose output folder contains `marker`, and its parent. */
@@ -505,10 +597,10 @@ function findTrainer(marker: string): { pid: number; ppid: number } | null {
   }
   return null;
 }
+/** Running (not a zombie: this machine's init does not reap orphans at once). */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0] !== 'Z';
   } catch {
     return false;
   }
@@ -565,11 +657,11 @@ async function ctloopKill(side: CtloopSide, dataUri: string) {
     totalSteps: at.total,
     trainerAliveAfterKillMs1000: trainer ? await aliveAfter(trainer.pid, 1000) : null,
     resumedFromStep: resumed?.resumedFromStep ?? null,
-    secondsKillToResumedProgress: resumedAt === null ? null : round1((resumedAt - killedAt) / 100) / 10,
+    secondsKillToResumedProgress: resumedAt === null ? null : sec(resumedAt - killedAt),
     heartbeatTimeoutSeconds: HEARTBEAT_TIMEOUT_S,
     outcome: run.outcome ?? null,
-    secondsKillToOutcome: run.endedAt ? round1((Date.parse(run.endedAt) - killedAt) / 100) / 10 : null,
-    secondsTotal: run.endedAt ? round1((Date.parse(run.endedAt) - t0) / 100) / 10 : null,
+    secondsKillToOutcome: run.endedAt ? sec(Date.parse(run.endedAt) - killedAt) : null,
+    secondsTotal: run.endedAt ? sec(Date.parse(run.endedAt) - t0) : null,
     attempts: run.reports?.trainingAttempts?.attempts ?? null,
     candidateVersion: run.candidateVersion ?? null,
     finished: run.outcome === 'promoted',
@@ -619,7 +711,7 @@ async function prefectKill(side: PrefectSide, config: unknown, what: 'flow-proce
       states.push({
         state: run.state_type,
         name: run.state_name,
-        atS: round1((Date.now() - killedAt) / 100) / 10,
+        atS: sec(Date.now() - killedAt),
       });
     }
   }
@@ -635,7 +727,7 @@ async function prefectKill(side: PrefectSide, config: unknown, what: 'flow-proce
         : "the runner and its flow-run process, the runner's whole process group (kill -9), as a lost machine; then a fresh runner",
     flowRunId: id,
     flowProcessPid: flowPid,
-    secondsTriggerToKill: round1((killedAt - t0) / 100) / 10,
+    secondsTriggerToKill: sec(killedAt - t0),
     trainerAliveAfterKillMs1000: trainerAlive,
     restartedRunnerReadyMs,
     observedSeconds: OBSERVE_S,
@@ -758,6 +850,9 @@ async function main() {
     load.atEnd = loadavg();
 
     const standaloneMs = median(standalone);
+    const breakdown = { ctloop: [] as unknown[], prefect: [] as unknown[] };
+    for (const loop of single.ctloop) breakdown.ctloop.push(await ctloopBreakdown(ctloop, loop));
+    for (const loop of single.prefect) breakdown.prefect.push(await prefectBreakdown(prefect, loop));
     const s = {
       ctloop: summary(single.ctloop, standaloneMs),
       prefect: summary(single.prefect, standaloneMs),
@@ -802,6 +897,8 @@ async function main() {
           'ctloop: the run record’s endedAt; Prefect: the flow run’s end_time; a loop starts when the bench sends its trigger',
         trainerTime:
           'measured inside each trainer process on both sides (bench/prefect/trainer_clock/sitecustomize.py: process start from /proc to exit)',
+        standaloneTrainer:
+          'the same trainer run by the bench with no orchestrator, once per round of (a), by the same clock; a total minus its median is the overhead counting any slowing of the trainer by the orchestrator (…VsStandalone)',
         warmup: 'one loop per side before (a), reported in warmup and not counted',
         startup: {
           prefectServerReadyMs: prefect.serverReadyMs,
@@ -810,6 +907,7 @@ async function main() {
       },
       warmup,
       standaloneTrainerMs: { runs: standalone, median: round1(standaloneMs) },
+      whereTheTimeGoes: breakdown,
       single: { runs: single, ...s },
       batch: { loops: BATCH, runs: batch, ...b },
       ratio,
