@@ -336,16 +336,26 @@ const exited = (child: ChildProcess) =>
     ? Promise.resolve()
     : new Promise<void>((r) => child.once('exit', () => r()));
 
-/** Answers Prefect's server gave 429/502/503 (SQLite busy), retried as Prefect's own client retries them. */
+/** Answers Prefect's server gave 429/502/503 (SQLite busy) and dropped connections, retried as Prefect's own client retries them. */
 const prefectRetries = { count: 0, statuses: {} as Record<string, number> };
 
 async function prefectApi<T = RunBody>(side: { url: string }, method: string, p: string, body?: unknown) {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${side.url}/api${p}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${side.url}/api${p}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      // A kept-alive connection the server closed as it was reused ("other side closed").
+      if (attempt >= 8) throw err;
+      prefectRetries.count += 1;
+      prefectRetries.statuses.connection = (prefectRetries.statuses.connection ?? 0) + 1;
+      await sleep(100 * 2 ** attempt * (0.5 + Math.random()));
+      continue;
+    }
     const text = await res.text();
     if ([429, 502, 503].includes(res.status) && attempt < 8) {
       prefectRetries.count += 1;
