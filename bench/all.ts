@@ -20,6 +20,7 @@ const BENCHES = [
   'temporal-round-trip',
   'fuzz',
   'chaos',
+  'vs-prefect',
 ] as const;
 
 const wanted = process.argv.slice(2);
