@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps';
 import { createDriftActivities } from './drift';
 import { createEvaluationActivities } from './evaluation';
 import { createInfraValidationActivities } from './infra-validation';
+import { createMlflowImportActivities } from './mlflow-import';
 import { createNotificationActivities } from './notifications';
 import { createPromotionActivities } from './promotion';
 import { createRegistryActivities } from './registry';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPromotionActivities(deps),
     ...createEvaluationActivities(deps),
     ...createInfraValidationActivities(deps),
+    ...createMlflowImportActivities(deps),
     ...createCanaryActivities(deps),
     ...createCanaryWatchActivities(deps),
     ...createDriftActivities(deps),

@@ -106,8 +106,22 @@ export function createRegistryActivities(deps: ActivityDeps) {
     metrics: Record<string, unknown>;
     dataHash: string;
     params: Record<string, unknown>;
+    mlflowVersion?: string;
   }) => {
     if (!mlflow) return;
+    if (input.mlflowVersion) {
+      // Registered in MLflow by its own training job: marked as this ctloop version, not registered again.
+      await mlflow.adoptVersion(input.model, input.mlflowVersion, input.version, input.runId);
+      const source = (await mlflow.fetchVersion(input.model, input.mlflowVersion)).runId;
+      await mergeRunReport(db, input.runId, 'mlflow', {
+        uri: mlflow.uri,
+        name: input.model,
+        version: input.mlflowVersion,
+        runId: source,
+        imported: true,
+      });
+      return;
+    }
     const [run] = await db.select({ causes: runs.causes }).from(runs).where(eq(runs.id, input.runId));
     const causes = (run?.causes ?? []) as { reason?: string; requestedBy?: string }[];
     const numbers = (prefix: string, value: unknown): [string, number][] =>
@@ -143,6 +157,8 @@ export function createRegistryActivities(deps: ActivityDeps) {
       dataUri: string;
       dataHash: string;
       params: Record<string, unknown>;
+      /** The candidate is this MLflow version (imported, not trained here). */
+      mlflowVersion?: string;
     }): Promise<{ version: number }> {
       const registered = await db.transaction(async (tx) => {
         const [existing] = await tx
@@ -157,7 +173,8 @@ export function createRegistryActivities(deps: ActivityDeps) {
           .from(modelVersions)
           .where(eq(modelVersions.model, input.model));
         const version = Number(next!.n);
-        await tx.insert(modelVersions).values({ ...input, version, codeVersion });
+        const { mlflowVersion: _imported, ...row } = input;
+        await tx.insert(modelVersions).values({ ...row, version, codeVersion });
         return { version };
       });
       await registerInMlflow({ ...input, version: registered.version });

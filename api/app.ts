@@ -5,6 +5,7 @@ import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { createHealthMonitor, databaseCheck, healthHandler, temporalCheck } from './health';
+import { mlflowWebhookHandler } from './mlflow-webhook';
 import { approvalPages } from './pages';
 import { createSessionKeeper } from './pages/session';
 import { approvalRoutes } from './routes/approvals';
@@ -36,6 +37,9 @@ export function createApp(deps: ApiDeps) {
 
   // Prometheus scrapes without a token, like a probe; nothing secret is exposed (see docs/metrics.md).
   app.get('/metrics', metricsEndpoint(metrics));
+
+  // MLflow's signed webhook: a version registered elsewhere becomes a `registry` trigger (no token; HMAC).
+  app.post('/integrations/mlflow/webhook', mlflowWebhookHandler(deps, deps.mlflowWebhookSecret));
 
   // Everything under /v1 needs a token; /healthz, /metrics and /openapi.json stay open for probes and tooling.
   // A known path with a method it does not have is a 405 naming the allowed ones, before any token check.

@@ -21,4 +21,6 @@ export interface ApiDeps {
   readonly metrics?: CtMetrics;
   /** Sessions of the approval pages; without it the app makes one with a random secret (CTLOOP_SESSION_SECRET). */
   readonly sessions?: SessionKeeper;
+  /** The shared secret of MLflow's webhook (CTLOOP_MLFLOW_WEBHOOK_SECRET); without it the webhook route is off. */
+  readonly mlflowWebhookSecret?: string;
 }

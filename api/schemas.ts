@@ -80,6 +80,17 @@ export const TriggerBody = z
     details: Details.default({}),
     dedupKey: z.string().min(1).max(200).optional(),
   })
+  .refine((t) => (t.reason === 'registry') === (t.details.mlflowVersion !== undefined), {
+    message: 'reason registry goes with details.mlflowVersion (the MLflow version to evaluate), and only it',
+    path: ['details', 'mlflowVersion'],
+  })
+  .refine(
+    (t) => t.details.mlflowVersion === undefined || /^[1-9]\d{0,9}$/.test(String(t.details.mlflowVersion)),
+    {
+      message: 'details.mlflowVersion must be an MLflow version number, e.g. "5"',
+      path: ['details', 'mlflowVersion'],
+    },
+  )
   .openapi('Trigger');
 
 /** The caller is the actor of every call: who decides, who rolls back, comes from the API token. */

@@ -35,6 +35,8 @@ export const configVariables = {
     'The model repository folder that server loads from; ctloop writes each version there (needed with CTLOOP_V2_URL)',
   CTLOOP_MLFLOW_URI:
     'An MLflow tracking server with its Model Registry (mlflow server …): every candidate is registered there and alias champion follows ctloop',
+  CTLOOP_MLFLOW_WEBHOOK_SECRET:
+    "The secret of MLflow's model_version.created webhook pointed at POST /integrations/mlflow/webhook (unset: the route is off)",
   CTLOOP_SESSION_SECRET:
     "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
@@ -89,6 +91,7 @@ const envSchema = z.object({
   CTLOOP_V2_URL: z.string().url().optional(),
   CTLOOP_V2_REPOSITORY: z.string().min(1).optional(),
   CTLOOP_MLFLOW_URI: z.string().url().optional(),
+  CTLOOP_MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,6 +113,7 @@ export interface Config {
   v2: { url: string; repository: string } | undefined;
   /** An MLflow Model Registry to mirror versions and the champion alias into. */
   mlflowUri: string | undefined;
+  mlflowWebhookSecret: string | undefined;
   /** Signs the approval pages' session cookies; undefined: a random one per process. */
   sessionSecret: string | undefined;
   port: number;
@@ -146,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? { url: e.CTLOOP_V2_URL, repository: path.resolve(e.CTLOOP_V2_REPOSITORY!) }
       : undefined,
     mlflowUri: e.CTLOOP_MLFLOW_URI,
+    mlflowWebhookSecret: e.CTLOOP_MLFLOW_WEBHOOK_SECRET,
     sessionSecret: e.CTLOOP_SESSION_SECRET,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

@@ -76,7 +76,13 @@ const UNGOVERNED: TriggerPolicy = {
   cooldownSeconds: 0,
   rollbackCooldownSeconds: 0,
   dailyRunBudget: Number.POSITIVE_INFINITY,
-  duringCooldown: { drift: 'bypass', performance: 'bypass', schedule: 'bypass', manual: 'bypass' },
+  duringCooldown: {
+    drift: 'bypass',
+    performance: 'bypass',
+    schedule: 'bypass',
+    manual: 'bypass',
+    registry: 'bypass',
+  },
 };
 
 /** The stages in which a new model is taking traffic; triggers wait for the rollout to finish. */

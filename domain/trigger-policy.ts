@@ -15,6 +15,7 @@ const DURING_COOLDOWN = {
   performance: 'hold',
   schedule: 'suppress',
   manual: 'bypass',
+  registry: 'hold',
 } as const;
 
 /** Cooldowns and dedup TTLs end within a month: the model workflow's timers and dates stay in range. */
@@ -48,6 +49,7 @@ export const triggerPolicySchema = z.object({
       performance: cooldownActionSchema.default(DURING_COOLDOWN.performance),
       schedule: cooldownActionSchema.default(DURING_COOLDOWN.schedule),
       manual: cooldownActionSchema.default(DURING_COOLDOWN.manual),
+      registry: cooldownActionSchema.default(DURING_COOLDOWN.registry),
     })
     .default(DURING_COOLDOWN),
 });

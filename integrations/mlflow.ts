@@ -31,6 +31,16 @@ export interface MlflowRegistry {
   findVersion(model: string, version: number): Promise<string | null>;
   /** Sets tags on ctloop's version in MLflow (e.g. its evaluation); no-op when it is not registered there. */
   tagVersion(model: string, version: number, tags: Record<string, string>): Promise<void>;
+  /**
+   * A version someone else registered: its tags, its MLflow run and the
+   * `model.json` in its model folder (ctloop's artifact format).
+   */
+  fetchVersion(
+    model: string,
+    mlflowVersion: string,
+  ): Promise<{ runId: string | null; tags: Record<string, string>; artifact: string }>;
+  /** Marks an MLflow version as ctloop's `version` of run `runId` (tags), so that alias moves find it. */
+  adoptVersion(model: string, mlflowVersion: string, version: number, runId: string): Promise<void>;
 }
 
 export class MlflowError extends Error {
@@ -201,9 +211,85 @@ export function createMlflowRegistry(opts: { uri: string; timeoutMs?: number }):
     },
 
     async findVersion(model, version) {
-      const experiment = await experimentId(model);
-      const run = await findRun(experiment, `tags.\`ctloop.version\` = ${quote(String(version))}`);
-      return run ? versionOfRun(model, run.run_id) : null;
+      // Every version of the registered model with its tags: ctloop's own and adopted ones alike.
+      let pageToken: string | undefined;
+      do {
+        const page = await call<{
+          model_versions?: { version: string; tags?: { key: string; value: string }[] }[];
+          next_page_token?: string;
+        }>(
+          'GET',
+          `/api/2.0/mlflow/model-versions/search?${q({ filter: `name=${quote(model)}`, max_results: '1000', ...(pageToken ? { page_token: pageToken } : {}) })}`,
+        );
+        const found = page.model_versions?.find((v) =>
+          v.tags?.some((t) => t.key === 'ctloop.version' && t.value === String(version)),
+        );
+        if (found) return found.version;
+        pageToken = page.next_page_token || undefined;
+      } while (pageToken);
+      return null;
+    },
+
+    async fetchVersion(model, mlflowVersion) {
+      const { model_version: mv } = await call<{
+        model_version: { run_id?: string; tags?: { key: string; value: string }[] };
+      }>('GET', `/api/2.0/mlflow/model-versions/get?${q({ name: model, version: mlflowVersion })}`);
+      let { artifact_uri: folder } = await call<{ artifact_uri: string }>(
+        'GET',
+        `/api/2.0/mlflow/model-versions/get-download-uri?${q({ name: model, version: mlflowVersion })}`,
+      );
+      // A `runs:/<run>/<path>` source: the folder is under that run's artifact location.
+      const runSource = /^runs:\/([0-9a-f]+)\/(.*)$/.exec(folder);
+      if (runSource) {
+        const { run } = await call<{ run: { info: { artifact_uri: string } } }>(
+          'GET',
+          `/api/2.0/mlflow/runs/get?${q({ run_id: runSource[1]! })}`,
+        );
+        folder = `${run.info.artifact_uri.replace(/\/+$/, '')}/${runSource[2]}`;
+      }
+      if (!folder.startsWith('mlflow-artifacts:')) {
+        throw new MlflowError(
+          `version ${mlflowVersion} of ${model} is stored at ${folder}; ctloop reads mlflow-artifacts:/ (the server's artifact proxy)`,
+          'UNSUPPORTED_SOURCE',
+        );
+      }
+      const location = folder
+        .replace(/^mlflow-artifacts:\/?/, '')
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '');
+      let res: Response;
+      try {
+        res = await fetch(`${base}/api/2.0/mlflow-artifacts/artifacts/${location}/model.json`, {
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        throw new MlflowError(`MLflow ${base} unreachable (${(err as Error).name})`, null);
+      }
+      if (!res.ok) {
+        throw new MlflowError(
+          `version ${mlflowVersion} of ${model} has no model.json in ${folder} (HTTP ${res.status})`,
+          'NO_ARTIFACT',
+        );
+      }
+      return {
+        runId: mv.run_id || null,
+        tags: Object.fromEntries((mv.tags ?? []).map((t) => [t.key, t.value])),
+        artifact: await res.text(),
+      };
+    },
+
+    async adoptVersion(model, mlflowVersion, version, runId) {
+      for (const [key, value] of Object.entries({
+        'ctloop.version': String(version),
+        'ctloop.run_id': runId,
+      })) {
+        await call('POST', '/api/2.0/mlflow/model-versions/set-tag', {
+          name: model,
+          version: mlflowVersion,
+          key,
+          value,
+        });
+      }
     },
 
     async tagVersion(model, version, tags) {

@@ -264,6 +264,7 @@ export function createApiApp(config: Config, deps: ActivityDeps, temporal: Clien
     identities: deps.identities,
     metrics,
     sessions: createSessionKeeper({ identities: deps.identities, secret: config.sessionSecret }),
+    mlflowWebhookSecret: config.mlflowWebhookSecret,
   });
   return { app, flushPredictions };
 }

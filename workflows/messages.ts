@@ -13,7 +13,8 @@ import type { PromotionSaga } from './promotion-saga';
  * the SDK (and types), so the API can import it without pulling workflow code along.
  */
 
-export const TRIGGER_REASONS = ['drift', 'schedule', 'performance', 'manual'] as const;
+/** `registry`: a version someone else's training job registered (MLflow); the run evaluates it without training. */
+export const TRIGGER_REASONS = ['drift', 'schedule', 'performance', 'manual', 'registry'] as const;
 export type TriggerReason = (typeof TRIGGER_REASONS)[number];
 
 export const STAGES = [

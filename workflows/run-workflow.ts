@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { TrainedCandidate } from '../activities/training';
 import { isPartitionedSource } from '../domain/data-window';
 import { type Policy, policySnapshot } from '../domain/policy';
 import { heavy } from './activity-profiles';
@@ -128,14 +129,25 @@ async function runStages(run: RunTracker): Promise<Ending> {
   if (!validation.ok) return { outcome: 'rejected_data', reason: validation.summary };
 
   await enterStage(run, 'train');
-  const training = await trainWithBudgets(run.input, policy, dataUri, run);
-  await control.saveRunReport({
-    runId,
-    name: 'trainingAttempts',
-    report: { ...run.training, result: training.ok ? training.trained : null },
-  });
-  if (!training.ok) return { outcome: 'failed', reason: training.reason };
-  const trained = training.trained;
+  // A version someone else's training job registered in MLflow is evaluated as it is, not trained here.
+  const mlflowVersion = [...run.input.causes].reverse().find((c) => c.details.mlflowVersion !== undefined)
+    ?.details.mlflowVersion;
+  let trained: TrainedCandidate;
+  if (mlflowVersion !== undefined) {
+    const imported = await control.importFromMlflow({ model, runId, mlflowVersion: String(mlflowVersion) });
+    await control.saveRunReport({ runId, name: 'import', report: imported });
+    if (!imported.ok) return { outcome: 'rejected_data', reason: imported.reason };
+    trained = imported.trained;
+  } else {
+    const training = await trainWithBudgets(run.input, policy, dataUri, run);
+    await control.saveRunReport({
+      runId,
+      name: 'trainingAttempts',
+      report: { ...run.training, result: training.ok ? training.trained : null },
+    });
+    if (!training.ok) return { outcome: 'failed', reason: training.reason };
+    trained = training.trained;
+  }
   const { version } = await control.registerCandidate({
     model,
     runId,
@@ -143,7 +155,11 @@ async function runStages(run: RunTracker): Promise<Ending> {
     metrics: { train: trained.metrics, steps: trained.steps },
     dataUri,
     dataHash: validation.dataHash,
-    params: { trainer: policy.training.trainer, ...policy.training.params },
+    params:
+      mlflowVersion === undefined
+        ? { trainer: policy.training.trainer, ...policy.training.params }
+        : { source: 'mlflow', mlflowVersion: String(mlflowVersion) },
+    ...(mlflowVersion === undefined ? {} : { mlflowVersion: String(mlflowVersion) }),
   });
   run.candidateVersion = version;
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,8 @@ export async function startMlflowServer(): Promise<MlflowServerProcess> {
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
   const dir = mkdtempSync(path.join(tmpdir(), 'ctloop-mlflow-'));
+  // A Fernet key (32 bytes, URL-safe base64): fixed for the server's life, or its webhooks break.
+  const webhookKey = randomBytes(32).toString('base64url') + '=';
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | null = null;
@@ -43,7 +46,16 @@ export async function startMlflowServer(): Promise<MlflowServerProcess> {
       {
         cwd: dir,
         // One worker and no job runner: ~0.5 GB and ~6.5 s to start instead of ~3.4 GB (FIELD-NOTES).
-        env: { ...process.env, MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+        env: {
+          ...process.env,
+          MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
+          // Webhooks to a local ctloop: http and private addresses allowed, one key for the secrets.
+          MLFLOW_WEBHOOK_ALLOWED_SCHEMES: 'http,https',
+          MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS: 'true',
+          MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY: webhookKey,
+          // The server caches each event's webhook list (60 s by default): a webhook made a moment ago counts.
+          MLFLOW_WEBHOOK_CACHE_TTL: '1',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       },

@@ -66,7 +66,13 @@ describe('trigger policy', () => {
       cooldownSeconds: 0,
       rollbackCooldownSeconds: 3600,
       dailyRunBudget: 24,
-      duringCooldown: { drift: 'hold', performance: 'hold', schedule: 'suppress', manual: 'bypass' },
+      duringCooldown: {
+        drift: 'hold',
+        performance: 'hold',
+        schedule: 'suppress',
+        manual: 'bypass',
+        registry: 'hold',
+      },
     });
   });
 

@@ -4,8 +4,13 @@
  * artifact, parameters, metrics and tags; the alias `champion` follows
  * ctloop's promotions and its rollback; registering again changes nothing.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../domain/csv';
+import { fitLogReg } from '../../domain/logistic-regression';
 import { createMlflowRegistry } from '../../integrations/mlflow';
 import { type MlflowServerProcess, startMlflowServer } from '../../scripts/lib/mlflow-server';
 import {
@@ -18,14 +23,37 @@ import {
 } from '../../scripts/lib/scenario';
 import { type Stack, startStack } from '../helpers/stack';
 
+const WEBHOOK_SECRET = 'ctloop-test-webhook-secret';
+
 describe('versions and the champion alias in MLflow', () => {
   let mlflow: MlflowServerProcess;
   let stack: Stack;
+  let server: ReturnType<typeof serve>;
   beforeAll(async () => {
     mlflow = await startMlflowServer();
-    stack = await startStack({ mlflow: createMlflowRegistry({ uri: mlflow.url }) });
+    stack = await startStack({
+      mlflow: createMlflowRegistry({ uri: mlflow.url }),
+      mlflowWebhookSecret: WEBHOOK_SECRET,
+    });
+    // MLflow announces every new version to ctloop over HTTP, signed with the shared secret, from the
+    // start (ctloop's own versions are announced too, and ignored).
+    server = serve({ fetch: stack.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    const hook = await fetch(`${mlflow.url}/api/2.0/mlflow/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'ctloop',
+        url: `http://127.0.0.1:${port}/integrations/mlflow/webhook`,
+        events: [{ entity: 'MODEL_VERSION', action: 'CREATED' }],
+        secret: WEBHOOK_SECRET,
+      }),
+    });
+    expect(hook.status, await hook.clone().text()).toBe(200);
   }, 300_000);
   afterAll(async () => {
+    server?.close();
     await stack?.close();
     await mlflow?.stop();
   });
@@ -140,4 +168,149 @@ describe('versions and the champion alias in MLflow', () => {
         .model_versions,
     ).toHaveLength(2);
   }, 300_000);
+
+  it('takes a version another training job registered, announced by MLflow’s webhook, to promotion without training it', async () => {
+    const model = 'mlflow-import';
+    const baseline = await writeDataset(stack.dataDir, 'import-base', { rows: 1200, seed: 41 });
+    const shifted = await writeDataset(stack.dataDir, 'import-shifted', { rows: 1200, seed: 42, shift: 1.5 });
+    await registerModel(
+      stack.api(),
+      model,
+      baseline,
+      fastPolicy({ approval: { required: false }, bake: { seconds: 2, pollSeconds: 1 } }),
+    );
+    let trafficOn = true;
+    const traffic = sendTraffic(stack.api('monitor'), model, readFileSync(shifted, 'utf8'), () => !trafficOn);
+    const first = await trigger(stack.api('monitor'), model, { reason: 'manual' });
+    expect(
+      (await waitForRun(stack.api(), model, first.runId, (r) => r.outcome !== null, { timeoutMs: 90_000 }))
+        .outcome,
+    ).toBe('promoted');
+
+    // The team's own training job: fits on the new data, logs ctloop's artifact format, registers a version.
+    await stack.app.request(`/v1/models/${model}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ dataUri: shifted }),
+    });
+    const table = parseCsv(readFileSync(shifted, 'utf8'));
+    const features = table.columns.filter((c) => c !== 'label');
+    const fitted = fitLogReg(
+      table.rows.map((r) => features.map((f) => Number(r[table.columns.indexOf(f)]))),
+      table.rows.map((r) => Number(r[table.columns.indexOf('label')])),
+      { epochs: 150, learningRate: 0.5, l2: 0.001, seed: 3 },
+      features,
+    );
+    const post = async (route: string, body: unknown) => {
+      const res = await fetch(`${mlflow.url}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, route).toBe(200);
+      // biome-ignore lint/suspicious/noExplicitAny: MLflow's JSON, read field by field
+      return (await res.json()) as Record<string, any>;
+    };
+    const experiment = (await post('/api/2.0/mlflow/experiments/create', { name: 'team-training' }))
+      .experiment_id;
+    const run = (
+      await post('/api/2.0/mlflow/runs/create', { experiment_id: experiment, start_time: Date.now() })
+    ).run.info;
+    const location = run.artifact_uri.replace(/^mlflow-artifacts:\/?/, '').replace(/^\/+/, '');
+    const artifact = JSON.stringify(fitted);
+    await fetch(`${mlflow.url}/api/2.0/mlflow-artifacts/artifacts/${location}/model/model.json`, {
+      method: 'PUT',
+      body: artifact,
+    });
+    const created = await post('/api/2.0/mlflow/model-versions/create', {
+      name: model,
+      source: `runs:/${run.run_id}/model`,
+      run_id: run.run_id,
+      tags: [{ key: 'team', value: 'fraud' }],
+    });
+    const mlflowVersion = created.model_version.version;
+
+    // The webhook's trigger starts a run that evaluates that version, canaries it and promotes it.
+    const runId = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const runs = (await (
+          await stack.app.request(`/v1/models/${model}/runs`, {
+            headers: { authorization: `Bearer ${stack.tokens.vera}` },
+          })
+        ).json()) as { runs: { id: string; causes: { reason: string }[] }[] };
+        const found = runs.runs.find((r) => r.causes.some((c) => c.reason === 'registry'));
+        if (found) return found.id;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(
+        `no run for the registered version; MLflow said:\n${mlflow
+          .output()
+          .split('\n')
+          .filter((l) => !l.includes('HTTP/1.1'))
+          .join('\n')
+          .slice(-3000)}`,
+      );
+    })();
+    const imported = await waitForRun(stack.api(), model, runId, (r) => r.outcome !== null, {
+      timeoutMs: 90_000,
+    });
+    trafficOn = false;
+    await traffic;
+    expect(imported.outcome, imported.outcomeReason ?? '').toBe('promoted');
+    expect(imported.causes).toEqual([
+      expect.objectContaining({ reason: 'registry', requestedBy: 'mlflow', details: { mlflowVersion } }),
+    ]);
+    expect(imported.reports.import).toMatchObject({
+      ok: true,
+      source: { mlflowVersion, mlflowRunId: run.run_id },
+    });
+    expect(imported.reports.trainingAttempts).toBeUndefined(); // not trained here
+    expect(imported.reports.canary.length).toBeGreaterThan(0);
+    expect((await stack.deps.artifacts.get(`artifact://${model}/${runId}/model.json`)).toString('utf8')).toBe(
+      artifact,
+    );
+    expect(await champion(model)).toMatchObject({ version: mlflowVersion });
+    const mv = (await get(`/api/2.0/mlflow/model-versions/get?name=${model}&version=${mlflowVersion}`))
+      .model_version;
+    expect(mv.tags).toEqual(
+      expect.arrayContaining([
+        { key: 'ctloop.version', value: '2' },
+        { key: 'ctloop.run_id', value: runId },
+        { key: 'team', value: 'fraud' },
+      ]),
+    );
+    // Only the team's version and ctloop's first: nothing registered twice.
+    expect(
+      (await get(`/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent(`name='${model}'`)}`))
+        .model_versions,
+    ).toHaveLength(2);
+  }, 300_000);
+
+  it('refuses webhook deliveries that are not signed with the secret, or are stale', async () => {
+    const body = JSON.stringify({
+      entity: 'model_version',
+      action: 'created',
+      data: { name: 'mlflow-import', version: '9' },
+    });
+    const deliver = (signature: string, timestamp: string) =>
+      stack.app.request('/integrations/mlflow/webhook', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-mlflow-delivery-id': 'd1',
+          'x-mlflow-timestamp': timestamp,
+          'x-mlflow-signature': signature,
+        },
+        body,
+      });
+    const sign = (timestamp: string, secret = WEBHOOK_SECRET) =>
+      `v1,${createHmac('sha256', secret).update(`d1.${timestamp}.${body}`).digest('base64')}`;
+    const now = String(Math.floor(Date.now() / 1000));
+    expect((await deliver(sign(now, 'another-secret-entirely'), now)).status).toBe(401);
+    expect((await deliver('', now)).status).toBe(401);
+    const old = String(Math.floor(Date.now() / 1000) - 3600);
+    const stale = await deliver(sign(old), old);
+    expect(stale.status).toBe(401);
+    expect(JSON.stringify(await stale.json())).toContain('stale_delivery');
+  });
 });

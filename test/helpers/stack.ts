@@ -78,6 +78,8 @@ export interface StackOptions {
   v2Server?: V2Server;
   /** An MLflow Model Registry (a real `mlflow server` in test/e2e/mlflow.test.ts). */
   mlflow?: MlflowRegistry;
+  /** The secret of MLflow's webhook (POST /integrations/mlflow/webhook). */
+  mlflowWebhookSecret?: string;
 }
 
 /**
@@ -170,7 +172,16 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const connection = opts.temporal ? null : await Connection.connect({ address: temporalAddress });
   const client = opts.temporal?.client ?? new Client({ connection: connection! });
   const deps = withTriggers(baseDeps, client, taskQueues);
-  const app = createApp({ db: database.db, temporal: client, gateway, taskQueues, log, identities, metrics });
+  const app = createApp({
+    db: database.db,
+    temporal: client,
+    gateway,
+    taskQueues,
+    log,
+    identities,
+    metrics,
+    mlflowWebhookSecret: opts.mlflowWebhookSecret,
+  });
 
   let workerConnection: NativeConnection | null = opts.temporal?.workerConnection ?? null;
   let workers: Worker[] = [];
