@@ -49,10 +49,12 @@ export function createMlflowImportActivities(deps: ActivityDeps) {
         artifact = null;
       }
       if (!isServableModel(artifact)) {
-        return {
-          ok: false,
-          reason: `MLflow version ${input.mlflowVersion} of ${input.model} holds no model ctloop can serve (model.json must be a logreg or mlp artifact)`,
-        };
+        const reason = `MLflow version ${input.mlflowVersion} of ${input.model} holds no model ctloop can serve (model.json must be a logreg or mlp artifact)`;
+        // Said in MLflow too, so that a poll does not offer it again.
+        await deps.mlflow.setVersionTags(input.model, input.mlflowVersion, {
+          'ctloop.import_refused': reason,
+        });
+        return { ok: false, reason };
       }
       const stored = await deps.artifacts.put(`${input.model}/${input.runId}/model.json`, fetched.artifact);
       return {

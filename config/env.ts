@@ -37,6 +37,8 @@ export const configVariables = {
     'An MLflow tracking server with its Model Registry (mlflow server …): every candidate is registered there and alias champion follows ctloop',
   CTLOOP_MLFLOW_WEBHOOK_SECRET:
     "The secret of MLflow's model_version.created webhook pointed at POST /integrations/mlflow/webhook (unset: the route is off)",
+  CTLOOP_MLFLOW_POLL_SECONDS:
+    'How often control workers ask MLflow for versions registered elsewhere (default 60 with CTLOOP_MLFLOW_URI and no webhook secret, else 0 = off)',
   CTLOOP_SESSION_SECRET:
     "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
@@ -91,6 +93,7 @@ const envSchema = z.object({
   CTLOOP_V2_URL: z.string().url().optional(),
   CTLOOP_V2_REPOSITORY: z.string().min(1).optional(),
   CTLOOP_MLFLOW_URI: z.string().url().optional(),
+  CTLOOP_MLFLOW_POLL_SECONDS: z.coerce.number().int().min(0).max(86_400).optional(),
   CTLOOP_MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -114,6 +117,8 @@ export interface Config {
   /** An MLflow Model Registry to mirror versions and the champion alias into. */
   mlflowUri: string | undefined;
   mlflowWebhookSecret: string | undefined;
+  /** 0: no polling. */
+  mlflowPollSeconds: number;
   /** Signs the approval pages' session cookies; undefined: a random one per process. */
   sessionSecret: string | undefined;
   port: number;
@@ -151,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     mlflowUri: e.CTLOOP_MLFLOW_URI,
     mlflowWebhookSecret: e.CTLOOP_MLFLOW_WEBHOOK_SECRET,
+    mlflowPollSeconds:
+      e.CTLOOP_MLFLOW_POLL_SECONDS ?? (e.CTLOOP_MLFLOW_URI && !e.CTLOOP_MLFLOW_WEBHOOK_SECRET ? 60 : 0),
     sessionSecret: e.CTLOOP_SESSION_SECRET,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,

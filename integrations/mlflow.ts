@@ -39,6 +39,10 @@ export interface MlflowRegistry {
     model: string,
     mlflowVersion: string,
   ): Promise<{ runId: string | null; tags: Record<string, string>; artifact: string }>;
+  /** Every version of the registered model with its tags, oldest first ([] when there is no such model). */
+  listVersions(model: string): Promise<{ version: string; tags: Record<string, string> }[]>;
+  /** Sets tags on an MLflow version by its MLflow number. */
+  setVersionTags(model: string, mlflowVersion: string, tags: Record<string, string>): Promise<void>;
   /** Marks an MLflow version as ctloop's `version` of run `runId` (tags), so that alias moves find it. */
   adoptVersion(model: string, mlflowVersion: string, version: number, runId: string): Promise<void>;
 }
@@ -210,8 +214,8 @@ export function createMlflowRegistry(opts: { uri: string; timeoutMs?: number }):
       return { name: input.model, version: created.model_version.version, runId: run.run_id };
     },
 
-    async findVersion(model, version) {
-      // Every version of the registered model with its tags: ctloop's own and adopted ones alike.
+    async listVersions(model) {
+      const all: { version: string; tags: Record<string, string> }[] = [];
       let pageToken: string | undefined;
       do {
         const page = await call<{
@@ -221,13 +225,34 @@ export function createMlflowRegistry(opts: { uri: string; timeoutMs?: number }):
           'GET',
           `/api/2.0/mlflow/model-versions/search?${q({ filter: `name=${quote(model)}`, max_results: '1000', ...(pageToken ? { page_token: pageToken } : {}) })}`,
         );
-        const found = page.model_versions?.find((v) =>
-          v.tags?.some((t) => t.key === 'ctloop.version' && t.value === String(version)),
-        );
-        if (found) return found.version;
+        for (const v of page.model_versions ?? []) {
+          all.push({
+            version: v.version,
+            tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
+          });
+        }
         pageToken = page.next_page_token || undefined;
       } while (pageToken);
-      return null;
+      return all.sort((a, b) => Number(a.version) - Number(b.version));
+    },
+
+    async findVersion(model, version) {
+      // ctloop's own versions and adopted ones alike carry `ctloop.version`.
+      const found = (await registry.listVersions(model)).find(
+        (v) => v.tags['ctloop.version'] === String(version),
+      );
+      return found?.version ?? null;
+    },
+
+    async setVersionTags(model, mlflowVersion, tags) {
+      for (const [key, value] of Object.entries(tags)) {
+        await call('POST', '/api/2.0/mlflow/model-versions/set-tag', {
+          name: model,
+          version: mlflowVersion,
+          key,
+          value: value.slice(0, 5000),
+        });
+      }
     },
 
     async fetchVersion(model, mlflowVersion) {
@@ -294,15 +319,7 @@ export function createMlflowRegistry(opts: { uri: string; timeoutMs?: number }):
 
     async tagVersion(model, version, tags) {
       const mlflowVersion = await registry.findVersion(model, version);
-      if (!mlflowVersion) return;
-      for (const [key, value] of Object.entries(tags)) {
-        await call('POST', '/api/2.0/mlflow/model-versions/set-tag', {
-          name: model,
-          version: mlflowVersion,
-          key,
-          value: value.slice(0, 5000),
-        });
-      }
+      if (mlflowVersion) await registry.setVersionTags(model, mlflowVersion, tags);
     },
 
     async setChampion(model, version) {

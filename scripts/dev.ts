@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { runMain } from '../api/serve';
 import { devTokensPath, issueDevTokens } from '../auth/dev-tokens';
 import { loadConfig } from '../config/env';
+import { startMlflowPoller } from '../integrations/mlflow-poller';
 import { startPredictionPruner } from '../serving/prediction-retention';
 import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import {
@@ -70,6 +71,14 @@ async function main() {
   const running = Promise.all(workers.map((w) => w.run()));
   const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);
   const pruner = startPredictionPruner(deps.db, log);
+  const mlflowPoller =
+    deps.mlflow && deps.submitTrigger && config.mlflowPollSeconds > 0
+      ? startMlflowPoller(
+          { db: deps.db, mlflow: deps.mlflow, submitTrigger: deps.submitTrigger },
+          log,
+          config.mlflowPollSeconds * 1000,
+        )
+      : null;
 
   const tokens = issueDevTokens(deps.identities, config.dataDir);
   const { app, flushPredictions } = createApiApp(config, deps, temporal, log);
@@ -113,6 +122,7 @@ async function main() {
     await flushPredictions();
     await reconciler.stop();
     await pruner.stop();
+    await mlflowPoller?.stop();
     // The SDK's runtime may already be draining them on the same signal; shutdown() throws then.
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await running.catch(() => {});

@@ -18,6 +18,7 @@ import { loadIdentities } from '../auth/identities';
 import type { Config } from '../config/env';
 import type { Database } from '../db/client';
 import { createMlflowRegistry } from '../integrations/mlflow';
+import { startMlflowPoller } from '../integrations/mlflow-poller';
 import { createGateway } from '../serving/gateway';
 import { startPredictionPruner } from '../serving/prediction-retention';
 import { createLocalArtifactStore } from '../storage/artifact-store';
@@ -223,6 +224,15 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     : null;
   // And they delete raw predictions past each model's retention.
   const pruner = roles.includes('control') ? startPredictionPruner(deps.db, log) : null;
+  // And, without MLflow's webhook, they look for versions registered in MLflow by other training jobs.
+  const mlflowPoller =
+    roles.includes('control') && deps.mlflow && deps.submitTrigger && config.mlflowPollSeconds > 0
+      ? startMlflowPoller(
+          { db: deps.db, mlflow: deps.mlflow, submitTrigger: deps.submitTrigger },
+          log,
+          config.mlflowPollSeconds * 1000,
+        )
+      : null;
   const connection = await connectWorkerToTemporal(config.temporal.address, log);
   const workers = await createCtWorkers({
     connection,
@@ -240,6 +250,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
   } finally {
     await reconciler?.stop();
     await pruner?.stop();
+    await mlflowPoller?.stop();
     await connection.close();
     await clientConnection.close();
     await database.close();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../domain/csv';
 import { fitLogReg } from '../../domain/logistic-regression';
 import { createMlflowRegistry } from '../../integrations/mlflow';
+import { pollMlflowOnce } from '../../integrations/mlflow-poller';
 import { type MlflowServerProcess, startMlflowServer } from '../../scripts/lib/mlflow-server';
 import {
   fastPolicy,
@@ -29,6 +30,7 @@ describe('versions and the champion alias in MLflow', () => {
   let mlflow: MlflowServerProcess;
   let stack: Stack;
   let server: ReturnType<typeof serve>;
+  let webhookId: string;
   beforeAll(async () => {
     mlflow = await startMlflowServer();
     stack = await startStack({
@@ -51,6 +53,7 @@ describe('versions and the champion alias in MLflow', () => {
       }),
     });
     expect(hook.status, await hook.clone().text()).toBe(200);
+    webhookId = ((await hook.json()) as { webhook: { webhook_id: string } }).webhook.webhook_id;
   }, 300_000);
   afterAll(async () => {
     server?.close();
@@ -313,4 +316,72 @@ describe('versions and the champion alias in MLflow', () => {
     expect(stale.status).toBe(401);
     expect(JSON.stringify(await stale.json())).toContain('stale_delivery');
   });
+
+  it('without the webhook, a poll offers the newest version registered elsewhere once, and one ctloop cannot serve is refused for good', async () => {
+    const model = 'mlflow-polled';
+    const removed = await fetch(`${mlflow.url}/api/2.0/mlflow/webhooks/${webhookId}`, { method: 'DELETE' });
+    expect(removed.status).toBe(200);
+    // The server keeps each event's webhook list for a second (MLFLOW_WEBHOOK_CACHE_TTL in scripts/lib/mlflow-server.ts).
+    await new Promise((r) => setTimeout(r, 1500));
+    const data = await writeDataset(stack.dataDir, 'polled', { rows: 1200, seed: 51 });
+    await registerModel(
+      stack.api(),
+      model,
+      data,
+      fastPolicy({ approval: { required: true, timeoutSeconds: 600 } }),
+    );
+    const registry = createMlflowRegistry({ uri: mlflow.url });
+    const poll = () =>
+      pollMlflowOnce({ db: stack.deps.db, mlflow: registry, submitTrigger: stack.deps.submitTrigger! });
+    expect(await poll()).toEqual([]); // nothing in MLflow yet
+
+    // Two versions registered by another job, the newer one not a ctloop artifact.
+    const register = async (body: string) => {
+      const post = async (route: string, json: unknown) =>
+        (await (
+          await fetch(`${mlflow.url}${route}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(json),
+          })
+        ).json()) as {
+          run: { info: { run_id: string; artifact_uri: string } };
+          model_version: { version: string };
+        };
+      await post('/api/2.0/mlflow/registered-models/create', { name: model });
+      const { run } = await post('/api/2.0/mlflow/runs/create', {
+        experiment_id: '0',
+        start_time: Date.now(),
+      });
+      const location = run.info.artifact_uri.replace(/^mlflow-artifacts:\/?/, '').replace(/^\/+/, '');
+      await fetch(`${mlflow.url}/api/2.0/mlflow-artifacts/artifacts/${location}/model/model.json`, {
+        method: 'PUT',
+        body,
+      });
+      return (
+        await post('/api/2.0/mlflow/model-versions/create', {
+          name: model,
+          source: `runs:/${run.info.run_id}/model`,
+          run_id: run.info.run_id,
+        })
+      ).model_version.version;
+    };
+    await register('{"kind": "logreg"}');
+    const newest = await register('{"kind": "tree", "nodes": []}');
+    const offered = await poll();
+    expect(offered).toEqual([{ model, mlflowVersion: newest, fate: 'started' }]); // the newest only
+    expect(await poll()).toEqual([expect.objectContaining({ mlflowVersion: newest, fate: 'deduplicated' })]);
+    const runs = (await (
+      await stack.app.request(`/v1/models/${model}/runs`, {
+        headers: { authorization: `Bearer ${stack.tokens.vera}` },
+      })
+    ).json()) as { runs: { id: string }[] };
+    const run = await waitForRun(stack.api(), model, runs.runs[0]!.id, (r) => r.outcome !== null);
+    expect(run.outcome).toBe('rejected_data');
+    expect(run.outcomeReason).toBe(
+      `MLflow version ${newest} of ${model} holds no model ctloop can serve (model.json must be a logreg or mlp artifact)`,
+    );
+    // Refused for good: the poll does not offer it, nor the older one, again.
+    expect(await poll()).toEqual([]);
+  }, 120_000);
 });
