@@ -27,12 +27,16 @@ import {
  *         evaluates, waits for a named approver, canaries and promotes.
  *   bad:  the same, but the new version fails a share of its requests in the
  *         canary, so ctloop rolls back to the champion.
+ *   window: the model's data is daily partitions (dt=YYYY-MM-DD) and the last
+ *         30 days have shifted; the champion was trained on the two months
+ *         before; the drift retrain takes the last 30 days, is judged on the
+ *         newest 7 and promoted.
  */
 const scenario = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : (process.env.CTLOOP_DEMO_SCENARIO ?? 'good');
-if (scenario !== 'good' && scenario !== 'bad') {
-  console.error(`demo: unknown scenario "${scenario}" (use good or bad)`);
+if (scenario !== 'good' && scenario !== 'bad' && scenario !== 'window') {
+  console.error(`demo: unknown scenario "${scenario}" (use good, bad or window)`);
   process.exit(2);
 }
 
@@ -103,13 +107,34 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
 
   // The canary judges each step on at least 50 requests per version (the policy default).
   const policy = fastPolicy();
-  await registerModel(api, model, baseline, {
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  let dataUri = baseline;
+  if (scenario === 'window') {
+    // Daily partitions: two months as before, then 30 days in which the world moved.
+    for (let offset = -89; offset <= 0; offset++) {
+      const part = path.join(dir, 'daily', `dt=${day(offset)}`);
+      mkdirSync(part, { recursive: true });
+      await writeDataset(part, 'part-0', { rows: 60, seed: 1000 + offset, shift: offset > -30 ? 1.5 : 0 });
+    }
+    dataUri = path.join(dir, 'daily', 'dt=*', 'part-0.csv');
+    say(`wrote 90 daily partitions under ${path.join(dir, 'daily')} (the last 30 days shifted)`);
+  }
+  await registerModel(api, model, dataUri, {
     ...policy,
     canary: { ...(policy.canary as object), minRequests: 50 },
+    ...(scenario === 'window' ? { data: { windowDays: 30, holdoutDays: 7, maxAgeDays: 2 } } : {}),
   });
-  say(`registered model ${model}`);
+  say(
+    `registered model ${model}${scenario === 'window' ? ': each run trains on the last 30 days, judged on the newest 7' : ''}`,
+  );
 
-  const first = await trigger(api, model, { reason: 'manual' });
+  const first = await trigger(
+    api,
+    model,
+    scenario === 'window'
+      ? { reason: 'manual', details: { window: { from: day(-89), to: day(-30) } } }
+      : { reason: 'manual' },
+  );
   await waitForRun(api, model, first.runId, inStage('approve'), { onChange: followStages('first model') });
   expectStatus(await decide(approver, model, first.runId, 'approve', 'first version'), 200);
   await waitForRun(api, model, first.runId, hasEnded, { onChange: followStages('first model') });
@@ -118,13 +143,24 @@ async function play({ admin: api, approver, operator, monitor }: Cast) {
   const loopStarted = Date.now();
   const alert = await trigger(monitor, model, {
     reason: 'drift',
-    details: { dataUri: drifted, psi: { x1: 0.42, x2: 0.37 }, monitor: 'demo-drift-monitor' },
+    // With dated partitions the retrain finds the fresh data itself: its window is the last 30 days.
+    details: {
+      ...(scenario === 'window' ? {} : { dataUri: drifted }),
+      psi: { x1: 0.42, x2: 0.37 },
+      monitor: 'demo-drift-monitor',
+    },
     dedupKey: `drift/${model}/${stamp}`,
   });
   say(`drift monitor triggered a retrain: run ${alert.runId} (${alert.fate})`);
   const follow = followStages('retrain');
   const waiting = await waitForRun(api, model, alert.runId, inStage('approve'), { onChange: follow });
   const evaluation = waiting.reports.evaluation;
+  const window = waiting.reports.data;
+  if (window) {
+    say(
+      `data window ${window.from} … ${window.to}: ${window.partitions.length} partitions, ${window.rows} rows, the newest ${window.holdoutRows} held out (content hash ${String(window.contentHash).slice(0, 12)}…)`,
+    );
+  }
   say(
     `evaluation: candidate accuracy ${evaluation.candidate.accuracy.toFixed(3)} vs champion ${evaluation.champion.accuracy.toFixed(3)} → ${evaluation.verdict.decision}`,
   );
