@@ -239,8 +239,12 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         // the local file) and the periodic progress writes run beside training, one at a time, in order.
         let housekeeping: Promise<void> = Promise.resolve();
         /**
-         * A checkpoint is stored in the shared store and heartbeated before training goes on, so
-         * the work lost with a worker is at most one interval plus one heartbeat flush.
+         * A checkpoint enters the heartbeat (and the progress report) only once the shared store
+         * holds it, synced and renamed into place, with its checksum: a resume never sees one that
+         * is not on disk. The builtin trainer trains on meanwhile but hands over its next
+         * checkpoint only after this one is stored (trainers/checkpoint-writer.ts), so the work it
+         * loses with a worker is at most one interval plus the steps trained during one store (at
+         * most another interval), plus one heartbeat flush.
          */
         const storeCheckpoint = async (c: { path: string; step: number; checksum: string }) => {
           const data = await readFile(c.path);

@@ -21,7 +21,14 @@ export interface TrainJob {
   readonly resumeFrom: { readonly path: string; readonly step: number } | null;
   readonly device: 'cpu' | 'cuda';
   onProgress(progress: { step: number; total: number; metrics: Record<string, number> }): void;
-  /** Awaited before training goes on, so a checkpoint is stored and heartbeated before the next. */
+  /**
+   * Stores a checkpoint durably and heartbeats it. Called one at a time, in
+   * step order, and the last call ends before `train` returns or throws. The
+   * builtin trainer trains on while a call runs but makes the next call only
+   * after it ended (checkpoint-writer.ts), so its stored checkpoint is never
+   * more than two intervals behind training; a process trainer's
+   * announcements are queued and stored in order while the process goes on.
+   */
   onCheckpoint(checkpoint: { path: string; step: number; checksum: string }): Promise<void>;
   readonly signal: AbortSignal;
 }
