@@ -21,6 +21,7 @@ import { createMetrics } from '../../observability/metrics';
 import { createGateway } from '../../serving/gateway';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
+import type { Trainer } from '../../trainers/trainer';
 import { createCtWorkers, installSdkLogging, type WorkerRole, withTriggers } from '../../workers/runtime';
 
 /**
@@ -60,6 +61,8 @@ export interface Services {
 export interface StackOptions {
   workers?: boolean;
   extraTrainers?: Record<string, string[]>;
+  /** In-process trainers beside the registry's, by name (a benchmark's reference implementation). */
+  inProcessTrainers?: Readonly<Record<string, Trainer>>;
   /** Webhook receivers for approval notifications. */
   webhooks?: string[];
   webhookSecret?: string;
@@ -140,7 +143,10 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const baseDeps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
+    trainers: {
+      ...createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
+      ...opts.inProcessTrainers,
+    },
     gateway,
     codeVersion: 'test',
     device: 'cpu',

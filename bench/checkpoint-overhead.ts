@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { Api } from '../api/client';
+import {
+  fastPolicy,
+  hasEnded,
+  registerModel,
+  trigger,
+  waitForRun,
+  writeDataset,
+} from '../scripts/lib/scenario';
+import { startDevServer } from '../scripts/temporal-dev-server';
+import { ensurePostgres } from '../test/helpers/postgres';
+import { startStackWith } from '../test/helpers/stack';
+import type { Trainer } from '../trainers/trainer';
+import { workflowsPath } from '../workers/runtime';
+
+/**
+ * `npm run bench -- checkpoint-overhead`: what a checkpoint every 10 epochs
+ * (≈ 50 ms of work) costs the builtin trainer, on the real stack (Temporal
+ * dev server, Postgres, in-process control and training workers, as
+ * training-durability's throughput part), written to
+ * bench/results/checkpoint-overhead.json.
+ *
+ * Three sides of the same job (same data, seed and parameters, one Node
+ * thread, the default libuv pool): no checkpoint but the final one; a
+ * checkpoint every 10 epochs with the current trainer; and the same with
+ * the trainer as it was at REFERENCE_COMMIT (checkpoints written on the
+ * training path), imported from git into bench/.reference/. One warm-up
+ * round is recorded and left out; then ROUNDS rounds, the order of the sides
+ * rotated each round, so drift in the machine's load hits all sides alike.
+ * Each ratio is checkpointed / un-checkpointed steps per second within a
+ * round; the figure is their median, with the spread (min, max). The machine
+ * is shared: the load average before and after every run is recorded.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const REFERENCE_COMMIT = '5b18c6d';
+const EVERY = 10;
+const GOAL = 0.965;
+const SIDES = {
+  unCheckpointed: { trainer: 'builtin-logreg', checkpointEvery: 1_000_000 },
+  every10: { trainer: 'builtin-logreg', checkpointEvery: EVERY },
+  every10Reference: { trainer: `builtin-logreg@${REFERENCE_COMMIT}`, checkpointEvery: EVERY },
+} as const;
+type Side = keyof typeof SIDES;
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const load = () => os.loadavg().map(round3);
+
+/** The builtin trainer as it was at `commit`, from git (trainers, storage and domain, as they were). */
+async function referenceTrainer(commit: string): Promise<{ dir: string; trainer: Trainer }> {
+  const dir = path.join('bench', '.reference', `trainer-${commit}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync('git', ['archive', commit, 'trainers', 'storage', 'domain'], {
+    maxBuffer: 256 * 2 ** 20,
+  });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  const mod: { createBuiltinLogRegTrainer: () => Trainer } = await import(
+    pathToFileURL(path.resolve(dir, 'trainers', 'builtin-logreg.ts')).href
+  );
+  return { dir, trainer: mod.createBuiltinLogRegTrainer() };
+}
+
+async function runOnce(api: Api, data: string, side: Side, name: string) {
+  const { trainer, checkpointEvery } = SIDES[side];
+  await registerModel(
+    api,
+    name,
+    data,
+    fastPolicy({
+      approval: { required: false, timeoutSeconds: 60 },
+      training: { trainer, params: { epochs: 400, learningRate: 0.5, l2: 0.001, seed: 7 }, checkpointEvery },
+    }),
+  );
+  const loadBefore = load();
+  const { runId } = await trigger(api, name, { reason: 'manual' });
+  const run = await waitForRun(api, name, runId, hasEnded, { timeoutMs: 300_000 });
+  const training = run.reports.training as { stepsPerSecond: number; step: number; checkpoints: unknown[] };
+  if (training.step !== 400)
+    throw new Error(`${name}: trained ${training.step} of 400 epochs (${run.outcome})`);
+  return { side, stepsPerSecond: training.stepsPerSecond, loadBefore, loadAfter: load() };
+}
+
+async function main() {
+  const temporal = await startDevServer({ headless: true });
+  const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: quiet })).code);
+  const reference = await referenceTrainer(REFERENCE_COMMIT);
+  const stack = await startStackWith(
+    {
+      temporalAddress: temporal.address,
+      postgresUrl: process.env.DATABASE_URL ?? ensurePostgres(),
+      workflowBundlePath: bundlePath,
+      trainerPython: 'python3',
+    },
+    { workers: false, inProcessTrainers: { [SIDES.every10Reference.trainer]: reference.trainer } },
+  );
+  try {
+    await stack.startWorkers(['control', 'train']);
+    const api = stack.api();
+    const data = await writeDataset(stack.dataDir, 'throughput', { rows: 20_000, seed: 71 });
+    const order = Object.keys(SIDES) as Side[];
+    const rounds: Awaited<ReturnType<typeof runOnce>>[][] = [];
+    for (let r = 0; r <= ROUNDS; r++) {
+      const rotated = order.map((_, i) => order[(i + r) % order.length]!);
+      const runs = [];
+      for (const side of rotated)
+        runs.push(await runOnce(api, data, side, `overhead-${side.toLowerCase()}-${r}`));
+      rounds.push(runs);
+      console.error(`round ${r}${r === 0 ? ' (warm-up)' : ''}: ${JSON.stringify(runs)}`);
+    }
+    const measured = rounds.slice(1);
+    const sps = (side: Side) => measured.map((runs) => runs.find((x) => x.side === side)!.stepsPerSecond);
+    const ratios = (side: Side) =>
+      measured.map((runs, i) => round3(sps(side)[i]! / sps('unCheckpointed')[i]!));
+    const summary = (side: Side) => ({
+      perRound: ratios(side),
+      median: round3(median(ratios(side))),
+      min: Math.min(...ratios(side)),
+      max: Math.max(...ratios(side)),
+    });
+    const current = summary('every10');
+    const msPerEpoch = 1000 / median(sps('unCheckpointed'));
+    const result = {
+      bench: 'checkpoint-overhead',
+      at: new Date().toISOString(),
+      machine: {
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.cpus().length,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        libuvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+        loadavgAtStart: rounds[0]![0]!.loadBefore,
+        loadavgAtEnd: load(),
+      },
+      job: '20,000 rows × 400 epochs, builtin-logreg, in-process training worker; steps/s as the run reports it (training start to final report)',
+      interval: {
+        epochs: EVERY,
+        msOfWork: Math.round(EVERY * msPerEpoch),
+        note: 'ms per epoch from the un-checkpointed median (start-up included, so a slight overestimate)',
+      },
+      reference: {
+        commit: REFERENCE_COMMIT,
+        what: 'the builtin trainer before checkpoints were written beside training',
+      },
+      rounds: ROUNDS,
+      warmUp: rounds[0],
+      runs: measured,
+      stepsPerSecond: {
+        unCheckpointed: sps('unCheckpointed'),
+        every10: sps('every10'),
+        every10Reference: sps('every10Reference'),
+      },
+      ratio: { every10: current, every10Reference: summary('every10Reference') },
+      goal: { ratio: `median every10 / unCheckpointed >= ${GOAL}`, met: current.median >= GOAL },
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    await stack.close();
+    await temporal.stop();
+    rmSync(reference.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
