@@ -50,7 +50,10 @@ export const INVALID_HYPERPARAMETERS = 'InvalidHyperParameters';
 /** Heartbeats while data, checkpoints and the artifact move (the worker flushes at most every second anyway). */
 const LOAD_HEARTBEAT_MS = 1_000;
 
-/** Progress is written to the run's record at most this often (checkpoints always). */
+/**
+ * Progress, new checkpoints included, is written to the run's record at most
+ * this often (and at the end); the record lags the heartbeat by up to this.
+ */
 const PROGRESS_WRITE_MS = 1_000;
 
 /**
@@ -269,12 +272,18 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           checkpoints = all.slice(-keep);
           beat = { ...beat, step: Math.max(beat.step, c.step), checkpoints };
           ctx.heartbeat(beat);
-          lastWrite = Date.now();
-          const report = progressReport();
+          // The run's record gets a checkpoint on the progress schedule, not each one at once: a
+          // database write (query, socket write, reply) runs on the training thread, so at short
+          // intervals one per checkpoint adds up; resumes read the heartbeat, not the record.
+          let report: Record<string, unknown> | null = null;
+          if (Date.now() - lastWrite > PROGRESS_WRITE_MS) {
+            lastWrite = Date.now();
+            report = progressReport();
+          }
           housekeeping = housekeeping
             .then(async () => {
               for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
-              await writeProgress(report);
+              if (report) await writeProgress(report);
               await rm(c.path, { force: true });
             })
             // The checkpoint itself is stored and heartbeated; a failed clean-up only leaves a file behind.
