@@ -10,7 +10,7 @@ import { parseCsv, toCsv } from '../domain/csv';
 import { splitHoldout } from '../domain/data-validation';
 import type { DataSchema, TrainingPolicy } from '../domain/policy';
 import { readDataText, sha256 } from '../storage/artifact-store';
-import { TrainerError } from '../trainers/trainer';
+import { type CheckpointAnnouncement, TrainerError } from '../trainers/trainer';
 import type { ActivityDeps } from './deps';
 import { heartbeatWhile } from './heartbeats';
 
@@ -249,16 +249,18 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
          * loses with a worker is at most one interval plus the steps trained during one store (at
          * most another interval), plus one heartbeat flush.
          */
-        const storeCheckpoint = async (c: { path: string; step: number; checksum: string }) => {
-          const data = await readFile(c.path);
+        const storeCheckpoint = async (c: CheckpointAnnouncement) => {
+          const file = 'path' in c ? c.path : null;
+          const data = 'path' in c ? await readFile(c.path) : c.data;
           if (sha256(data) !== c.checksum) {
             log.warn(
-              { runId: input.runId, file: c.path },
+              { runId: input.runId, file: file ?? `step ${c.step}, in memory` },
               'trainer checkpoint does not match its checksum; ignored',
             );
             return;
           }
-          const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${path.extname(c.path)}`;
+          const extension = 'path' in c ? path.extname(c.path) : c.extension;
+          const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${extension}`;
           const stored = await heartbeatWhile(
             () => beat,
             () => artifacts.put(key, data),
@@ -284,7 +286,7 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
             .then(async () => {
               for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
               if (report) await writeProgress(report);
-              await rm(c.path, { force: true });
+              if (file) await rm(file, { force: true });
             })
             // The checkpoint itself is stored and heartbeated; a failed clean-up only leaves a file behind.
             .catch((err) => log.warn({ runId: input.runId, err }, 'checkpoint clean-up failed'));

@@ -1,18 +1,17 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { sha256 } from '../storage/atomic-file';
 import type { TrainJob } from './trainer';
 
 /**
  * Event-loop turns handed over after a step while a checkpoint is being
- * written. The write is about a dozen I/O calls (the hand-off file, the
- * activity's read-back, the store's open/write/fsync/close/rename), and each
+ * written. The write is several I/O calls (the store's mkdir, open, write,
+ * fsync, close, rename, and the removal of the oldest checkpoint), and each
  * continues only on a turn of the loop, which a CPU-bound training loop gives
  * up only when it yields. One turn a step made a write last ~10 steps
  * (a whole 10-step interval, so the next checkpoint waited for it); 16 turns
- * let it finish in ~5. An idle turn costs ~2 µs (Node 20, this machine), so
- * this is ~35 µs a step, and only while a write is in flight.
+ * let it finish in ~5 (measured when it still went through a local file). An
+ * idle turn costs ~2 µs (Node 20, this machine), so this is ~35 µs a step,
+ * and only while a write is in flight.
  */
 const TURNS_PER_STEP = 16;
 
@@ -20,8 +19,7 @@ const TURNS_PER_STEP = 16;
  * Writes an in-process trainer's checkpoints beside training rather than on
  * its path. The trainer hands over a snapshot (the serialised state, taken
  * synchronously, so later steps cannot change what is written) and trains on
- * while it is written to the hand-off file and passed to `job.onCheckpoint`,
- * which stores it durably and heartbeats it.
+ * while `job.onCheckpoint` stores it durably and heartbeats it.
  *
  * At most one checkpoint is in flight: the next one waits for it
  * (backpressure) instead of being queued or skipped. With an interval of I
@@ -35,7 +33,7 @@ const TURNS_PER_STEP = 16;
  * before returning and `settle()` on every way out, so no `onCheckpoint`
  * runs after the trainer has returned or thrown.
  */
-export function createCheckpointWriter(job: Pick<TrainJob, 'checkpointDir' | 'onCheckpoint' | 'signal'>) {
+export function createCheckpointWriter(job: Pick<TrainJob, 'onCheckpoint' | 'signal'>) {
   let inFlight: Promise<void> | null = null;
   // Captured at once, so a failed write is never an unhandled rejection; rethrown on the training path.
   let failure: { error: unknown } | null = null;
@@ -58,11 +56,12 @@ export function createCheckpointWriter(job: Pick<TrainJob, 'checkpointDir' | 'on
       throwIfFailed();
       // Cancelled while the last one was stored: stop now rather than after one more store.
       job.signal.throwIfAborted();
-      // The hand-off file needs no fsync or rename: it is read once, after it is complete, and
-      // never after a crash (a new attempt resumes from the store's copy, which is synced).
-      const file = path.join(job.checkpointDir, `step-${String(step).padStart(8, '0')}.json`);
-      inFlight = writeFile(file, snapshot)
-        .then(() => job.onCheckpoint({ path: file, step, checksum: sha256(snapshot) }))
+      // The bytes go to the activity as they are: no local file written, read back and removed
+      // (ten I/O calls a checkpoint, each a wake-up of libuv's pool on the training machine).
+      inFlight = Promise.resolve()
+        .then(() =>
+          job.onCheckpoint({ step, checksum: sha256(snapshot), data: snapshot, extension: '.json' }),
+        )
         .catch((error: unknown) => {
           failure ??= { error };
         })

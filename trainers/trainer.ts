@@ -29,9 +29,19 @@ export interface TrainJob {
    * more than two intervals behind training; a process trainer's
    * announcements are queued and stored in order while the process goes on.
    */
-  onCheckpoint(checkpoint: { path: string; step: number; checksum: string }): Promise<void>;
+  onCheckpoint(checkpoint: CheckpointAnnouncement): Promise<void>;
   readonly signal: AbortSignal;
 }
+
+/**
+ * A checkpoint a trainer hands over: a complete file it wrote (a process
+ * trainer), or the bytes themselves (an in-process trainer, which so spares
+ * a file written and read back on the same machine).
+ */
+export type CheckpointAnnouncement = { readonly step: number; readonly checksum: string } & (
+  | { readonly path: string }
+  | { readonly data: string | Uint8Array; readonly extension: string }
+);
 
 export interface TrainResult {
   /** Local path of the model artifact (JSON the serving gateway can load). */
