@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,7 @@ import {
   writeDataset,
 } from '../scripts/lib/scenario';
 import { startDevServer } from '../scripts/temporal-dev-server';
+import { createLocalArtifactStore, sha256 } from '../storage/artifact-store';
 import { ensurePostgres } from '../test/helpers/postgres';
 import { startStackWith } from '../test/helpers/stack';
 import type { Trainer } from '../trainers/trainer';
@@ -37,7 +39,9 @@ import { workflowsPath } from '../workers/runtime';
  * round; the figure is their median, with the spread (min, max). The machine
  * is shared: each round waits for a quiet second first, the load average and
  * the CPU the rest of the machine used are recorded for every run, and a
- * disturbed round is kept in the results but redone.
+ * disturbed round is kept in the results but redone. Then the same sides
+ * on the training path alone (trainingPathAlone), to tell the cost of
+ * checkpointing from the rest of the stack's.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const REFERENCE_COMMIT = '5b18c6d';
@@ -134,6 +138,72 @@ async function runOnce(api: Api, data: string, side: Side, name: string) {
   };
 }
 
+/**
+ * The training path alone, without Temporal, the database or the API: each
+ * trainer on the same file, its checkpoints stored as the activity stores
+ * them (checksum, put into a local artifact store with fsync and rename, the
+ * oldest beyond 3 removed), wall time of `train` per run, alternated rounds.
+ */
+async function trainingPathAlone(dataPath: string, trainers: Record<Side, Trainer>) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-ckpt-'));
+  const store = createLocalArtifactStore(path.join(dir, 'store'));
+  const order = Object.keys(SIDES) as Side[];
+  const rounds: { side: Side; seconds: number; otherCores: number }[][] = [];
+  for (let r = 0; r <= ROUNDS; r++) {
+    const runs = [];
+    for (const side of order.map((_, i) => order[(i + r) % order.length]!)) {
+      const attempt = path.join(dir, `${side}-${r}`);
+      mkdirSync(path.join(attempt, 'ckpt'), { recursive: true });
+      mkdirSync(path.join(attempt, 'out'), { recursive: true });
+      const stored: string[] = [];
+      const busy = machineBusyMs();
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await trainers[side].train({
+        dataPath,
+        features: ['x1', 'x2', 'x3', 'x4'],
+        label: 'label',
+        params: { epochs: 400, learningRate: 0.5, l2: 0.001, seed: 7 },
+        checkpointEvery: SIDES[side].checkpointEvery,
+        checkpointDir: path.join(attempt, 'ckpt'),
+        outputDir: path.join(attempt, 'out'),
+        resumeFrom: null,
+        device: 'cpu',
+        signal: new AbortController().signal,
+        onProgress() {},
+        async onCheckpoint(c) {
+          const data = 'path' in c ? await readFile(c.path) : c.data;
+          if (sha256(data) !== c.checksum) throw new Error(`checkpoint ${c.step}: checksum mismatch`);
+          stored.push((await store.put(`${side}-${r}/step-${c.step}.json`, data)).uri);
+          if (stored.length > 3) await store.remove(stored.shift()!);
+          if ('path' in c) await rm(c.path, { force: true });
+        },
+      });
+      const ms = performance.now() - started;
+      const { user, system } = process.cpuUsage(cpu);
+      const otherCores = (machineBusyMs() - busy - (user + system) / 1000) / ms;
+      runs.push({ side, seconds: round3(ms / 1000), otherCores: round3(otherCores) });
+    }
+    rounds.push(runs);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const measured = rounds.slice(1);
+  const secs = (side: Side) => measured.map((runs) => runs.find((x) => x.side === side)!.seconds);
+  const ratios = (side: Side) => secs(side).map((s, i) => round3(secs('unCheckpointed')[i]! / s));
+  const summary = (side: Side) => ({
+    perRound: ratios(side),
+    median: round3(median(ratios(side))),
+    min: Math.min(...ratios(side)),
+    max: Math.max(...ratios(side)),
+  });
+  return {
+    what: "the builtin trainer and the activity's store path only (no Temporal, database or API); throughput ratio = un-checkpointed seconds / checkpointed seconds, per round",
+    warmUp: rounds[0],
+    runs: measured,
+    ratio: { every10: summary('every10'), every10Reference: summary('every10Reference') },
+  };
+}
+
 async function main() {
   const temporal = await startDevServer({ headless: true });
   const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
@@ -172,6 +242,12 @@ async function main() {
     if (rounds.length <= ROUNDS) throw new Error(`only ${rounds.length - 1} undisturbed rounds of ${ROUNDS}`);
     // The first undisturbed round warms up (JIT, caches, the database); it is recorded, not counted.
     const measured = rounds.slice(1).map((r) => r.runs);
+    await waitForQuiet();
+    const alone = await trainingPathAlone(data, {
+      unCheckpointed: stack.deps.trainers['builtin-logreg']!,
+      every10: stack.deps.trainers['builtin-logreg']!,
+      every10Reference: reference.trainer,
+    });
     const sps = (side: Side) => measured.map((runs) => runs.find((x) => x.side === side)!.stepsPerSecond);
     const ratios = (side: Side) => {
       const base = sps('unCheckpointed');
@@ -219,6 +295,7 @@ async function main() {
       },
       ratio: { every10: current, every10Reference: summary('every10Reference') },
       goal: { ratio: `median every10 / unCheckpointed >= ${GOAL}`, met: current.median >= GOAL },
+      trainingPathAlone: alone,
     };
     console.log(JSON.stringify(result));
   } finally {
