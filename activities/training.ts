@@ -10,7 +10,7 @@ import { parseCsv, toCsv } from '../domain/csv';
 import { splitHoldout } from '../domain/data-validation';
 import type { DataSchema, TrainingPolicy } from '../domain/policy';
 import { readDataText, sha256 } from '../storage/artifact-store';
-import { TrainerError } from '../trainers/trainer';
+import { type CheckpointAnnouncement, TrainerError } from '../trainers/trainer';
 import type { ActivityDeps } from './deps';
 import { heartbeatWhile } from './heartbeats';
 
@@ -50,7 +50,10 @@ export const INVALID_HYPERPARAMETERS = 'InvalidHyperParameters';
 /** Heartbeats while data, checkpoints and the artifact move (the worker flushes at most every second anyway). */
 const LOAD_HEARTBEAT_MS = 1_000;
 
-/** Progress is written to the run's record at most this often (checkpoints always). */
+/**
+ * Progress, new checkpoints included, is written to the run's record at most
+ * this often (and at the end); the record lags the heartbeat by up to this.
+ */
 const PROGRESS_WRITE_MS = 1_000;
 
 /**
@@ -239,19 +242,25 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         // the local file) and the periodic progress writes run beside training, one at a time, in order.
         let housekeeping: Promise<void> = Promise.resolve();
         /**
-         * A checkpoint is stored in the shared store and heartbeated before training goes on, so
-         * the work lost with a worker is at most one interval plus one heartbeat flush.
+         * A checkpoint enters the heartbeat (and the progress report) only once the shared store
+         * holds it, synced and renamed into place, with its checksum: a resume never sees one that
+         * is not on disk. The builtin trainer trains on meanwhile but hands over its next
+         * checkpoint only after this one is stored (trainers/checkpoint-writer.ts), so the work it
+         * loses with a worker is at most one interval plus the steps trained during one store (at
+         * most another interval), plus one heartbeat flush.
          */
-        const storeCheckpoint = async (c: { path: string; step: number; checksum: string }) => {
-          const data = await readFile(c.path);
+        const storeCheckpoint = async (c: CheckpointAnnouncement) => {
+          const file = 'path' in c ? c.path : null;
+          const data = 'path' in c ? await readFile(c.path) : c.data;
           if (sha256(data) !== c.checksum) {
             log.warn(
-              { runId: input.runId, file: c.path },
+              { runId: input.runId, file: file ?? `step ${c.step}, in memory` },
               'trainer checkpoint does not match its checksum; ignored',
             );
             return;
           }
-          const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${path.extname(c.path)}`;
+          const extension = 'path' in c ? path.extname(c.path) : c.extension;
+          const key = `${prefix}/step-${String(c.step).padStart(8, '0')}${extension}`;
           const stored = await heartbeatWhile(
             () => beat,
             () => artifacts.put(key, data),
@@ -265,13 +274,19 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           checkpoints = all.slice(-keep);
           beat = { ...beat, step: Math.max(beat.step, c.step), checkpoints };
           ctx.heartbeat(beat);
-          lastWrite = Date.now();
-          const report = progressReport();
+          // The run's record gets a checkpoint on the progress schedule, not each one at once: a
+          // database write (query, socket write, reply) runs on the training thread, so at short
+          // intervals one per checkpoint adds up; resumes read the heartbeat, not the record.
+          let report: Record<string, unknown> | null = null;
+          if (Date.now() - lastWrite > PROGRESS_WRITE_MS) {
+            lastWrite = Date.now();
+            report = progressReport();
+          }
           housekeeping = housekeeping
             .then(async () => {
               for (const old of all.slice(0, Math.max(0, all.length - keep))) await artifacts.remove(old.uri);
-              await writeProgress(report);
-              await rm(c.path, { force: true });
+              if (report) await writeProgress(report);
+              if (file) await rm(file, { force: true });
             })
             // The checkpoint itself is stored and heartbeated; a failed clean-up only leaves a file behind.
             .catch((err) => log.warn({ runId: input.runId, err }, 'checkpoint clean-up failed'));

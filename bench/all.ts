@@ -9,6 +9,7 @@ import path from 'node:path';
  */
 const BENCHES = [
   'training-durability',
+  'checkpoint-overhead',
   'canary-sequential',
   'canary-rollback',
   'evaluation-gate',

@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomically } from './atomic-file';
 
@@ -16,6 +16,7 @@ export interface ArtifactStore {
   get(uri: string): Promise<Buffer>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes a file; one already gone is not an error. */
   remove(uri: string): Promise<void>;
   uriFor(key: string): string;
 }
@@ -51,7 +52,12 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
         throw err;
       }
     },
-    remove: (uri) => rm(resolve(uri), { force: true }),
+    // One unlink, not rm's lstat-then-unlink: artifacts are files, and one goes with each checkpoint.
+    async remove(uri) {
+      await unlink(resolve(uri)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    },
   };
 }
 

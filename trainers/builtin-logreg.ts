@@ -6,6 +6,7 @@ import { parseCsv } from '../domain/csv';
 import { toMatrix } from '../domain/data-validation';
 import { initTraining, type TrainState, toModel, trainEpoch } from '../domain/logistic-regression';
 import { writeFileAtomically } from '../storage/atomic-file';
+import { createCheckpointWriter } from './checkpoint-writer';
 import { type Trainer, TrainerError } from './trainer';
 
 export const logRegParamsSchema = z.object({
@@ -39,24 +40,34 @@ export function createBuiltinLogRegTrainer(): Trainer {
       let state: TrainState = job.resumeFrom
         ? (JSON.parse(await readFile(job.resumeFrom.path, 'utf8')) as TrainState)
         : initTraining(X, y, params);
+      const checkpoints = createCheckpointWriter(job);
       let lastYield = performance.now();
-      while (state.epoch < params.epochs) {
-        job.signal.throwIfAborted();
-        state = trainEpoch(state, X, y, params);
-        job.onProgress({ step: state.epoch, total: params.epochs, metrics: { loss: state.loss } });
-        if (state.epoch % job.checkpointEvery === 0 || state.epoch === params.epochs) {
-          const file = path.join(job.checkpointDir, `step-${String(state.epoch).padStart(8, '0')}.json`);
-          const checksum = await writeFileAtomically(file, JSON.stringify(state));
-          await job.onCheckpoint({ path: file, step: state.epoch, checksum });
+      try {
+        while (state.epoch < params.epochs) {
+          job.signal.throwIfAborted();
+          checkpoints.throwIfFailed();
+          state = trainEpoch(state, X, y, params);
+          job.onProgress({ step: state.epoch, total: params.epochs, metrics: { loss: state.loss } });
+          if (state.epoch % job.checkpointEvery === 0 || state.epoch === params.epochs) {
+            // The snapshot: a few numbers, serialised in microseconds; written while training goes on.
+            await checkpoints.submit(state.epoch, JSON.stringify(state));
+          }
+          if (params.stepDelayMs > 0) {
+            await sleep(params.stepDelayMs);
+            lastYield = performance.now();
+          } else if (checkpoints.writing) {
+            await checkpoints.yieldToWrite();
+            lastYield = performance.now();
+          } else if (performance.now() - lastYield > 50) {
+            // Let heartbeats and cancellation through on long runs.
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
         }
-        if (params.stepDelayMs > 0) {
-          await sleep(params.stepDelayMs);
-          lastYield = performance.now();
-        } else if (performance.now() - lastYield > 50) {
-          // Let heartbeats and cancellation through on long runs.
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
+        await checkpoints.drain();
+      } finally {
+        // Cancelled or failed: the checkpoint in flight is stored (or fails) before the activity goes on.
+        await checkpoints.settle();
       }
       const artifactPath = path.join(job.outputDir, 'model.json');
       await writeFileAtomically(artifactPath, JSON.stringify(toModel(state, job.features)));

@@ -21,10 +21,27 @@ export interface TrainJob {
   readonly resumeFrom: { readonly path: string; readonly step: number } | null;
   readonly device: 'cpu' | 'cuda';
   onProgress(progress: { step: number; total: number; metrics: Record<string, number> }): void;
-  /** Awaited before training goes on, so a checkpoint is stored and heartbeated before the next. */
-  onCheckpoint(checkpoint: { path: string; step: number; checksum: string }): Promise<void>;
+  /**
+   * Stores a checkpoint durably and heartbeats it. Called one at a time, in
+   * step order, and the last call ends before `train` returns or throws. The
+   * builtin trainer trains on while a call runs but makes the next call only
+   * after it ended (checkpoint-writer.ts), so its stored checkpoint is never
+   * more than two intervals behind training; a process trainer's
+   * announcements are queued and stored in order while the process goes on.
+   */
+  onCheckpoint(checkpoint: CheckpointAnnouncement): Promise<void>;
   readonly signal: AbortSignal;
 }
+
+/**
+ * A checkpoint a trainer hands over: a complete file it wrote (a process
+ * trainer), or the bytes themselves (an in-process trainer, which so spares
+ * a file written and read back on the same machine).
+ */
+export type CheckpointAnnouncement = { readonly step: number; readonly checksum: string } & (
+  | { readonly path: string }
+  | { readonly data: string | Uint8Array; readonly extension: string }
+);
 
 export interface TrainResult {
   /** Local path of the model artifact (JSON the serving gateway can load). */

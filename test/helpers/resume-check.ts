@@ -64,7 +64,7 @@ export async function trainTwiceWithPreemption(opts: {
       job(
         null,
         async (c) => {
-          checkpoints.push(c);
+          if ('path' in c) checkpoints.push(c);
           if (checkpoints.length === 1) abort.abort();
         },
         { ...opts.params, stepDelayMs: 20 },

@@ -23,6 +23,7 @@ import { createGateway } from '../../serving/gateway';
 import type { V2Server } from '../../serving/v2-server';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
+import type { Trainer } from '../../trainers/trainer';
 import { createCtWorkers, installSdkLogging, type WorkerRole, withTriggers } from '../../workers/runtime';
 
 /**
@@ -62,6 +63,8 @@ export interface Services {
 export interface StackOptions {
   workers?: boolean;
   extraTrainers?: Record<string, string[]>;
+  /** In-process trainers beside the registry's, by name (a benchmark's reference implementation). */
+  inProcessTrainers?: Readonly<Record<string, Trainer>>;
   /** Webhook receivers for approval notifications. */
   webhooks?: string[];
   webhookSecret?: string;
@@ -153,7 +156,10 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
   const baseDeps: ActivityDeps = {
     db: database.db,
     artifacts,
-    trainers: createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
+    trainers: {
+      ...createTrainerRegistry({ python: services.trainerPython, extra: opts.extraTrainers }).trainers,
+      ...opts.inProcessTrainers,
+    },
     gateway,
     codeVersion: 'test',
     device: 'cpu',
