@@ -251,7 +251,7 @@ async function main() {
       monitor: as('dev-monitor'),
     });
     console.log(JSON.stringify(result));
-    process.exitCode = result.outcome === (scenario === 'good' ? 'promoted' : 'rolled_back') ? 0 : 1;
+    process.exitCode = result.outcome === (scenario === 'bad' ? 'rolled_back' : 'promoted') ? 0 : 1;
   } finally {
     if (own) {
       own.kill('SIGTERM');
