@@ -10,6 +10,7 @@ import { stackProcessEnv } from '../test/helpers/worker-process';
 import { median } from './lib/chaos/disruptions';
 import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
+import { positiveOption } from './lib/options';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
@@ -33,12 +34,7 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  * Prints the JSON that `npm run bench` writes to bench/results/gateway-v2.json.
  */
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench/gateway-v2: --${name} must be positive`);
-  return value;
-}
+const option = (name: string, fallback: number) => positiveOption('bench/gateway-v2', name, fallback);
 
 const RATE = option('rate', 200);
 const DURATION_S = option('duration', 10);

@@ -14,6 +14,7 @@ import { stackProcessEnv } from '../test/helpers/worker-process';
 import { median } from './lib/chaos/disruptions';
 import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
+import { positiveOption } from './lib/options';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
@@ -47,12 +48,7 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  * Writes bench/results/gateway.json and prints the same JSON.
  */
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`bench/gateway: --${name} must be positive`);
-  return value;
-}
+const option = (name: string, fallback: number) => positiveOption('bench/gateway', name, fallback);
 
 const RATE = option('rate', 1000);
 const DURATION_S = option('duration', 15);
