@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { toCsv } from '../domain/csv';
-import { planWindow, windowOverride } from '../domain/data-window';
+import { isPartitionedSource, planWindow, type WindowPlan, windowOverride } from '../domain/data-window';
 import type { DataPolicy } from '../domain/policy';
+import { seededRandom } from '../domain/random';
 import { sha256 } from '../storage/artifact-store';
 import { createLocalDataSource, type DataSource } from '../storage/data-source';
 import type { ActivityDeps } from './deps';
@@ -29,6 +30,16 @@ export interface DataWindowReport {
   /** SHA-256 of the window as one CSV (partitions oldest first): the data the run used. */
   readonly contentHash: string;
   readonly undatedFiles: number;
+  /** The rows were put in a seeded random order (data.holdout: random). */
+  readonly shuffled: boolean;
+}
+
+/** Fisher–Yates with the given source. */
+function shuffleInPlace<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
 }
 
 export type ResolvedData =
@@ -65,13 +76,16 @@ export function createDataWindowActivities(deps: ActivityDeps & { dataSource?: D
       const ctx = Context.current();
       const override = windowOverride(input.window, input.asOf);
       if (override && 'error' in override) return { ok: false, reason: `the trigger's ${override.error}` };
-      const plan = planWindow(await source.list(input.source), {
-        asOf: input.asOf,
-        windowDays: input.data.windowDays ?? null,
-        holdoutDays: input.data.holdoutDays ?? null,
-        maxAgeDays: input.data.maxAgeDays ?? null,
-        override,
-      });
+      // One file (a random hold-out needs its rows shuffled) is a window of one undated partition.
+      const plan: WindowPlan = isPartitionedSource(input.source)
+        ? planWindow(await source.list(input.source), {
+            asOf: input.asOf,
+            windowDays: input.data.windowDays ?? null,
+            holdoutDays: input.data.holdoutDays ?? null,
+            maxAgeDays: input.data.maxAgeDays ?? null,
+            override,
+          })
+        : { ok: true, from: '', to: '', train: [{ uri: input.source, date: '' }], holdout: [], undated: [] };
       if (!plan.ok) return { ok: false, reason: `${plan.reason} (source ${input.source})` };
 
       let columns: readonly string[] | null = null;
@@ -120,6 +134,9 @@ export function createDataWindowActivities(deps: ActivityDeps & { dataSource?: D
       if (plan.holdout.length > 0 && holdoutRows === 0) {
         return { ok: false, reason: `the held-out days of ${plan.from} … ${plan.to} have no rows` };
       }
+      // A random hold-out: the rows in a seeded random order, so that the last share is a random sample.
+      const shuffled = plan.holdout.length === 0 && input.data.holdout === 'random';
+      if (shuffled) shuffleInPlace(rows, seededRandom(input.data.seed));
       const stored = await deps.artifacts.put(
         `${input.model}/${input.runId}/data/window.csv`,
         toCsv(columns, rows),
@@ -139,6 +156,7 @@ export function createDataWindowActivities(deps: ActivityDeps & { dataSource?: D
           holdoutRows,
           contentHash: stored.sha256,
           undatedFiles: plan.undated.length,
+          shuffled,
         },
       };
     },

@@ -32,7 +32,30 @@ function readPolicyForRun(stored: unknown, model: string): Policy {
 }
 
 /** Run bookkeeping: the runs table mirrors the workflow so the API can list and read runs. */
-export function createRunActivities({ db }: ActivityDeps) {
+export function createRunActivities({ db, v2Server, log }: ActivityDeps) {
+  /**
+   * When a run ends, a V2 model server keeps only the champion: the run's
+   * candidate if it did not win, or the champion it replaced (needed for a
+   * rollback only until the bake ends) are unloaded. Best effort: a server
+   * that is away keeps them until the next run ends.
+   */
+  const retireServedVersions = async (runId: string) => {
+    if (!v2Server) return;
+    const [run] = await db.select({ model: runs.model }).from(runs).where(eq(runs.id, runId));
+    if (!run) return;
+    const champion = await championVersion(db, run.model);
+    for (const version of await v2Server.loaded(run.model)) {
+      if (version === champion) continue;
+      await v2Server
+        .unload(run.model, version)
+        .catch((err: unknown) =>
+          log.warn(
+            { model: run.model, version, reason: (err as Error).message },
+            'could not unload from the V2 server',
+          ),
+        );
+    }
+  };
   return {
     async beginRun(input: {
       model: string;
@@ -104,6 +127,7 @@ export function createRunActivities({ db }: ActivityDeps) {
           endedAt: sql`coalesce(${runs.endedAt}, now())`,
         })
         .where(eq(runs.id, input.runId));
+      await retireServedVersions(input.runId);
     },
 
     /** Appends to the audit trail: approvals, rejections, expiries, operator rollbacks. */

@@ -332,6 +332,15 @@ export const dataPolicySchema = z.object({
   holdoutDays: inRange({ min: 1, max: 365, integer: true, unit: 'days' }).optional(),
   /** The run ends rejected_data when the newest partition is older than this. */
   maxAgeDays: inRange({ min: 0, max: 3650, integer: true, unit: 'days' }).optional(),
+  /**
+   * Without holdoutDays, which rows are the hold-out share (training.holdoutFraction):
+   * `last`, the last rows as the data lists them; `random`, a seeded random sample
+   * (the run's data is then read into the artifact store in a shuffled order, for
+   * a single file too). With holdoutDays the hold-out is always the newest days.
+   */
+  holdout: z.enum(['last', 'random']).default('last'),
+  /** Seed of the random hold-out: the same data gives the same split. */
+  seed: inRange({ min: 0, max: 2 ** 31 - 1, integer: true }).default(42),
 });
 
 /** What the serving gateway keeps of this model's traffic (serving/prediction-retention.ts). */
@@ -368,7 +377,7 @@ export const policySchema = z.object({
   /** How triggers are governed: dedup TTL, cooldowns, daily run budget (domain/trigger-policy.ts). */
   triggers: triggerPolicySchema.default(() => triggerPolicySchema.parse({})),
   serving: servingPolicySchema.default(() => servingPolicySchema.parse({})),
-  data: dataPolicySchema.default({}),
+  data: dataPolicySchema.default(() => dataPolicySchema.parse({})),
 });
 
 export type PolicyInput = z.input<typeof policySchema>;

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServableModel } from '../domain/servable-model';
@@ -17,7 +17,10 @@ export interface V2Server {
   readonly url: string;
   /** Writes the version into the repository and loads it; resolves when the server answers ready. */
   load(model: string, version: number, artifact: ServableModel): Promise<void>;
+  /** Unloads the version and removes it from the repository (a restarted server does not load it again). */
   unload(model: string, version: number): Promise<void>;
+  /** The model's versions in the repository: what ctloop has loaded and not unloaded. */
+  loaded(model: string): Promise<number[]>;
   /** P(label = 1) for rows in the artifact's feature order (null: missing). */
   infer(model: string, version: number, rows: readonly (readonly (number | null)[])[]): Promise<number[]>;
 }
@@ -92,7 +95,20 @@ export function createV2Server(opts: { url: string; repository: string; timeoutM
       await call('GET', `/v2/models/${encodeURIComponent(name)}/ready`);
     },
     async unload(model, version) {
-      await call('POST', `/v2/repository/models/${encodeURIComponent(v2ModelName(model, version))}/unload`);
+      const name = v2ModelName(model, version);
+      // Out of the repository first: whatever the server answers, a restart does not bring it back.
+      await rm(path.join(opts.repository, name), { recursive: true, force: true });
+      await call('POST', `/v2/repository/models/${encodeURIComponent(name)}/unload`).catch((err: unknown) => {
+        if (!(err instanceof V2ServerError && (err.status === 404 || err.status === 400))) throw err; // not loaded
+      });
+    },
+    async loaded(model) {
+      const prefix = `${model}--v`;
+      const names = await readdir(opts.repository).catch(() => [] as string[]);
+      return names
+        .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+        .map((n) => Number(n.slice(prefix.length)))
+        .sort((a, b) => a - b);
     },
     async infer(model, version, rows) {
       const width = rows[0]?.length ?? 0;

@@ -96,8 +96,9 @@ async function runStages(run: RunTracker): Promise<Ending> {
   run.championVersion = began.championVersion;
 
   await enterStage(run, 'validate');
-  if (isPartitionedSource(dataUri)) {
-    // A pattern of dated partitions: this run's window, picked now and materialised once, is its data.
+  if (isPartitionedSource(dataUri) || policy.data.holdout === 'random') {
+    // A pattern of dated partitions: this run's window, picked now and materialised once, is its data
+    // (one file with a random hold-out is materialised too, its rows in a seeded random order).
     const window = [...run.input.causes].reverse().find((c) => c.details.window !== undefined)
       ?.details.window;
     const resolved = await heavy.resolveDataWindow({

@@ -6,7 +6,7 @@
  * promoted; its record and the version's lineage name every partition and the
  * content hash. Stale data ends a run rejected_data; a bad window is a 400.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../domain/synthetic-data';
@@ -159,5 +159,36 @@ describe('training windows over dated partitions', () => {
     });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain('window needs from and to as YYYY-MM-DD, or days');
+  });
+
+  it('holds out a seeded random sample when the policy asks, for a single file too', async () => {
+    const model = 'random-holdout';
+    const file = path.join(stack.dataDir, 'random-holdout.csv');
+    writeFileSync(file, generateDataset({ rows: 500, seed: 77 }));
+    await registerModel(
+      stack.api(),
+      model,
+      file,
+      fastPolicy({ approval: { required: false }, data: { holdout: 'random', seed: 7 } }),
+    );
+    const { runId } = await trigger(stack.api('monitor'), model, { reason: 'manual' });
+    const run = await waitForRun(stack.api(), model, runId, (r) => r.outcome !== null);
+    expect(run.outcome, run.outcomeReason ?? '').toBe('promoted');
+    expect(run.reports.data).toMatchObject({
+      shuffled: true,
+      rows: 500,
+      holdoutRows: 0,
+      partitions: [{ uri: file }],
+    });
+    expect(run.reports.evaluation.holdoutRows).toBe(100);
+    // The same rows, in another order: the last fifth is a random sample, not the file's last rows.
+    const original = readFileSync(file, 'utf8').trim().split('\n');
+    const materialised = (await stack.deps.artifacts.get(`artifact://${model}/${runId}/data/window.csv`))
+      .toString('utf8')
+      .trim()
+      .split('\n');
+    expect(materialised[0]).toBe(original[0]);
+    expect([...materialised.slice(1)].sort()).toEqual([...original.slice(1)].sort());
+    expect(materialised.slice(-100)).not.toEqual(original.slice(-100));
   });
 });

@@ -122,6 +122,11 @@ describe('a model served by MLServer through the gateway', () => {
     expect(v2run.reports.infraValidation.ok).toBe(true);
     expect(v2run.reports.canary.length).toBeGreaterThan(0);
     expect(sent.byVersion['2']).toBeGreaterThan(0);
+    // The run over, the server keeps only the champion: v1 (the rollback target during the bake) is gone.
+    const v2server = createV2Server({ url: server.url, repository: server.repository });
+    expect(await v2server.loaded(model)).toEqual([2]);
+    expect((await fetch(`${server.url}/v2/models/${model}--v1/ready`)).ok).toBe(false);
+    expect((await fetch(`${server.url}/v2/models/${model}--v2/ready`)).ok).toBe(true);
     console.info(
       `infra-validation: v1 load ${infra.loadMs.toFixed(0)} ms, smoke p50 ${infra.smoke.latencyMsP50.toFixed(2)} ms (max ${infra.smoke.latencyMsMax.toFixed(2)}); ` +
         `v2 load ${v2run.reports.infraValidation.loadMs.toFixed(0)} ms, smoke p50 ${v2run.reports.infraValidation.smoke.latencyMsP50.toFixed(2)} ms`,
