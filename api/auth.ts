@@ -31,6 +31,9 @@ export function permissionFor(method: string, path: string): Permission {
   return 'administer';
 }
 
+/** `Authorization: Bearer <token>`; the token is the first group. */
+export const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
 /**
  * Bearer-token authentication and role checks for everything under /v1.
  * No or unknown token → 401; a role without the call's permission → 403.
@@ -38,7 +41,7 @@ export function permissionFor(method: string, path: string): Permission {
 export function requireAuth(identities: IdentityRegistry): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const match = BEARER.exec(header);
     if (!match) {
       c.header('WWW-Authenticate', 'Bearer realm="ctloop"');
       return c.json(

@@ -47,20 +47,33 @@ export const rejectNulCharacters: MiddlewareHandler = async (c, next) => {
 
 /** Where the first NUL character is, as a JSONPath-like string; null when there is none. */
 function nulPath(value: unknown, at: string): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? at : null;
+  // The common case, no NUL anywhere, builds no path strings.
+  if (!holdsNul(value)) return null;
+  if (typeof value === 'string') return at;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], `${at}[${i}]`);
-      if (found !== null) return found;
-    }
-    return null;
+    const i = value.findIndex(holdsNul);
+    return nulPath(value[i], `${at}[${i}]`);
   }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) {
-      if (key.includes('\u0000')) return `${at} (a key)`;
-      const found = nulPath(v, `${at}.${key}`);
-      if (found !== null) return found;
-    }
+  for (const key in value as Record<string, unknown>) {
+    if (!Object.hasOwn(value as object, key)) continue;
+    if (key.includes('\u0000')) return `${at} (a key)`;
+    const v = (value as Record<string, unknown>)[key];
+    if (holdsNul(v)) return nulPath(v, `${at}.${key}`);
   }
   return null;
+}
+
+/** Whether a NUL character is in any text or key of a parsed JSON value. */
+export function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (holdsNul(v)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (key.includes('\u0000') || holdsNul((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }

@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { IdentityRegistry } from '../auth/identities';
 import type { Db } from '../db/client';
+import { can } from '../domain/roles';
 import { type CtMetrics, metricsEndpoint } from '../observability/metrics';
 import type { Gateway } from '../serving/gateway';
-import { requireAuth } from './auth';
+import { BEARER, requireAuth } from './auth';
 import { rejectNulCharacters, requireJsonBody } from './body-guard';
 import { ApiError, createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { type HealthMonitor, healthHandler } from './health';
 import { recordFeedback, servePrediction } from './routes/serving';
-import { FeedbackBody, ModelParam, PredictBody } from './schemas';
+import { FeedbackBody, MODEL_NAME, ModelParam, PredictBody, quickPredictBody } from './schemas';
 
 export interface GatewayAppDeps {
   readonly db: Db;
@@ -51,6 +52,22 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   app.on(['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], [...ROUTES], (c) =>
     methodNotAllowed(c, ['POST']),
   );
+  // The hot path: a well-formed prediction from a caller who may read is served in one step.
+  // Anything else (no or unknown token, another media type, a body the quick check does not
+  // accept) goes on to the middleware and validation below, which answer exactly as the API does.
+  app.post(ROUTES[0], async (c, next) => {
+    const model = c.req.param('model');
+    if (!MODEL_NAME.test(model) || !mayRead(deps.identities, c.req.header('authorization'))) return next();
+    if (!JSON_MEDIA_TYPE.test(c.req.header('content-type') ?? '')) return next();
+    let body: z.output<typeof PredictBody> | null;
+    try {
+      body = quickPredictBody(await c.req.json());
+    } catch {
+      body = null;
+    }
+    if (!body) return next();
+    return c.json(await servePrediction(deps, model, body), 200);
+  });
   app.use('/v1/*', requireAuth(deps.identities), requireJsonBody, rejectNulCharacters);
 
   const post = <S extends z.ZodType>(
@@ -68,6 +85,14 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   post(ROUTES[0], PredictBody, (model, body) => servePrediction(deps, model, body));
   post(ROUTES[1], FeedbackBody, (model, body) => recordFeedback(deps, model, body));
   return app;
+}
+
+/** Whether an Authorization header carries a known token whose role may read (predict's permission). */
+function mayRead(identities: IdentityRegistry, header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const token = BEARER.exec(header)?.[1];
+  const identity = token === undefined ? null : identities.authenticate(token);
+  return identity !== null && can(identity.role, 'read');
 }
 
 /** A JSON media type, with parameters (as the API's OpenAPI routes accept). */

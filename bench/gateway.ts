@@ -14,7 +14,7 @@ import { stackProcessEnv } from '../test/helpers/worker-process';
 import { median } from './lib/chaos/disruptions';
 import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
-import { positiveOption } from './lib/options';
+import { listOption, positiveOption } from './lib/options';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
@@ -40,7 +40,7 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  * API processes say they served, and the dev process's PGlite (opened here
  * after it stopped) against what it served.
  *
- *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 2]
+ *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 2] [--sides bare,gateway,api,dev]
  *
  * With CTLOOP_BENCH_PROFILE_DIR set, the servers write a V8 CPU profile there
  * when they stop (open it in Chrome DevTools).
@@ -108,7 +108,14 @@ async function load(
 }
 
 type SideName = 'bare' | 'gateway' | 'api' | 'dev';
-const SIDES: readonly SideName[] = ['bare', 'gateway', 'api', 'dev'];
+/** `--sides bare,gateway` measures only those (bare and gateway always: the goals compare them). */
+const SIDES: readonly SideName[] = [
+  ...new Set<SideName>([
+    'bare',
+    'gateway',
+    ...listOption('bench/gateway', 'sides', ['bare', 'gateway', 'api', 'dev'] as const),
+  ]),
+];
 const WHAT: Record<SideName, string> = {
   bare: 'a bare Hono handler computing the same artifact, nothing else',
   gateway:
@@ -147,25 +154,28 @@ async function main() {
     });
     // The processes as deployed: their own configuration, log level included.
     const gateway = await start('api/gateway-server.ts', stackProcessEnv(stack));
-    const api = await start('api/server.ts', stackProcessEnv(stack));
+    const api = SIDES.includes('api') ? await start('api/server.ts', stackProcessEnv(stack)) : null;
     // npm run dev as a new user runs it: its own data folder, PGlite, its own Temporal dev server.
     const { DATABASE_URL: _db, CTLOOP_ARTIFACTS_DIR: _artifacts, ...inherited } = process.env;
-    const dev = await start('scripts/dev.ts', {
-      ...inherited,
-      CTLOOP_DATA_DIR: devDir,
-      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-      TEMPORAL_UI_PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-    });
-    const devToken = readDevTokens(devDir)?.['dev-admin'];
-    if (!devToken) throw new Error('bench/gateway: npm run dev wrote no development tokens');
-    await bootstrapChampion(apiClient(dev.url, devToken), MODEL, data, policy);
+    const dev = SIDES.includes('dev')
+      ? await start('scripts/dev.ts', {
+          ...inherited,
+          CTLOOP_DATA_DIR: devDir,
+          TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+          TEMPORAL_UI_PORT: String(await freePort()),
+          LOG_LEVEL: 'warn',
+        })
+      : null;
+    const devToken = dev ? readDevTokens(devDir)?.['dev-admin'] : '';
+    if (dev && !devToken) throw new Error('bench/gateway: npm run dev wrote no development tokens');
+    if (dev) await bootstrapChampion(apiClient(dev.url, devToken!), MODEL, data, policy);
 
-    const sides: Record<SideName, { server: ServerProcess; headers: Record<string, string> }> = {
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const sides: Partial<Record<SideName, { server: ServerProcess; headers: Record<string, string> }>> = {
       bare: { server: bare, headers: {} },
-      gateway: { server: gateway, headers: { authorization: `Bearer ${stack.tokens.vera}` } },
-      api: { server: api, headers: { authorization: `Bearer ${stack.tokens.vera}` } },
-      dev: { server: dev, headers: { authorization: `Bearer ${devToken}` } },
+      gateway: { server: gateway, headers: bearer(stack.tokens.vera) },
+      ...(api ? { api: { server: api, headers: bearer(stack.tokens.vera) } } : {}),
+      ...(dev ? { dev: { server: dev, headers: bearer(devToken!) } } : {}),
     };
 
     const rowsBefore = await rowsOf();
@@ -176,7 +186,7 @@ async function main() {
     >;
     for (let r = 0; r < RUNS; r++) {
       for (const name of SIDES) {
-        const { server, headers } = sides[name];
+        const { server, headers } = sides[name]!;
         const warmup = await load(server, headers, { seconds: WARMUP_S });
         const fixedRate = await load(server, headers, { seconds: DURATION_S, rate: RATE });
         const saturation = await load(server, headers, { seconds: DURATION_S });
@@ -190,12 +200,12 @@ async function main() {
     // The writers flush within milliseconds; give them a second. autocannon does not count the
     // answers still in flight when a load ends, so each process's own counter says how many it served.
     await new Promise((r) => setTimeout(r, 1_500));
-    const servedOnPostgres = (await servedBy(gateway.url)) + (await servedBy(api.url));
+    const servedOnPostgres = (await servedBy(gateway.url)) + (api ? await servedBy(api.url) : 0);
     const writtenOnPostgres = (await rowsOf()) - rowsBefore;
-    const servedOnPglite = await servedBy(dev.url);
+    const servedOnPglite = dev ? await servedBy(dev.url) : 0;
     // Stopped with SIGTERM, dev writes what it buffered; then its PGlite is read here.
-    await dev.stop();
-    const writtenOnPglite = await pgliteRows(devDir);
+    await dev?.stop();
+    const writtenOnPglite = dev ? await pgliteRows(devDir) : 0;
     const storage = await storagePerMillion();
 
     const summaries = Object.fromEntries(SIDES.map((name) => [name, summarise(runs[name])])) as Record<
@@ -220,7 +230,7 @@ async function main() {
       );
     const gatewayRatio = ratios.gateway!;
     const rateHeld = runs.gateway.every((x) => x.fixedRate.requestsPerSecond >= RATE * 0.95);
-    const ctloopErrors = errorsOf('gateway') + errorsOf('api') + errorsOf('dev');
+    const ctloopErrors = SIDES.filter((name) => name !== 'bare').reduce((n, name) => n + errorsOf(name), 0);
     const report = {
       bench: 'gateway',
       at: new Date().toISOString(),
@@ -259,7 +269,9 @@ async function main() {
       },
     };
     await mkdir('bench/results', { recursive: true });
-    await writeFile('bench/results/gateway.json', `${JSON.stringify(report, null, 2)}\n`);
+    // A run of some sides only is for profiling; it does not replace the full result.
+    const file = SIDES.length === 4 ? 'bench/results/gateway.json' : 'bench/results/gateway.partial.tmp';
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(JSON.stringify(report));
   } finally {
     for (const s of servers) await s.stop();

@@ -73,14 +73,39 @@ export function createMetrics(deps: {
     registers,
   });
 
+  // Each prediction's three series, looked up once per model version and role rather than by
+  // hashing the labels on every request (only served versions reach here, so the map stays small).
+  const seriesByKey = new Map<
+    string,
+    {
+      requests: Counter.Internal;
+      errors: Counter.Internal;
+      latency: Histogram.Internal<string>;
+    }
+  >();
+  const predictionSeries = (model: string, version: number, role: string) => {
+    const key = `${model}\u0000${version}\u0000${role}`;
+    let series = seriesByKey.get(key);
+    if (!series) {
+      const labels = { model, version: String(version), role };
+      series = {
+        requests: requests.labels(labels),
+        errors: errors.labels(labels),
+        latency: latency.labels(labels),
+      };
+      seriesByKey.set(key, series);
+    }
+    return series;
+  };
+
   return {
     registry,
     observePrediction({ model, version, role, error, latencyMs }) {
-      const labels = { model, version: String(version), role };
-      requests.inc(labels);
+      const series = predictionSeries(model, version, role);
+      series.requests.inc();
       // The error series exists from the first request on, so an error ratio is 0 rather than missing.
-      errors.inc(labels, error ? 1 : 0);
-      latency.observe(labels, latencyMs / 1000);
+      series.errors.inc(error ? 1 : 0);
+      series.latency.observe(latencyMs / 1000);
     },
     async httpMetrics(c, next) {
       const started = performance.now();

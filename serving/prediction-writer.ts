@@ -90,21 +90,47 @@ export class RecordingBacklogError extends Error {
  * (`unnest`): the statement costs the same to build for 10 rows as for 5,000,
  * where a multi-row VALUES list grows with every value (and its building
  * would hold the event loop, and every request, for tens of milliseconds).
+ * Each array goes as one text parameter, an array literal written here, which
+ * costs a fraction of the driver's per-element conversion.
  */
 function insertRows(rows: readonly PredictionRow[]) {
-  const column = <T>(pick: (r: PredictionRow) => T) => sql.param(rows.map(pick));
+  const plain = (pick: (r: PredictionRow) => string | number | boolean | null) =>
+    sql.param(arrayLiteral(rows, pick, false));
+  const text = (pick: (r: PredictionRow) => string | null) => sql.param(arrayLiteral(rows, pick, true));
   const time = (d: Date | null) => (d === null ? null : d.toISOString());
   return sql`insert into predictions
     (id, model, version, role, request_key, prediction, error, latency_ms, created_at, route_since, label, labelled_at)
     select * from unnest(
-      ${column((r) => r.id)}::uuid[], ${column((r) => r.model)}::text[], ${column((r) => r.version)}::int[],
-      ${column((r) => r.role)}::text[], ${column((r) => r.requestKey)}::text[],
-      ${column((r) => r.prediction)}::float8[], ${column((r) => r.error)}::bool[],
-      ${column((r) => r.latencyMs)}::float8[], ${column((r) => time(r.createdAt))}::timestamptz[],
-      ${column((r) => time(r.routeSince))}::timestamptz[], ${column((r) => r.label)}::int[],
-      ${column((r) => time(r.labelledAt))}::timestamptz[]
+      ${plain((r) => r.id)}::uuid[], ${text((r) => r.model)}::text[], ${plain((r) => r.version)}::int[],
+      ${text((r) => r.role)}::text[], ${text((r) => r.requestKey)}::text[],
+      ${plain((r) => r.prediction)}::float8[], ${plain((r) => r.error)}::bool[],
+      ${plain((r) => r.latencyMs)}::float8[], ${plain((r) => time(r.createdAt))}::timestamptz[],
+      ${plain((r) => time(r.routeSince))}::timestamptz[], ${plain((r) => r.label)}::int[],
+      ${plain((r) => time(r.labelledAt))}::timestamptz[]
     )`;
 }
+
+/**
+ * A Postgres array literal of one column: `{a,b,NULL}`. Values that cannot
+ * hold a separator, quote or backslash (numbers, booleans, uuids, ISO times)
+ * go as they are; text is quoted, its quotes and backslashes escaped.
+ */
+export function arrayLiteral<T>(
+  rows: readonly T[],
+  pick: (row: T) => string | number | boolean | null,
+  quote: boolean,
+): string {
+  let out = '{';
+  for (let i = 0; i < rows.length; i++) {
+    const v = pick(rows[i]!);
+    if (i > 0) out += ',';
+    if (v === null) out += 'NULL';
+    else if (quote) out += `"${String(v).replace(/["\\]/g, '\\$&')}"`;
+    else out += String(v);
+  }
+  return `${out}}`;
+}
+
 const MAX_BACKOFF_MS = 5_000;
 const FEEDBACK_RETRY_MS = [25, 50, 100, 200, 400];
 
