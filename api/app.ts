@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createMetrics, metricsEndpoint } from '../observability/metrics';
 import { requireAuth } from './auth';
-import { rejectNulCharacters, requireJsonBody } from './body-guard';
+import { limitBodySize, rejectNulCharacters, requireJsonBody } from './body-guard';
 import type { ApiDeps } from './deps';
 import { createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { createHealthMonitor, databaseCheck, healthHandler, temporalCheck } from './health';
@@ -51,6 +51,7 @@ export function createApp(deps: ApiDeps) {
     return methodNotAllowed(c, allowed);
   });
   app.use('/v1/*', requireAuth(deps.identities));
+  app.use('/v1/*', limitBodySize);
   app.use('/v1/*', requireJsonBody);
   app.use('/v1/*', rejectNulCharacters);
   // Chained, so that the app's type carries every route: the typed client (api/typed-client.ts) is derived from it.

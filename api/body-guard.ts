@@ -1,5 +1,33 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { errorBody } from './errors';
+
+/** The largest request body the API reads: the largest valid one (a policy, 1,000 features) is far below. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const tooLarge = (c: Context) =>
+  c.json(
+    errorBody('too_large', `the request body is over ${MAX_BODY_BYTES} bytes`, { maxBytes: MAX_BODY_BYTES }),
+    413,
+  );
+
+/** Counts a body sent without a length (chunked) as it arrives, and stops at the limit. */
+const streamedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+
+/**
+ * Refuses a body over MAX_BODY_BYTES with a 413 before anything reads it, so
+ * that a caller cannot make the process hold (and parse) gigabytes. A body
+ * with a Content-Length is judged by the header alone; a chunked one is
+ * counted while it is read.
+ */
+export const limitBodySize: MiddlewareHandler = async (c, next) => {
+  if (!['POST', 'PUT', 'PATCH'].includes(c.req.method)) return next();
+  const length = c.req.header('content-length');
+  if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+    return Number(length) > MAX_BODY_BYTES ? tooLarge(c) : next();
+  }
+  return streamedLimit(c, next);
+};
 
 /**
  * Refuses a POST, PUT or PATCH that sends no body at all (no content type), as

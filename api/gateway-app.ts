@@ -8,7 +8,7 @@ import { can } from '../domain/roles';
 import { type CtMetrics, metricsEndpoint } from '../observability/metrics';
 import type { Gateway } from '../serving/gateway';
 import { BEARER, requireAuth } from './auth';
-import { rejectNulCharacters, requireJsonBody } from './body-guard';
+import { limitBodySize, MAX_BODY_BYTES, rejectNulCharacters, requireJsonBody } from './body-guard';
 import { ApiError, createErrorHandler, errorBody, methodNotAllowed, validationHook } from './errors';
 import { type HealthMonitor, healthHandler } from './health';
 import { recordFeedback, servePrediction } from './routes/serving';
@@ -59,6 +59,8 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     const model = c.req.param('model');
     if (!MODEL_NAME.test(model) || !mayRead(deps.identities, c.req.header('authorization'))) return next();
     if (!JSON_MEDIA_TYPE.test(c.req.header('content-type') ?? '')) return next();
+    const length = c.req.header('content-length');
+    if (length === undefined || !(Number(length) <= MAX_BODY_BYTES)) return next();
     let body: z.output<typeof PredictBody> | null;
     try {
       body = quickPredictBody(await c.req.json());
@@ -68,7 +70,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     if (!body) return next();
     return c.json(await servePrediction(deps, model, body), 200);
   });
-  app.use('/v1/*', requireAuth(deps.identities), requireJsonBody, rejectNulCharacters);
+  app.use('/v1/*', requireAuth(deps.identities), limitBodySize, requireJsonBody, rejectNulCharacters);
 
   const post = <S extends z.ZodType>(
     route: (typeof ROUTES)[number],

@@ -67,6 +67,30 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
     expect(res.body.error.message.length).toBeGreaterThan(0);
   });
 
+  it('refuses a body over 1 MiB with 413 before reading it, whether it states its length or streams', async () => {
+    const auth = { authorization: `Bearer ${stack.tokens.admin}`, 'content-type': 'application/json' };
+    const big = JSON.stringify({ features: { x1: 1 }, pad: 'x'.repeat(1024 * 1024) });
+    // Sent without a length (as a stream is): counted while read.
+    const streamed = await raw('/v1/models/known/predict', { method: 'POST', headers: auth, body: big });
+    // A stated length over the limit: refused on the header alone.
+    const stated = await raw('/v1/models/known/triggers', {
+      method: 'POST',
+      headers: { ...auth, 'content-length': String(1024 * 1024 * 1024) },
+      body: '{}',
+    });
+    for (const res of [streamed, stated]) {
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('too_large');
+    }
+    // Just under the limit is read and judged as any body.
+    const fits = await raw('/v1/models/known/predict', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ features: { x1: 1 }, pad: 'x'.repeat(1000 * 1000) }),
+    });
+    expect(fits.status).toBe(409);
+  });
+
   it('says which field is wrong', async () => {
     const res = await api('POST', '/v1/models', {
       name: 'm2',

@@ -257,6 +257,12 @@ describe('the serving path', () => {
         ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features: 'a' })],
         ['POST', `/v1/models/${model}/predict`, { authorization: admin.authorization }, 'x1=1'],
         ['POST', `/v1/models/${model}/predict`, admin, JSON.stringify({ features, key: 'a\u0000b' })],
+        [
+          'POST',
+          `/v1/models/${model}/predict`,
+          admin,
+          JSON.stringify({ features, pad: 'x'.repeat(1_100_000) }),
+        ],
         ['POST', '/v1/models/no-such-model/predict', admin, JSON.stringify({ features })],
         ['POST', `/v1/models/${'x'.repeat(300)}/predict`, admin, JSON.stringify({ features })],
         ['GET', `/v1/models/${model}/predict`, admin, undefined],
@@ -283,6 +289,19 @@ describe('the serving path', () => {
         });
         expect(seen(fromGateway)).toEqual(seen(fromApi));
         expect(fromGateway.status).toBeLessThan(500);
+      }
+      // A body streamed without a length is counted as it arrives, and refused past 1 MiB by both.
+      for (const replica of [api, gateway]) {
+        const big = JSON.stringify({ features, pad: 'x'.repeat(1_100_000) });
+        const res = await fetch(`${replica.url}/v1/models/${model}/predict`, {
+          method: 'POST',
+          headers: admin,
+          body: new Blob([big]).stream(),
+          duplex: 'half',
+          signal: AbortSignal.timeout(10_000),
+        } as RequestInit);
+        expect(res.status).toBe(413);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('too_large');
       }
       // What is not the serving path is the API's, and the gateway says so rather than answering it.
       const elsewhere = await timedFetch(`${gateway.url}/v1/models`, { headers: admin });
