@@ -4,29 +4,36 @@ import { errorBody } from './errors';
 
 /** The largest request body the API reads: the largest valid one (a policy, 1,000 features) is far below. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** An Evidently drift report export may hold per-column histograms for thousands of columns. */
+export const MAX_REPORT_BODY_BYTES = 64 * 1024 * 1024;
 
-const tooLarge = (c: Context) =>
-  c.json(
-    errorBody('too_large', `the request body is over ${MAX_BODY_BYTES} bytes`, { maxBytes: MAX_BODY_BYTES }),
-    413,
-  );
+const limitOf = (path: string) => (path.endsWith('/drift-reports') ? MAX_REPORT_BODY_BYTES : MAX_BODY_BYTES);
 
-/** Counts a body sent without a length (chunked) as it arrives, and stops at the limit. */
-const streamedLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+const tooLarge = (maxBytes: number) => (c: Context) =>
+  c.json(errorBody('too_large', `the request body is over ${maxBytes} bytes`, { maxBytes }), 413);
+
+/** Count a body sent without a length (chunked) as it arrives, and stop at the limit. */
+const streamedLimits = new Map(
+  [MAX_BODY_BYTES, MAX_REPORT_BODY_BYTES].map((max) => [
+    max,
+    bodyLimit({ maxSize: max, onError: tooLarge(max) }),
+  ]),
+);
 
 /**
- * Refuses a body over MAX_BODY_BYTES with a 413 before anything reads it, so
- * that a caller cannot make the process hold (and parse) gigabytes. A body
- * with a Content-Length is judged by the header alone; a chunked one is
- * counted while it is read.
+ * Refuses a body over its limit (MAX_BODY_BYTES; MAX_REPORT_BODY_BYTES for a
+ * drift report) with a 413 before anything reads it, so that a caller cannot
+ * make the process hold and parse gigabytes. A body with a Content-Length is
+ * judged by the header alone; a chunked one is counted while it is read.
  */
 export const limitBodySize: MiddlewareHandler = async (c, next) => {
   if (!['POST', 'PUT', 'PATCH'].includes(c.req.method)) return next();
+  const max = limitOf(c.req.path);
   const length = c.req.header('content-length');
   if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-    return Number(length) > MAX_BODY_BYTES ? tooLarge(c) : next();
+    return Number(length) > max ? tooLarge(max)(c) : next();
   }
-  return streamedLimit(c, next);
+  return streamedLimits.get(max)!(c, next);
 };
 
 /**

@@ -89,6 +89,14 @@ describe('the API answers bad input with a 4xx JSON error, never a crash', () =>
       body: JSON.stringify({ features: { x1: 1 }, pad: 'x'.repeat(1000 * 1000) }),
     });
     expect(fits.status).toBe(409);
+    // A drift report export may be far larger (per-column histograms): it is read, and judged by its schema.
+    const report = await raw('/v1/models/known/drift-reports', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(report.status).toBe(400);
+    expect(((await report.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
   });
 
   it('says which field is wrong', async () => {
