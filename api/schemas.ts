@@ -200,6 +200,7 @@ const ERRORS = {
   403: errorResponse("The token's role may not make this call (`forbidden`)"),
   404: errorResponse('The model, or what the path names, does not exist (`not_found`)'),
   409: errorResponse('Conflict with the current state; `code` says which'),
+  413: errorResponse('The body is over 1 MiB (64 MiB for a drift report) (`too_large`)'),
   415: errorResponse('The body is not `application/json`'),
   503: errorResponse(
     'The registry database (`database_unavailable`) or Temporal (`temporal_unavailable`) did not answer; retry',
@@ -214,7 +215,7 @@ export function errors<S extends ErrorStatus>(...statuses: S[]): { [K in S]: (ty
 /** A read of a model or what it owns: a bad path, no token, no such model, a registry that is down. */
 export const readErrors = errors(400, 401, 404, 503);
 /** A call with a JSON body on a model: a bad body or one that is not JSON, a role that may not, no such model. */
-export const writeErrors = errors(400, 401, 403, 404, 415, 503);
+export const writeErrors = errors(400, 401, 403, 404, 413, 415, 503);
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { required: true, content: { 'application/json': { schema } } },

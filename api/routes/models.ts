@@ -86,7 +86,7 @@ export function modelRoutes(deps: ApiDeps) {
         request: jsonBody(RegisterModelBody),
         responses: {
           201: jsonResponse('The registered model', ModelView),
-          ...errors(400, 401, 403, 415, 503),
+          ...errors(400, 401, 403, 413, 415, 503),
           409: { ...errors(409)[409], description: 'A model of that name exists (`model_exists`)' },
         },
       }),

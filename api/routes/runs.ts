@@ -32,7 +32,7 @@ import {
 
 /** A call on a run: the run must exist and still be going; Temporal may refuse or be unreachable. */
 const runCallErrors = {
-  ...errors(400, 401, 403, 404, 415, 503),
+  ...errors(400, 401, 403, 404, 413, 415, 503),
   409: {
     ...errors(409)[409],
     description:
@@ -317,7 +317,7 @@ export function runRoutes(deps: ApiDeps) {
             'Rollback accepted by the run',
             z.object({ runId: z.string(), accepted: z.literal(true) }),
           ),
-          ...errors(400, 401, 403, 404, 415, 503),
+          ...errors(400, 401, 403, 404, 413, 415, 503),
           409: {
             ...errors(409)[409],
             description: 'No run in canary or bake (`nothing_to_roll_back`), or the run refused (`refused`)',

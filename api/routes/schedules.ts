@@ -34,7 +34,7 @@ import {
 import { errors, jsonBody, jsonResponse, ModelParam } from '../schemas';
 
 /** 400 also when Temporal refuses the spec; 409 for a name taken or a schedule made elsewhere. */
-const scheduleErrors = errors(400, 401, 403, 404, 409, 415, 503);
+const scheduleErrors = errors(400, 401, 403, 404, 409, 413, 415, 503);
 const readScheduleErrors = errors(400, 401, 404, 503);
 
 import { temporalCallError } from '../temporal-errors';
@@ -120,7 +120,10 @@ export function scheduleRoutes(deps: ApiDeps) {
       path: `/models/{model}/schedules/{name}/${action}`,
       summary: `${action === 'pause' ? 'Pause' : 'Resume'} a schedule, with a note saying why`,
       request: { params: ScheduleParams, ...jsonBody(ScheduleActionBody) },
-      responses: { 200: jsonResponse('The schedule', ScheduleView), ...errors(400, 401, 403, 404, 415, 503) },
+      responses: {
+        200: jsonResponse('The schedule', ScheduleView),
+        ...errors(400, 401, 403, 404, 413, 415, 503),
+      },
     });
 
   return createRouter()
@@ -198,7 +201,7 @@ export function scheduleRoutes(deps: ApiDeps) {
         request: { params: ScheduleParams },
         responses: {
           200: jsonResponse('The schedule', ScheduleView),
-          ...errors(400, 401, 403, 404, 415, 503),
+          ...errors(400, 401, 403, 404, 413, 415, 503),
         },
       }),
       async (c) => {

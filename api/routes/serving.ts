@@ -83,7 +83,7 @@ export function servingRoutes(deps: ApiDeps) {
         request: { params: ModelParam, ...jsonBody(PredictBody) },
         responses: {
           200: jsonResponse('The prediction, with the version that served it', Prediction),
-          ...errors(400, 401, 404, 415),
+          ...errors(400, 401, 404, 413, 415),
           503: {
             ...errors(503)[503],
             description:
@@ -112,7 +112,7 @@ export function servingRoutes(deps: ApiDeps) {
             'Recorded',
             z.object({ predictionId: z.uuid(), label: z.union([z.literal(0), z.literal(1)]) }),
           ),
-          ...errors(400, 401, 403, 415, 503),
+          ...errors(400, 401, 403, 413, 415, 503),
           404: {
             ...errors(404)[404],
             description: 'No such model, or no such prediction of it (`unknown_prediction`)',
