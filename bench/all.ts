@@ -16,6 +16,7 @@ const BENCHES = [
   'drift',
   'drift-vs-evidently',
   'trigger-load',
+  'scale-models',
   'gateway',
   'gateway-v2',
   'temporal-round-trip',

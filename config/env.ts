@@ -41,11 +41,22 @@ export const configVariables = {
     'How often control workers ask MLflow for versions registered elsewhere (default 60 with CTLOOP_MLFLOW_URI and no webhook secret, else 0 = off)',
   CTLOOP_SESSION_SECRET:
     "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
+  CTLOOP_WORKFLOW_CACHE:
+    "Workflows a control worker keeps in memory between their tasks (Temporal's maxCachedWorkflows; default 250); others are replayed from history when they next have work",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
   LOG_LEVEL: 'pino log level (default info)',
 } as const;
 
 export type ConfigVariable = keyof typeof configVariables;
+
+/**
+ * Workflows a control worker keeps in memory. Each model has a long-lived
+ * workflow that is idle almost all the time, so the cache needs to hold the
+ * busy ones (runs in progress, models receiving triggers), not all of them:
+ * an evicted one is replayed from its (bounded) history on its next task.
+ * bench/scale-models.ts measures the worker's memory against this setting.
+ */
+export const DEFAULT_WORKFLOW_CACHE = 250;
 
 const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
@@ -96,11 +107,14 @@ const envSchema = z.object({
   CTLOOP_MLFLOW_POLL_SECONDS: z.coerce.number().int().min(0).max(86_400).optional(),
   CTLOOP_MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  CTLOOP_WORKFLOW_CACHE: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_WORKFLOW_CACHE),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export interface Config {
+  /** maxCachedWorkflows of a control worker. */
+  workflowCache: number;
   temporal: { address: string; namespace: string; uiPort: number };
   databaseUrl: string | undefined;
   dataDir: string;
@@ -159,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mlflowPollSeconds:
       e.CTLOOP_MLFLOW_POLL_SECONDS ?? (e.CTLOOP_MLFLOW_URI && !e.CTLOOP_MLFLOW_WEBHOOK_SECRET ? 60 : 0),
     sessionSecret: e.CTLOOP_SESSION_SECRET,
+    workflowCache: e.CTLOOP_WORKFLOW_CACHE,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

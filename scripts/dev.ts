@@ -67,6 +67,7 @@ async function main() {
     taskQueues: config.taskQueues,
     deps,
     roles: ['control', 'train'],
+    workflowCache: config.workflowCache,
   });
   const running = Promise.all(workers.map((w) => w.run()));
   const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);

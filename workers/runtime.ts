@@ -135,6 +135,8 @@ export async function createCtWorkers(opts: {
   deps: ActivityDeps;
   roles: readonly WorkerRole[];
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The control worker's maxCachedWorkflows (config `CTLOOP_WORKFLOW_CACHE`); the SDK's default when unset. */
+  workflowCache?: number;
   /** Tests wrap the real activities (e.g. to inject failures); production passes nothing. */
   wrapActivities?: (activities: Activities) => Activities;
 }): Promise<Worker[]> {
@@ -148,6 +150,7 @@ export async function createCtWorkers(opts: {
         namespace: opts.namespace,
         taskQueue: opts.taskQueues.control,
         activities,
+        ...(opts.workflowCache === undefined ? {} : { maxCachedWorkflows: opts.workflowCache }),
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
       }),
     );
@@ -240,6 +243,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     taskQueues: config.taskQueues,
     deps,
     roles,
+    workflowCache: config.workflowCache,
   });
   log.info(
     { temporal: config.temporal.address, queues: workers.map((w) => w.options.taskQueue) },

@@ -19,9 +19,12 @@ export interface ControlStack {
 /**
  * What the latency benchmarks run against: a Temporal dev server, Postgres
  * (DATABASE_URL, else scripts/ensure-postgres), and a control worker process
- * with the workflows bundled once up front.
+ * with the workflows bundled once up front (`workerEnv`: extra variables for
+ * that worker, e.g. CTLOOP_WORKFLOW_CACHE).
  */
-export async function startControlStack(): Promise<ControlStack> {
+export async function startControlStack(
+  opts: { workerEnv?: Record<string, string> } = {},
+): Promise<ControlStack> {
   const temporal = await startDevServer({ headless: true });
   const bundlePath = path.join(mkdtempSync(path.join(os.tmpdir(), 'ctloop-bench-')), 'workflows.js');
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
@@ -36,7 +39,10 @@ export async function startControlStack(): Promise<ControlStack> {
     { workers: false },
   );
   // Its start-up log line ("worker polling") is at info level, which startWorkerProcess waits for.
-  const worker = await startWorkerProcess(stack, { script: 'workers/control.ts' });
+  const worker = await startWorkerProcess(stack, {
+    script: 'workers/control.ts',
+    ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
+  });
   return {
     temporal,
     stack,
