@@ -6,7 +6,8 @@ export default defineConfig({
     projects: [
       {
         // Pure domain code: no services.
-        test: { name: 'unit', include: ['test/domain/**/*.test.ts', 'test/*.test.ts'] },
+        // Files run side by side on 2 cores: a CPU-heavy test gets room beyond the 5 s default.
+        test: { name: 'unit', include: ['test/domain/**/*.test.ts', 'test/*.test.ts'], testTimeout: 30_000 },
       },
       {
         // End to end against a real Temporal dev server and a real database, started once in globalSetup.

@@ -111,7 +111,8 @@ async function waitForRuns(
       }),
     );
     const failed = views.find((v) => v !== null && !done(v) && v.outcome !== null);
-    if (failed) throw new Error(`${BENCH}: run ended ${failed.outcome} (${failed.outcomeReason}), not ${what}`);
+    if (failed)
+      throw new Error(`${BENCH}: run ended ${failed.outcome} (${failed.outcomeReason}), not ${what}`);
     waiting = waiting.filter((_, i) => views[i] === null || !done(views[i]!));
     if (waiting.length > 0) await sleep(1_000);
   }
@@ -220,7 +221,14 @@ try {
   const stillInCanary = (await Promise.all(seconds.map((r) => getRun(api, r.model, r.runId)))).filter(
     (r) => r.stage === 'canary' && r.outcome === null,
   ).length;
-  canary = { runs: models.length, toCanarySeconds, stillInCanary, idle, triggers, loadavg: machine().loadavg };
+  canary = {
+    runs: models.length,
+    toCanarySeconds,
+    stillInCanary,
+    idle,
+    triggers,
+    loadavg: machine().loadavg,
+  };
   console.error(`${BENCH}: with ${models.length} canaries: ${JSON.stringify(canary)}`);
 } finally {
   await trainer.kill('SIGTERM');

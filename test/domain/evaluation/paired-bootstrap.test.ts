@@ -126,7 +126,8 @@ describe('pairedBootstrapMeanDifference', () => {
     expect(Math.abs(fast.pValue - reference.pValue)).toBeLessThanOrEqual(
       pValueTolerance(reference.pValue, resamples, resamples),
     );
-  });
+    // The reference draws 140 M rows one by one: seconds on a loaded 2-core machine.
+  }, 60_000);
 
   it('does not match a biased resampler: the agreement check has teeth', () => {
     // Rows 0..n/2 drawn twice as often as the rest: the interval shifts by several tolerances.
