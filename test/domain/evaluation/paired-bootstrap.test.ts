@@ -101,33 +101,37 @@ describe('pairedBootstrapMeanDifference', () => {
     // of a skewed, heavy-tailed distribution, as log-loss differences are.
     ['log-normal-ish, two blocks', 70_000, 2000],
     ['few rows', 40, 4000],
-  ])('agrees with the reference row bootstrap within Monte Carlo error (%s)', (_, n, resamples) => {
-    const random = seededRandom(n);
-    const values = Float64Array.from({ length: n }, (_, i) => {
-      const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-      return Math.exp(0.8 * z) - 1.2 + (i > 65_536 ? 0.5 : 0);
-    });
-    const fast = pairedBootstrapMeanDifference(values, {
-      resamples,
-      random: seededRandom(1),
-      compress: false,
-    });
-    const reference = referenceMeanDifference(values, { resamples, random: seededRandom(2) });
-    expect(fast.estimate).toBe(reference.estimate);
-    const se = reference.standardError;
-    // Standard error of a bootstrap SE estimate from B resamples ≈ SE/√(2B): 4 of them.
-    expect(Math.abs(fast.standardError - se)).toBeLessThan(4 * se * Math.sqrt(1 / resamples));
-    for (const [q, a, r] of [
-      [0.025, fast.lower, reference.lower],
-      [0.975, fast.upper, reference.upper],
-    ] as const) {
-      expect(Math.abs(a - r)).toBeLessThanOrEqual(boundTolerance(se, q, resamples, resamples, 0));
-    }
-    expect(Math.abs(fast.pValue - reference.pValue)).toBeLessThanOrEqual(
-      pValueTolerance(reference.pValue, resamples, resamples),
-    );
-    // The reference draws 140 M rows one by one: seconds on a loaded 2-core machine.
-  }, 60_000);
+  ])(
+    'agrees with the reference row bootstrap within Monte Carlo error (%s)',
+    (_, n, resamples) => {
+      const random = seededRandom(n);
+      const values = Float64Array.from({ length: n }, (_, i) => {
+        const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+        return Math.exp(0.8 * z) - 1.2 + (i > 65_536 ? 0.5 : 0);
+      });
+      const fast = pairedBootstrapMeanDifference(values, {
+        resamples,
+        random: seededRandom(1),
+        compress: false,
+      });
+      const reference = referenceMeanDifference(values, { resamples, random: seededRandom(2) });
+      expect(fast.estimate).toBe(reference.estimate);
+      const se = reference.standardError;
+      // Standard error of a bootstrap SE estimate from B resamples ≈ SE/√(2B): 4 of them.
+      expect(Math.abs(fast.standardError - se)).toBeLessThan(4 * se * Math.sqrt(1 / resamples));
+      for (const [q, a, r] of [
+        [0.025, fast.lower, reference.lower],
+        [0.975, fast.upper, reference.upper],
+      ] as const) {
+        expect(Math.abs(a - r)).toBeLessThanOrEqual(boundTolerance(se, q, resamples, resamples, 0));
+      }
+      expect(Math.abs(fast.pValue - reference.pValue)).toBeLessThanOrEqual(
+        pValueTolerance(reference.pValue, resamples, resamples),
+      );
+      // The reference draws 140 M rows one by one: seconds on a loaded 2-core machine.
+    },
+    60_000,
+  );
 
   it('does not match a biased resampler: the agreement check has teeth', () => {
     // Rows 0..n/2 drawn twice as often as the rest: the interval shifts by several tolerances.
