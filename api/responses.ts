@@ -187,6 +187,10 @@ export const RunState = z
     runId: z.string(),
     stage: z.enum(STAGES),
     causes: z.array(document('A trigger the run answers')).readonly(),
+    omittedCauses: int.min(0).openapi({
+      description:
+        'Triggers that joined the run beyond the 200 causes (128 KiB) it carries; each still names the run in its trigger record',
+    }),
     candidateVersion: version.nullable(),
     championVersion: version.nullable(),
     training: z.object({
@@ -227,7 +231,15 @@ export const RunState = z
   })
   .openapi('RunState');
 
-const PendingRun = z.object({ runId: z.string() }).openapi('PendingRun');
+const PendingRun = z
+  .object({
+    runId: z.string(),
+    omittedCauses: int
+      .min(0)
+      .optional()
+      .openapi({ description: 'Triggers that joined beyond the causes it carries' }),
+  })
+  .openapi('PendingRun');
 
 export const ModelState = z
   .object({

@@ -1,3 +1,4 @@
+import { jsonBytes } from './json-bytes';
 import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy';
 
 /**
@@ -264,14 +265,33 @@ export class DedupIndex implements DedupLookup {
 }
 
 const MAX_DEDUP_KEYS = 5_000;
+/**
+ * The dedup keys carried across continue-as-new take at most this many bytes
+ * (as JSON, UTF-8 at worst). 5,000 keys of 200 characters could take 3.5 MB,
+ * past Temporal's 2 MB payload limit, which would fail the workflow task for
+ * good; the oldest keys beyond this go (an alert re-sent with one is judged afresh).
+ */
+export const MAX_CARRIED_DEDUP_BYTES = 512 * 1024;
 
-/** Drops expired keys, and the oldest beyond `maxKeys`, so the map carried across continue-as-new stays small. */
+/**
+ * Drops expired keys, and the oldest beyond `maxKeys` or `maxBytes`, so the map carried
+ * across continue-as-new stays small.
+ */
 export function pruneDedup(
   dedup: Readonly<Record<string, DedupEntry>>,
   now: number,
   maxKeys = MAX_DEDUP_KEYS,
+  maxBytes = MAX_CARRIED_DEDUP_BYTES,
 ): Record<string, DedupEntry> {
   const live = Object.entries(dedup).filter(([, e]) => e.expiresAt > now);
   live.sort(([, a], [, b]) => b.expiresAt - a.expiresAt);
-  return Object.fromEntries(live.slice(0, maxKeys));
+  const kept: [string, DedupEntry][] = [];
+  let bytes = 2;
+  for (const entry of live) {
+    if (kept.length >= maxKeys) break;
+    bytes += jsonBytes(entry);
+    if (bytes > maxBytes) break;
+    kept.push(entry);
+  }
+  return Object.fromEntries(kept);
 }

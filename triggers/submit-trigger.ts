@@ -4,6 +4,7 @@ import type { Config } from '../config/env';
 import type { Db } from '../db/client';
 import { findModel } from '../db/registry';
 import { type ModelRow, triggers } from '../db/schema';
+import { jsonBytes } from '../domain/json-bytes';
 import { parseTriggerPolicy } from '../domain/policy';
 import type { modelWorkflow } from '../workflows';
 import {
@@ -277,11 +278,19 @@ function describeFate(accepted: TriggerAccepted): string | null {
  */
 const MAX_IN_FLIGHT_PER_MODEL = 1;
 const MAX_BATCH = 200;
+/**
+ * A batch's triggers take at most this many bytes as JSON (one larger trigger goes alone).
+ * A trigger's details may take 16 KiB, and an update's arguments over Temporal's 2 MB payload
+ * limit would be refused, failing every trigger of the batch.
+ */
+const MAX_BATCH_BYTES = 512 * 1024;
 
 type SendBatch = (requests: TriggerRequest[]) => Promise<Outcome<Delivered>[]>;
 
 interface Waiting {
   readonly request: TriggerRequest;
+  /** The request's size as JSON (UTF-8, at worst). */
+  readonly bytes: number;
   readonly send: SendBatch;
   resolve(delivered: Delivered): void;
   reject(err: unknown): void;
@@ -295,14 +304,14 @@ class TriggerBatcher {
 
   submit(request: TriggerRequest, send: SendBatch): Promise<Delivered> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, send, resolve, reject });
+      this.queue.push({ request, bytes: jsonBytes(request), send, resolve, reject });
       this.flush();
     });
   }
 
   private flush(): void {
     while (this.active < MAX_IN_FLIGHT_PER_MODEL && this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = this.queue.splice(0, this.nextBatchLength());
       this.active += 1;
       // Every request of a batch carries the same sender (the model's delivery); the first one's is used.
       batch[0]!
@@ -325,6 +334,17 @@ class TriggerBatcher {
           else if (this.active === 0) this.onIdle();
         });
     }
+  }
+
+  /** How many of the queued triggers go in the next batch: at least one, within both limits. */
+  private nextBatchLength(): number {
+    let bytes = this.queue[0]!.bytes;
+    let n = 1;
+    while (n < this.queue.length && n < MAX_BATCH && bytes + this.queue[n]!.bytes <= MAX_BATCH_BYTES) {
+      bytes += this.queue[n]!.bytes;
+      n += 1;
+    }
+    return n;
   }
 }
 

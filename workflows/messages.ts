@@ -106,7 +106,10 @@ export interface GovernanceCarry {
 
 export interface PendingRun {
   readonly runId: string;
+  /** At most 200 causes and 128 KiB of them (domain/follow-up-causes.ts says which stay). */
   readonly causes: TriggerCause[];
+  /** Triggers that joined the run beyond those bounds: answered with this run, not carried. */
+  readonly omittedCauses?: number;
 }
 
 export interface RunOutcomeSummary {
@@ -213,6 +216,8 @@ export interface RunWorkflowInput {
   readonly model: string;
   readonly runId: string;
   readonly causes: TriggerCause[];
+  /** Triggers that joined the run but are not among `causes` (bounded; see PendingRun). */
+  readonly omittedCauses?: number;
   readonly trainTaskQueue: string;
   readonly gpuTrainTaskQueue?: string;
   /** Continue-as-new at a wait's safe point once the history has this many events (default 8,000). */
@@ -379,6 +384,8 @@ export interface RunState {
   readonly runId: string;
   readonly stage: Stage;
   readonly causes: TriggerCause[];
+  /** Triggers that joined the run beyond the causes it carries. */
+  readonly omittedCauses: number;
   readonly candidateVersion: number | null;
   readonly championVersion: number | null;
   readonly training: TrainingState;

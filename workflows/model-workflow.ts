@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { addCause } from '../domain/follow-up-causes';
 import {
   type Cooldown,
   cooldownAfterRun,
@@ -165,14 +166,15 @@ class ModelEntity {
         this.startRun({ runId: uuid4(), causes: [cause] }, now);
         return this.current!.runId;
       case 'start-follow-up':
-        this.pending = { ...this.pending!, causes: [...this.pending!.causes, cause] };
+        this.pending = { ...this.pending!, ...addCause(this.pending!, cause) };
         this.startFollowUp(now);
         return this.current!.runId;
       case 'open-follow-up':
         this.pending = { runId: uuid4(), causes: [cause] };
         return this.pending.runId;
       case 'join-follow-up':
-        this.pending = { ...this.pending!, causes: [...this.pending!.causes, cause] };
+        // Bounded (domain/follow-up-causes.ts): a storm of alerts must not outgrow Temporal's payload limit.
+        this.pending = { ...this.pending!, ...addCause(this.pending!, cause) };
         return this.pending.runId;
       case 'none':
         return null;
@@ -444,6 +446,7 @@ async function executeRun(
           model: input.model,
           runId: run.runId,
           causes: run.causes,
+          ...(run.omittedCauses ? { omittedCauses: run.omittedCauses } : {}),
           trainTaskQueue: input.trainTaskQueue,
           gpuTrainTaskQueue: input.gpuTrainTaskQueue,
           maxHistoryEvents: input.runMaxHistoryEvents,

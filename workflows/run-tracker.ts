@@ -67,6 +67,7 @@ export class RunTracker implements RolloutRun {
       runId: this.input.runId,
       stage: this.stage,
       causes: this.input.causes,
+      omittedCauses: this.input.omittedCauses ?? 0,
       candidateVersion: this.candidateVersion,
       championVersion: this.championVersion,
       training: this.training,

@@ -16,7 +16,13 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
-import { type ModelState, modelStateQuery, modelWorkflowId, runWorkflowId } from '../../workflows/messages';
+import {
+  type ModelState,
+  modelStateQuery,
+  modelWorkflowId,
+  runStateQuery,
+  runWorkflowId,
+} from '../../workflows/messages';
 import { recordHistory, recordingHistories } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -366,5 +372,59 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
       await recordHistory(stack, 'model-continued-during-run', modelWorkflowId(model), executionBefore);
       await recordHistory(stack, 'model-carried-run', modelWorkflowId(model), executionAfter);
     }
+  });
+
+  it('bounds the causes a follow-up carries under a storm of large alerts; every alert still names its run', async () => {
+    const model = 'storm-large';
+    await registerModel(api, model, data, fastPolicy());
+    const handle = await startWithTinyHistoryAllowance(model);
+    const executionBefore = (await handle.describe()).runId;
+    const first = await send(model, { reason: 'manual' });
+    await waitForRun(api, model, first.runId!, inStage('approve'));
+
+    // 300 alerts at once, 15 kB of details each (the API takes up to 16 KiB): 4.5 MB of causes
+    // if all were carried, past Temporal's 2 MB payload limit for the run's input and the carry.
+    const note = 'x'.repeat(15_000);
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        send(model, { reason: 'drift', details: { alert: i, note } }, monitor),
+      ),
+    );
+    expect(answers.map((a) => a.fate).sort()).toEqual(['queued', ...Array(299).fill('joined')].sort());
+    const followUp = answers.find((a) => a.fate === 'queued')!.runId!;
+    expect(new Set(answers.map((a) => a.runId))).toEqual(new Set([followUp]));
+
+    // Small alerts one by one until the model's workflow has continued as new, carrying the follow-up.
+    let joined = 300;
+    let last: TriggerAnswer;
+    do {
+      last = await send(model, { reason: 'drift' }, monitor);
+      expect(last.fate).toBe('joined');
+      joined += 1;
+    } while ((await handle.describe()).runId === executionBefore && joined < 400);
+    expect((await handle.describe()).runId).not.toBe(executionBefore);
+    const carried = await waitForModel(model, (s) => s.pending?.runId === followUp);
+    const pending = carried.pending!;
+    expect(pending.causes.length).toBeLessThanOrEqual(200);
+    expect(pending.causes.length + pending.omittedCauses!).toBe(joined);
+    expect(Buffer.byteLength(JSON.stringify(pending.causes))).toBeLessThanOrEqual(128 * 1024);
+    // The first cause and the newest stay.
+    expect(pending.causes[0]!.details.alert).toBeDefined();
+    expect(pending.causes.at(-1)!.triggerId).toBe(last.triggerId);
+
+    // The follow-up starts with the bounded causes and says how many it left out.
+    expect((await decide(bob, model, first.runId!, 'reject', 'storm drill')).status).toBe(200);
+    const next = await waitForRun(api, model, followUp, inStage('approve'));
+    expect(next.causes).toHaveLength(pending.causes.length);
+    const runState = await stack.client.workflow
+      .getHandle(runWorkflowId(model, followUp))
+      .query(runStateQuery);
+    expect(runState.omittedCauses).toBe(pending.omittedCauses);
+    // Every alert, carried or not, is stored with the run it joined.
+    const rows = await rowsOf(model);
+    expect(rows).toHaveLength(joined + 1);
+    expect(rows.filter((r) => r.runId === followUp)).toHaveLength(joined);
+    await decide(bob, model, followUp, 'reject', 'drill over');
+    await waitForRun(api, model, followUp, hasEnded);
   });
 });
