@@ -71,8 +71,10 @@ export interface ModelWorkflowInput {
   readonly gpuTrainTaskQueue?: string;
   /** Continue-as-new after this many runs (default 100; history size also triggers it). */
   readonly maxRunsPerExecution?: number;
-  /** Continue-as-new, between runs, once the history has this many events (default 2000). */
+  /** Continue-as-new once the history has this many events (default 10,000). */
   readonly maxHistoryEvents?: number;
+  /** Continue-as-new once the execution has taken this many updates (default 1,500). */
+  readonly maxUpdatesPerExecution?: number;
   /** Passed to every run as its `maxHistoryEvents` (tests make it tiny). */
   readonly runMaxHistoryEvents?: number;
   /** Carried across continue-as-new. */

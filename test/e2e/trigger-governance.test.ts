@@ -329,6 +329,30 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     expect(resent.fate).toBe('started');
   });
 
+  it('continues as new once it has taken its allowance of updates, keeping the freeze', async () => {
+    const model = 'update-allowance';
+    await registerModel(api, model, data, fastPolicy());
+    const handle = await stack.client.workflow.start('modelWorkflow', {
+      workflowId: modelWorkflowId(model),
+      taskQueue: stack.taskQueues.control,
+      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxUpdatesPerExecution: 5 }],
+    });
+    const executionBefore = (await handle.describe()).runId;
+    expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason: 'drill' }), 200);
+    // The freeze and three triggers: four updates, still the first execution.
+    for (let i = 0; i < 3; i++) await send(model, { reason: 'drift', dedupKey: `allowance-${i}` });
+    expect((await handle.describe()).runId).toBe(executionBefore);
+    // The fifth update uses up the allowance: the next trigger is answered by a new execution.
+    for (let i = 3; i < 6; i++)
+      expect((await send(model, { reason: 'drift', dedupKey: `allowance-${i}` })).fate).toBe('suppressed');
+    const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
+    expect((await latest.describe()).runId).not.toBe(executionBefore);
+    expect(await modelState(model)).toMatchObject({
+      freeze: { frozen: true, reason: 'drill' },
+      current: null,
+    });
+  });
+
   it('continues as new during a long run under a storm; the run goes on and its end starts the follow-up', async () => {
     const model = 'storm-during-run';
     await registerModel(api, model, data, fastPolicy());
