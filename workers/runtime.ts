@@ -25,6 +25,7 @@ import { createLocalArtifactStore } from '../storage/artifact-store';
 import { createTrainerRegistry } from '../trainers/registry';
 import { startTriggerReconciler } from '../triggers/reconcile-triggers';
 import { submitTrigger } from '../triggers/submit-trigger';
+import { watchTaskQueue } from '../workflows/messages';
 import type { runWorkflow } from '../workflows/run-workflow';
 import {
   API_DB_CONNECT_TIMEOUT_MS,
@@ -124,6 +125,13 @@ export async function openRuntime(
 export type WorkerRole = 'control' | 'train' | 'train-gpu';
 
 /**
+ * Watches one control worker runs at once. A watch sleeps between polls (a
+ * query every few seconds), so thousands cost little; beyond this, further
+ * watches wait on the queue for a slot (here or on another control worker).
+ */
+const WATCH_SLOTS = 2_000;
+
+/**
  * One Temporal worker per role: `control` runs the workflows and the quick
  * activities on the control queue; `train` runs only training, so GPU
  * machines can poll the training queue alone.
@@ -139,6 +147,8 @@ export async function createCtWorkers(opts: {
   workflowCache?: number;
   /** Tests wrap the real activities (e.g. to inject failures); production passes nothing. */
   wrapActivities?: (activities: Activities) => Activities;
+  /** The control queue's activity slots (the SDK's default, 100, when unset); tests make it tiny. */
+  controlActivitySlots?: number;
 }): Promise<Worker[]> {
   const real = createActivities(opts.deps);
   const activities = opts.wrapActivities ? opts.wrapActivities(real) : real;
@@ -151,7 +161,22 @@ export async function createCtWorkers(opts: {
         taskQueue: opts.taskQueues.control,
         activities,
         ...(opts.workflowCache === undefined ? {} : { maxCachedWorkflows: opts.workflowCache }),
+        ...(opts.controlActivitySlots === undefined
+          ? {}
+          : { maxConcurrentActivityTaskExecutions: opts.controlActivitySlots }),
         ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+      }),
+    );
+    // The long-lived watches (canary and bake, a carried run's end) on a queue of their own:
+    // they hold a slot each while sleeping, so they get slots enough for every run at once.
+    const { watchRollout, awaitRunEnd } = activities;
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: watchTaskQueue(opts.taskQueues.control),
+        activities: { watchRollout, awaitRunEnd },
+        maxConcurrentActivityTaskExecutions: WATCH_SLOTS,
       }),
     );
   }

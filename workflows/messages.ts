@@ -47,6 +47,15 @@ export const driftWorkflowId = (model: string, reportId: string) => `ct-drift/${
 export const notifyWorkflowId = (runId: string, event: string, n: number) =>
   `ct-notify/${runId}/${event}/${n}`;
 export const scheduleId = (model: string, name: string) => `ct-schedule/${model}/${name}`;
+/**
+ * The task queue of the long-lived watching activities (a canary's or bake's
+ * watch, a carried run's end), beside the control queue they belong to. They
+ * sleep most of the time, each holding an activity slot for hours; on a queue
+ * of their own, with slots to match, 100 canaries at once cannot take every
+ * slot of the control queue and starve the quick activities (a new run's
+ * `beginRun`, a stage change) of every model.
+ */
+export const watchTaskQueue = (controlTaskQueue: string) => `${controlTaskQueue}-watch`;
 
 export const ctModelKey = defineSearchAttributeKey('CtModel', SearchAttributeType.KEYWORD);
 export const ctStageKey = defineSearchAttributeKey('CtStage', SearchAttributeType.KEYWORD);

@@ -53,16 +53,22 @@ import {
   triggerAnswersQuery,
   triggerBatchUpdate,
   triggerUpdate,
+  watchTaskQueue,
 } from './messages';
 import { runWorkflow } from './run-workflow';
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
-/** Waits as long as a run takes (days, with approvals); the heartbeat notices a lost worker. */
-const watch = proxyActivities<Activities>({
-  startToCloseTimeout: '365 days',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-});
+/**
+ * Waits as long as a run takes (days, with approvals); the heartbeat notices a lost worker.
+ * On the watch queue beside this workflow's (`watchTaskQueue`), so waiting holds no control slot.
+ */
+const watch = () =>
+  proxyActivities<Activities>({
+    taskQueue: watchTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: '365 days',
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+  });
 
 /**
  * When the execution continues as new. Each continue-as-new holds up the
@@ -435,7 +441,7 @@ async function awaitCarriedRun(
   const handle = getExternalWorkflowHandle(workflowId);
   entity.child = handle;
   try {
-    const end = await watch.awaitRunEnd({ workflowId });
+    const end = await watch().awaitRunEnd({ workflowId });
     if (end.ended === 'completed') {
       return { runId: run.runId, outcome: end.result.outcome, reason: end.result.reason };
     }

@@ -1,17 +1,24 @@
-import { CancellationScope, condition, isCancellation, proxyActivities } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { WatchInput, WatchResult } from '../activities/canary-watch';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { Policy } from '../domain/policy';
 import { chunkPolls, watchHeartbeatSeconds } from '../domain/watch-plan';
 import { type ApprovalRun, decisionRound } from './approval-stage';
-import type {
-  BakePosition,
-  CanaryControlRecord,
-  CanaryStepState,
-  Outcome,
-  RollbackInput,
-  Stage,
+import {
+  type BakePosition,
+  type CanaryControlRecord,
+  type CanaryStepState,
+  type Outcome,
+  type RollbackInput,
+  type Stage,
+  watchTaskQueue,
 } from './messages';
 import { type PromotionSaga, rollBackPromotion } from './promotion-saga';
 
@@ -289,6 +296,7 @@ export interface BakeCheckpoint {
  */
 async function watchUntil(input: WatchInput, interrupted: () => boolean): Promise<WatchResult | null> {
   const watcher = proxyActivities<Activities>({
+    taskQueue: watchTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: (input.polls * input.pollSeconds + 120) * 1000,
     heartbeatTimeout: watchHeartbeatSeconds(input.pollSeconds) * 1000,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },

@@ -70,6 +70,8 @@ export interface StackOptions {
   webhookSecret?: string;
   /** Wraps the control and training workers' activities (fault injection). */
   wrapActivities?: (activities: Activities) => Activities;
+  /** The control queue's activity slots (the SDK's default when unset). */
+  controlActivitySlots?: number;
   /**
    * A Temporal client and worker connection made elsewhere (the time-skipping test environment's,
    * whose client skips time while a result is awaited); the stack uses them and leaves them open.
@@ -215,6 +217,7 @@ export async function startStackWith(services: Services, opts: StackOptions = {}
         roles,
         workflowBundle: { codePath: services.workflowBundlePath },
         wrapActivities: opts.wrapActivities,
+        controlActivitySlots: opts.controlActivitySlots,
       });
       running = Promise.all(workers.map((w) => w.run()));
     },
