@@ -7,6 +7,7 @@ import {
   type RunView,
   registerModel,
   trigger,
+  waitForModelToLetGo,
   writeDataset,
 } from '../scripts/lib/scenario';
 import { startWorkerProcess } from '../test/helpers/worker-process';
@@ -33,7 +34,7 @@ import { cpuMs } from './lib/processes';
  * every 5 s, the policy's default), and the same figures are taken with the
  * 100 canaries running.
  *
- *   npx tsx bench/scale-models.ts [--models 10,100,1000] [--canary 100] [--cache 250] [--idle 30] [--probes 20]
+ *   npx tsx bench/scale-models.ts [--models 10,100,1000] [--canary 100] [--cache 250] [--idle 30] [--probes 20] [--heap MB]
  *
  * Prints the JSON result (`npm run bench` writes it to bench/results/scale-models.json).
  */
@@ -41,6 +42,8 @@ const BENCH = 'bench/scale-models';
 const SIZES = listOption(BENCH, 'models', ['10', '100', '1000'] as const).map(Number);
 const CANARY_RUNS = positiveOption(BENCH, 'canary', 100);
 const CACHE = positiveOption(BENCH, 'cache', DEFAULT_WORKFLOW_CACHE);
+/** The control worker's V8 heap limit in MB (`NODE_OPTIONS=--max-old-space-size`); Node's default when absent. */
+const HEAP_MB = process.argv.includes('--heap') ? positiveOption(BENCH, 'heap', 0) : null;
 const IDLE_S = positiveOption(BENCH, 'idle', 30);
 const PROBES = positiveOption(BENCH, 'probes', 20);
 const GOAL_RSS_MB = 500;
@@ -73,7 +76,12 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
   );
 }
 
-const control = await startControlStack({ workerEnv: { CTLOOP_WORKFLOW_CACHE: String(CACHE) } });
+const control = await startControlStack({
+  workerEnv: {
+    CTLOOP_WORKFLOW_CACHE: String(CACHE),
+    ...(HEAP_MB === null ? {} : { NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` }),
+  },
+});
 const { stack } = control;
 const trainer = await startWorkerProcess(stack, { script: 'workers/train.ts' });
 const api = stack.api();
@@ -205,7 +213,8 @@ try {
     triggered.add(model);
   }
   await waitForRuns(firsts, (r) => r.outcome === 'promoted', 'promoted');
-  await sleep(2_000); // the model workflows let their finished runs go
+  // Until each model's workflow has let its finished run go, a trigger would be held for a follow-up.
+  for (const r of firsts) await waitForModelToLetGo(api, r.model, r.runId);
   const t0 = performance.now();
   const seconds: { model: string; runId: string }[] = [];
   for (const model of models) {
@@ -247,6 +256,7 @@ console.log(
     setup:
       'Temporal dev server, Postgres, one control worker process (measured) and one training worker process; the API in the bench process; each model registered with a nightly schedule (jitter 1 h); approval off',
     workflowCache: { maxCachedWorkflows: CACHE, setting: 'CTLOOP_WORKFLOW_CACHE' },
+    heapLimitMb: HEAP_MB === null ? 'Node default' : HEAP_MB,
     populations,
     canary,
     goal: {
