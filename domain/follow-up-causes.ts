@@ -37,13 +37,6 @@ export interface BoundedCauses<C extends CauseLike> {
   readonly omittedCauses: number;
 }
 
-export interface CauseLimits {
-  readonly maxCauses: number;
-  readonly maxBytes: number;
-}
-
-const DEFAULT_LIMITS: CauseLimits = { maxCauses: MAX_RUN_CAUSES, maxBytes: MAX_RUN_CAUSES_BYTES };
-
 /**
  * `causes` plus `added`, within the limits: drops the oldest causes that are
  * not kept on purpose (see above) until both limits hold.
@@ -55,13 +48,12 @@ const DEFAULT_LIMITS: CauseLimits = { maxCauses: MAX_RUN_CAUSES, maxBytes: MAX_R
 export function addCause<C extends CauseLike>(
   run: { readonly causes: readonly C[]; readonly omittedCauses?: number },
   added: C,
-  limits: CauseLimits = DEFAULT_LIMITS,
 ): BoundedCauses<C> {
   const causes = [...run.causes, added];
   let omitted = run.omittedCauses ?? 0;
   const sizes = causes.map(jsonBytes);
   let bytes = sizes.reduce((a, b) => a + b, 2);
-  while (causes.length > limits.maxCauses || bytes > limits.maxBytes) {
+  while (causes.length > MAX_RUN_CAUSES || bytes > MAX_RUN_CAUSES_BYTES) {
     const i = oldestDroppable(causes);
     if (i < 0) break; // only kept causes are left: each is at most a trigger's details in size
     bytes -= sizes[i]!;
