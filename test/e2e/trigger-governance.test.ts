@@ -24,6 +24,7 @@ import {
   runWorkflowId,
 } from '../../workflows/messages';
 import { recordHistory, recordingHistories } from '../helpers/histories';
+import { startModelWorkflow } from '../helpers/model-workflow';
 import { type Stack, startStack } from '../helpers/stack';
 
 interface TriggerAnswer {
@@ -79,11 +80,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
 
   /** Starts the model's workflow as the API would, but with a tiny history allowance (60 events). */
   const startWithTinyHistoryAllowance = (model: string) =>
-    stack.client.workflow.start('modelWorkflow', {
-      workflowId: modelWorkflowId(model),
-      taskQueue: stack.taskQueues.control,
-      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxHistoryEvents: 60 }],
-    });
+    startModelWorkflow(stack, model, { maxHistoryEvents: 60 });
 
   const rowsOf = (model: string) =>
     stack.database.db
@@ -332,11 +329,7 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
   it('continues as new once it has taken its allowance of updates, keeping the freeze', async () => {
     const model = 'update-allowance';
     await registerModel(api, model, data, fastPolicy());
-    const handle = await stack.client.workflow.start('modelWorkflow', {
-      workflowId: modelWorkflowId(model),
-      taskQueue: stack.taskQueues.control,
-      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxUpdatesPerExecution: 5 }],
-    });
+    const handle = await startModelWorkflow(stack, model, { maxUpdatesPerExecution: 5 });
     const executionBefore = (await handle.describe()).runId;
     expectStatus(await olga('POST', `/v1/models/${model}/freeze`, { reason: 'drill' }), 200);
     // The freeze and three triggers: four updates, still the first execution.

@@ -14,6 +14,7 @@ import {
 } from '../../scripts/lib/scenario';
 import { submitTrigger } from '../../triggers/submit-trigger';
 import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
+import { startModelWorkflow } from '../helpers/model-workflow';
 import { type Stack, startStack } from '../helpers/stack';
 
 describe('triggers: one run at a time, one follow-up run, deduplicated alerts', () => {
@@ -101,11 +102,7 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     const model = 'long-lived';
     await registerModel(api, model, data, fastPolicy());
     // Start the model's workflow as the API would, but make it continue as new after every run.
-    const handle = await stack.client.workflow.start('modelWorkflow', {
-      workflowId: modelWorkflowId(model),
-      taskQueue: stack.taskQueues.control,
-      args: [{ model, trainTaskQueue: stack.taskQueues.train, maxRunsPerExecution: 1 }],
-    });
+    const handle = await startModelWorkflow(stack, model, { maxRunsPerExecution: 1 });
     const first = await trigger(api, model, { reason: 'manual' });
     await waitForRun(api, model, first.runId, inStage('approve'));
     const second = await trigger(api, model, { reason: 'drift', dedupKey: 'monitor/alert-1' });
