@@ -123,8 +123,9 @@ describe('a model served by MLServer through the gateway', () => {
     expect(v2run.reports.canary.length).toBeGreaterThan(0);
     expect(sent.byVersion['2']).toBeGreaterThan(0);
     // The run over, the server keeps only the champion: v1 (the rollback target during the bake) is gone.
+    // The unload follows the run's outcome in the same activity, so it can land a moment after the API shows it.
     const v2server = createV2Server({ url: server.url, repository: server.repository });
-    expect(await v2server.loaded(model)).toEqual([2]);
+    await expect.poll(() => v2server.loaded(model), { timeout: 10_000, interval: 100 }).toEqual([2]);
     expect((await fetch(`${server.url}/v2/models/${model}--v1/ready`)).ok).toBe(false);
     expect((await fetch(`${server.url}/v2/models/${model}--v2/ready`)).ok).toBe(true);
     console.info(
