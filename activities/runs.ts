@@ -1,8 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { ZodError } from 'zod';
 import { championVersion, findModel, mergeRunReport } from '../db/registry';
 import { auditEvents, runs, triggers } from '../db/schema';
-import { type Policy, parseStoredPolicy } from '../domain/policy';
+import { type Policy, parseStoredPolicy, policySnapshot } from '../domain/policy';
 import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { Outcome, Stage, TriggerCause } from '../workflows/messages';
 import type { ActivityDeps } from './deps';
@@ -16,9 +17,15 @@ export interface BeganRun {
 
 /** A stored policy outside today's bounds ends the run at once, naming each field: retrying cannot fix it. */
 function readPolicyForRun(stored: unknown, model: string): Policy {
+  return failingRunOnInvalidPolicy(() => parseStoredPolicy(stored, model));
+}
+
+/** Reads a policy; one that breaks the schema fails the run without retries (InvalidPolicy), naming the fields. */
+function failingRunOnInvalidPolicy(read: () => Policy): Policy {
   try {
-    return parseStoredPolicy(stored, model);
-  } catch (err) {
+    return read();
+  } catch (raw) {
+    const err = raw instanceof ZodError ? InvalidPolicyError.from(raw, 'the carried policy') : raw;
     if (err instanceof InvalidPolicyError) {
       throw ApplicationFailure.create({
         message: err.message,
@@ -99,6 +106,17 @@ export function createRunActivities({ db, v2Server, log }: ActivityDeps) {
         dataUri,
         championVersion: await championVersion(db, input.model),
       };
+    },
+
+    /**
+     * A continued run's carried policy snapshot, read as a snapshot is read
+     * (policySnapshot: defaults filled, numbers clamped into the bounds).
+     * Workflow code carries no schema library, so the new execution asks
+     * here; a carry that cannot be read (a run started by hand with any
+     * input) fails the run, naming the fields.
+     */
+    async readCarriedPolicy(input: { model: string; policy: unknown }): Promise<Policy> {
+      return failingRunOnInvalidPolicy(() => policySnapshot(input.policy));
     },
 
     async setRunStage(input: { runId: string; stage: Stage }): Promise<void> {

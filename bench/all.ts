@@ -17,6 +17,7 @@ const BENCHES = [
   'drift-vs-evidently',
   'trigger-load',
   'scale-models',
+  'workflow-memory',
   'gateway',
   'gateway-v2',
   'temporal-round-trip',

@@ -10,9 +10,9 @@ import { type ZodError, type ZodType, z } from 'zod';
  * seconds (30 days); got 1e+300`.
  */
 
-export const MINUTE = 60;
-export const HOUR = 3_600;
-export const DAY = 86_400;
+import { DAY, HOUR, MINUTE } from './units';
+
+export { DAY, HOUR, MINUTE };
 
 export interface NumberRange {
   readonly min: number;

@@ -1,5 +1,5 @@
 import { jsonBytes } from './json-bytes';
-import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy';
+import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy-bounded';
 
 /**
  * The rules that decide a trigger's fate, as pure functions of the per-model

@@ -1,47 +1,45 @@
 import { z } from 'zod';
-import { DAY, inRange, parseClamped, seconds } from './policy-bounds';
+import { inRange } from './policy-bounds';
+import {
+  COOLDOWN_ACTIONS,
+  DURING_COOLDOWN,
+  TRIGGER_NUMBERS,
+  type TriggerPolicy,
+} from './trigger-policy-bounded';
+
+export {
+  boundedTriggerPolicy,
+  type CooldownAction,
+  type GovernedReason,
+  type TriggerPolicy,
+} from './trigger-policy-bounded';
+
+/** `hold`, `suppress` or `bypass` (trigger-policy-bounded.ts says what each does). */
+export const cooldownActionSchema = z.enum(COOLDOWN_ACTIONS);
+
+const numberField = (key: keyof typeof TRIGGER_NUMBERS) => {
+  const { default: fallback, ...range } = TRIGGER_NUMBERS[key];
+  return inRange(range).default(fallback);
+};
 
 /**
- * What a trigger does while the model cools down after a run:
- * `hold`: it opens (or joins) the one follow-up run, which starts when the cooldown ends;
- * `suppress`: it is recorded and nothing starts;
- * `bypass`: the cooldown does not apply (a daily budget and a freeze still do).
- */
-export const cooldownActionSchema = z.enum(['hold', 'suppress', 'bypass']);
-export type CooldownAction = z.output<typeof cooldownActionSchema>;
-
-const DURING_COOLDOWN = {
-  drift: 'hold',
-  performance: 'hold',
-  schedule: 'suppress',
-  manual: 'bypass',
-  registry: 'hold',
-} as const;
-
-/** Cooldowns and dedup TTLs end within a month: the model workflow's timers and dates stay in range. */
-const MAX_TRIGGER_WAIT = 30 * DAY;
-
-/**
- * How the per-model workflow governs triggers. Every field has a default, so
- * policies written before this section existed keep working and behave as
- * before, except for the daily budget and the cooldown after a rollback.
+ * How the per-model workflow governs triggers, for the API: the ranges and
+ * defaults of trigger-policy-bounded.ts, which the model workflow reads the
+ * section with. Every field has a default, so policies written before this
+ * section existed keep working.
  *
  * @example
  * triggerPolicySchema.parse({}).rollbackCooldownSeconds; // => 3600
  */
 export const triggerPolicySchema = z.object({
   /** A repeated dedup key is answered with its first trigger for this long; after it the key counts as new. */
-  dedupTtlSeconds: seconds(0, MAX_TRIGGER_WAIT).default(3600),
-  /**
-   * Wait after any run ends before the next may start. 0 by default: one run at
-   * a time with one follow-up already bounds the rate, and every run is gated
-   * by evaluation (and approval); models with cheap, noisy triggers set it.
-   */
-  cooldownSeconds: seconds(0, MAX_TRIGGER_WAIT).default(0),
+  dedupTtlSeconds: numberField('dedupTtlSeconds'),
+  /** Wait after any run ends before the next may start (0 by default). */
+  cooldownSeconds: numberField('cooldownSeconds'),
   /** Wait after a run ends `rolled_back`: time for people to look before the same data is tried again. */
-  rollbackCooldownSeconds: seconds(0, MAX_TRIGGER_WAIT).default(3600),
+  rollbackCooldownSeconds: numberField('rollbackCooldownSeconds'),
   /** Runs that may start in any 24 hours (a rolling window); one a minute at most. */
-  dailyRunBudget: inRange({ min: 1, max: 1_440, integer: true }).default(24),
+  dailyRunBudget: numberField('dailyRunBudget'),
   /** Per trigger reason, what a trigger does during a cooldown (after a run or after a rollback). */
   duringCooldown: z
     .object({
@@ -55,29 +53,13 @@ export const triggerPolicySchema = z.object({
 });
 
 export type TriggerPolicyInput = z.input<typeof triggerPolicySchema>;
-export type TriggerPolicy = z.output<typeof triggerPolicySchema>;
-export type GovernedReason = keyof TriggerPolicy['duringCooldown'];
+
+// The schema's output is the section the model workflow holds, field for field.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameShape: Same<z.output<typeof triggerPolicySchema>, TriggerPolicy> = true;
+void sameShape;
 
 /** Parses the `triggers` section of a policy, filling every default; throws a ZodError naming bad fields. */
 export function parseTriggerPolicy(input: unknown): TriggerPolicy {
   return triggerPolicySchema.parse(input);
-}
-
-/**
- * A triggers policy the model workflow can always live with, whatever it was
- * given (a stored row written past the API, a context sent by hand from the
- * Temporal UI, a carried policy from before the bounds): numbers beyond their
- * range are clamped into it; a section that cannot be read at all is the
- * default policy. Returns the policy unchanged when it is valid, so recorded
- * histories decide the same way.
- *
- * @example
- * boundedTriggerPolicy({ cooldownSeconds: 1e300 }).cooldownSeconds; // => 2592000
- */
-export function boundedTriggerPolicy(input: unknown): TriggerPolicy {
-  try {
-    return parseClamped(triggerPolicySchema, input).value;
-  } catch {
-    return triggerPolicySchema.parse({});
-  }
 }

@@ -19,6 +19,7 @@ import {
   withTriggers,
 } from '../workers/runtime';
 import { temporalClientOptions } from '../workers/temporal-connection';
+import { bundleWorkflowsInChild } from '../workers/workflow-bundle';
 import { startDevServer, waitForTemporal } from './temporal-dev-server';
 
 /**
@@ -68,6 +69,7 @@ async function main() {
     deps,
     roles: ['control', 'train'],
     workflowCache: config.workflowCache,
+    workflowBundle: await bundleWorkflowsInChild(log),
   });
   const running = Promise.all(workers.map((w) => w.run()));
   const reconciler = startTriggerReconciler({ db: deps.db, temporal, taskQueues: config.taskQueues }, log);

@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@temporalio/client';
 import {
   DefaultLogger,
@@ -37,27 +35,18 @@ import {
 } from './base-runtime';
 import { connectWorkerToTemporal, lazyTemporalConnection } from './temporal-connection';
 
+import { bundleWorkflowsInChild, workflowsPath } from './workflow-bundle';
+
 export {
   API_DB_CONNECT_TIMEOUT_MS,
   createLogger,
   createServingGateway,
   keepRunningOnUnhandledRejection,
   openRegistryDatabase,
+  workflowsPath,
 };
 
 type RunWorkflow = typeof runWorkflow;
-
-/**
- * Builds the real dependencies from configuration. Only process entry points
- * (workers, the API server, the dev runner) call this; tests build the same
- * things against their own database and server.
- */
-export const workflowsPath = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'workflows',
-  'index.ts',
-);
 
 const sdkLevels: Record<string, LogLevel> = {
   trace: 'TRACE',
@@ -269,6 +258,7 @@ export async function runWorkerProcess(config: Config, roles: readonly WorkerRol
     deps,
     roles,
     workflowCache: config.workflowCache,
+    ...(roles.includes('control') ? { workflowBundle: await bundleWorkflowsInChild(log) } : {}),
   });
   log.info(
     { temporal: config.temporal.address, queues: workers.map((w) => w.options.taskQueue) },

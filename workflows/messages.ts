@@ -4,7 +4,7 @@ import type { ApprovalLevel, DecisionContext, Vote } from '../domain/approval';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { DedupEntry } from '../domain/trigger-governance';
 import type { LedgerEntry } from '../domain/trigger-ledger';
-import type { TriggerPolicy } from '../domain/trigger-policy';
+import type { TriggerPolicy } from '../domain/trigger-policy-bounded';
 import type { PromotionSaga } from './promotion-saga';
 
 /**

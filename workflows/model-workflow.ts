@@ -28,7 +28,7 @@ import {
   type TriggerDecision,
 } from '../domain/trigger-governance';
 import { TriggerLedger } from '../domain/trigger-ledger';
-import { boundedTriggerPolicy, type TriggerPolicy } from '../domain/trigger-policy';
+import { boundedTriggerPolicy, type TriggerPolicy } from '../domain/trigger-policy-bounded';
 import {
   ctModelKey,
   ctTriggerKey,

@@ -13,7 +13,7 @@ import {
 import type { Activities } from '../activities';
 import type { TrainedCandidate } from '../activities/training';
 import { isPartitionedSource } from '../domain/data-window';
-import { type Policy, policySnapshot } from '../domain/policy';
+import type { Policy } from '../domain/policy';
 import { heavy } from './activity-profiles';
 import { approvalStage } from './approval-stage';
 import {
@@ -89,9 +89,9 @@ async function runStages(run: RunTracker): Promise<Ending> {
     workflowId: runWorkflowId(model, runId),
     causes: run.input.causes,
   });
-  // Re-parsed here so that a run that began under an older ctloop (an older policy snapshot in its
-  // history) gets defaults for fields added since, and values inside bounds added since: it replays.
-  let policy = policySnapshot(began.policy);
+  // Parsed by the activity (workflow code carries no schema library: each cached workflow evaluates
+  // its modules anew). The run follows this snapshot even if the model's policy is edited meanwhile.
+  let policy = began.policy;
   let { dataUri } = began;
   run.championVersion = began.championVersion;
 
@@ -211,7 +211,9 @@ async function runStages(run: RunTracker): Promise<Ending> {
  */
 async function resumeWait(run: RunTracker): Promise<Ending> {
   const resume = run.input.resume!;
-  const policy = policySnapshot(resume.policy);
+  // The carried snapshot is input like any other (a run can be started by hand with any): read it
+  // as a snapshot is read, clamped into the bounds; one that cannot be read fails the run.
+  const policy = await control.readCarriedPolicy({ model: run.input.model, policy: resume.policy });
   upsertSearchAttributes([{ key: ctStageKey, value: resume.wait }]);
   if (resume.wait === 'approve') {
     const refusal = await approvalStage(run, policy, async () => {}, {

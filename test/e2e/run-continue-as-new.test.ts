@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from '../../api/client';
@@ -14,7 +15,14 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
-import { approveSignal, ctModelKey, modelWorkflowId, runWorkflowId } from '../../workflows/messages';
+import {
+  approveSignal,
+  ctModelKey,
+  modelWorkflowId,
+  type RunWorkflowInput,
+  runStateQuery,
+  runWorkflowId,
+} from '../../workflows/messages';
 import { recordHistory, recordingHistories } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -195,4 +203,70 @@ describe('a run continues as new during its long waits', () => {
     expect(await auditOf(runId, 'promotion_undone')).toHaveLength(1);
     for (const e of await executions(model, runId)) expect(e.historyLength).toBeLessThan(THRESHOLD + MARGIN);
   });
+
+  it('reads a carried policy at the resume: clamps numbers beyond their bounds, and fails a carry it cannot read with the reason', {
+    timeout: 300_000,
+  }, async () => {
+    const model = 'can-resume-crafted';
+    await modelWithChampion(model);
+    const { runId } = await trigger(api, model, { reason: 'manual', details: { dataUri: drifted } });
+    await waitForRun(api, model, runId, (r) => inStage('approve')(r) && r.live?.approval?.level != null);
+    await flood(model, runId);
+    const [, second] = await waitForExecutions(model, runId, 2);
+    // The input the second execution was given: a real carry, as anyone with Temporal access can read it.
+    const history = await stack.client.workflow
+      .getHandle(runWorkflowId(model, runId), second!.runId)
+      .fetchHistory();
+    const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    const carried = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as RunWorkflowInput;
+    const policy = carried.resume!.policy as Record<string, Record<string, unknown>>;
+
+    // A run started by hand with that carry: one with a bound broken, one with a field it cannot read.
+    const startByHand = (name: string, poisoned: Record<string, unknown>) =>
+      stack.client.workflow.start('runWorkflow', {
+        workflowId: runWorkflowId(model, name),
+        taskQueue: stack.taskQueues.control,
+        args: [
+          { ...carried, runId: name, resume: { ...carried.resume!, policy: { ...policy, ...poisoned } } },
+        ],
+      });
+    const clamped = await startByHand(`${runId}-clamped`, {
+      approval: { ...policy.approval, timeoutSeconds: 1e300 },
+    });
+    const unreadable = await startByHand(`${runId}-unreadable`, {
+      bake: { ...policy.bake, seconds: 'long' },
+    });
+
+    const ended = await unreadable.result();
+    expect(ended.outcome).toBe('failed');
+    expect(ended.reason).toMatch(/the carried policy is invalid: bake\.seconds/);
+    // The clamped one read its carry and waits in its approval round, as the run it was copied from.
+    const deadline = Date.now() + 30_000;
+    while (!(await readCarry(clamped))) {
+      if (Date.now() > deadline) throw new Error('the clamped carry was not read');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect((await clamped.query(runStateQuery)).stage).toBe('approve');
+    expect((await clamped.describe()).status.name).toBe('RUNNING');
+    await clamped.cancel();
+
+    for (const handle of [clamped, unreadable]) {
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+    }
+    expectStatus(await decide(alice, model, runId, 'reject', 'done'), 200);
+  });
+
+  /** Whether the run's readCarriedPolicy activity has completed. */
+  async function readCarry(handle: WorkflowHandle) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readCarriedPolicy',
+    );
+    return events.some(
+      (e) =>
+        scheduled &&
+        Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(scheduled.eventId),
+    );
+  }
 });
