@@ -95,6 +95,8 @@ export interface DriftReport {
   readonly features: readonly FeatureDrift[];
   readonly verdict: DriftVerdict;
   readonly policy: DriftPolicy;
+  /** Present when the reference was the version's sketch (./reference-sketch) rather than its data. */
+  readonly referenceSketch?: { readonly uri: string; readonly resolution: number };
 }
 
 export interface DriftReportInput {
