@@ -1,14 +1,14 @@
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
+import { type AsyncBuffer, parquetMetadataAsync } from 'hyparquet';
 import { csvColumnsOnThread, driftThreadCount, measureFeaturesOnThreads } from '../compute/drift-threads';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { parquetColumns, parquetColumnsOf } from '../domain/drift/parquet-columns';
 import { type DriftPolicyInput, driftPolicySchema } from '../domain/drift/policy';
-import { referenceSketch } from '../domain/drift/reference-sketch';
+import { type FeatureSketch, referenceSketch, SKETCH_RESOLUTION } from '../domain/drift/reference-sketch';
 import {
   assembleDriftReport,
   type ColumnarData,
@@ -104,9 +104,15 @@ export async function storeReferenceSketch(
   store: ArtifactStore,
   input: { key: string; dataUri: string; features: readonly DriftFeature[] },
 ): Promise<string> {
-  const columns = await readDataColumns(store, input.dataUri, input.features);
-  const sketch = referenceSketch(columns, input.features);
-  return (await store.put(input.key, encodeReferenceSketch(sketch))).uri;
+  const features = new Map<string, FeatureSketch>();
+  let resolution = SKETCH_RESOLUTION;
+  for await (const columns of dataColumnGroups(store, input.dataUri, input.features, 1)) {
+    const group = input.features.filter((f) => Object.hasOwn(columns, f.name));
+    const sketch = referenceSketch(columns, group);
+    resolution = sketch.resolution;
+    for (const [name, f] of sketch.features) features.set(name, f);
+  }
+  return (await store.put(input.key, encodeReferenceSketch({ resolution, features }))).uri;
 }
 
 /** Numeric columns read at once from a Parquet batch measured against a sketch (about 8 MB each a million rows). */
@@ -138,7 +144,7 @@ export async function driftReportOfSketch(
   const sketch = decodeReferenceSketch(await store.get(input.sketchUri));
   if (!sketchServes(sketch, features, policy)) return null;
   const measured: MeasuredFeature[] = [];
-  for await (const current of currentColumnGroups(store, input.currentUri, features, threads)) {
+  for await (const current of dataColumnGroups(store, input.currentUri, features, threads)) {
     for (const feature of features) {
       if (Object.hasOwn(current, feature.name))
         measured.push(measureFeatureAgainstSketch(feature, sketch, current, policy));
@@ -150,8 +156,8 @@ export async function driftReportOfSketch(
   };
 }
 
-/** The current batch's feature columns, in feature order: in groups for a local Parquet file, else whole. */
-async function* currentColumnGroups(
+/** A dataset's feature columns, in feature order: in groups for a local Parquet file, else whole. */
+export async function* dataColumnGroups(
   store: ArtifactStore,
   uri: string,
   features: readonly DriftFeature[],
@@ -166,11 +172,37 @@ async function* currentColumnGroups(
         : csvColumns(bytes, features);
     return;
   }
-  const file = await asyncBufferFromFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
-  const metadata = await parquetMetadataAsync(file);
-  for (let from = 0; from < features.length; from += SKETCH_COLUMN_GROUP) {
-    yield await parquetColumnsOf(file, metadata, features.slice(from, from + SKETCH_COLUMN_GROUP));
+  const handle = await open(uri.startsWith('file://') ? new URL(uri).pathname : uri, 'r');
+  try {
+    const file = await fileAsyncBuffer(handle);
+    const metadata = await parquetMetadataAsync(file);
+    for (let from = 0; from < features.length; from += SKETCH_COLUMN_GROUP) {
+      yield await parquetColumnsOf(file, metadata, features.slice(from, from + SKETCH_COLUMN_GROUP));
+    }
+  } finally {
+    await handle.close();
   }
+}
+
+/**
+ * A file as hyparquet's AsyncBuffer: each slice one positioned read into a
+ * buffer of its own (hyparquet's asyncBufferFromFile opens a stream per slice
+ * and concatenates 64 KB chunks, which measured ~4× slower on column chunks).
+ */
+async function fileAsyncBuffer(handle: FileHandle): Promise<AsyncBuffer> {
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start: number, end = size) {
+      const bytes = new Uint8Array(end - start);
+      for (let done = 0; done < bytes.length; ) {
+        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
+        if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${start + done}`);
+        done += bytesRead;
+      }
+      return bytes.buffer;
+    },
+  };
 }
 
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
