@@ -1,12 +1,17 @@
-import { type FileHandle, open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { type AsyncBuffer, parquetMetadataAsync } from 'hyparquet';
-import { csvColumnsOnThread, driftThreadCount, measureFeaturesOnThreads } from '../compute/drift-threads';
+import {
+  csvColumnsOnThread,
+  driftThreadCount,
+  measureFeaturesOnThreads,
+  measureSketchedParquetOnThreads,
+} from '../compute/drift-threads';
+import { parquetFileColumnGroups } from '../compute/parquet-file';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
-import { parquetColumns, parquetColumnsOf } from '../domain/drift/parquet-columns';
+import { parquetColumns } from '../domain/drift/parquet-columns';
 import { type DriftPolicyInput, driftPolicySchema } from '../domain/drift/policy';
 import { type FeatureSketch, referenceSketch, SKETCH_RESOLUTION } from '../domain/drift/reference-sketch';
 import {
@@ -143,6 +148,21 @@ export async function driftReportOfSketch(
   checkDriftFeatures(features);
   const sketch = decodeReferenceSketch(await store.get(input.sketchUri));
   if (!sketchServes(sketch, features, policy)) return null;
+  const localParquet = isParquet(input.currentUri) && !input.currentUri.startsWith('artifact://');
+  if (threads > 1 && localParquet) {
+    // Each thread reads and measures its own column groups; the sketch's arrays are copied to it.
+    const measured = await measureSketchedParquetOnThreads(
+      localPath(input.currentUri),
+      features,
+      sketch,
+      policy,
+      { threads, group: SKETCH_COLUMN_GROUP },
+    );
+    return {
+      ...assembleDriftReport(measured, policy),
+      referenceSketch: { uri: input.sketchUri, resolution: sketch.resolution },
+    };
+  }
   const measured: MeasuredFeature[] = [];
   for await (const current of dataColumnGroups(store, input.currentUri, features, threads)) {
     for (const feature of features) {
@@ -172,38 +192,10 @@ export async function* dataColumnGroups(
         : csvColumns(bytes, features);
     return;
   }
-  const handle = await open(uri.startsWith('file://') ? new URL(uri).pathname : uri, 'r');
-  try {
-    const file = await fileAsyncBuffer(handle);
-    const metadata = await parquetMetadataAsync(file);
-    for (let from = 0; from < features.length; from += SKETCH_COLUMN_GROUP) {
-      yield await parquetColumnsOf(file, metadata, features.slice(from, from + SKETCH_COLUMN_GROUP));
-    }
-  } finally {
-    await handle.close();
-  }
+  yield* parquetFileColumnGroups(localPath(uri), features, SKETCH_COLUMN_GROUP);
 }
 
-/**
- * A file as hyparquet's AsyncBuffer: each slice one positioned read into a
- * buffer of its own (hyparquet's asyncBufferFromFile opens a stream per slice
- * and concatenates 64 KB chunks, which measured ~4× slower on column chunks).
- */
-async function fileAsyncBuffer(handle: FileHandle): Promise<AsyncBuffer> {
-  const { size } = await handle.stat();
-  return {
-    byteLength: size,
-    async slice(start: number, end = size) {
-      const bytes = new Uint8Array(end - start);
-      for (let done = 0; done < bytes.length; ) {
-        const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
-        if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${start + done}`);
-        done += bytesRead;
-      }
-      return bytes.buffer;
-    },
-  };
-}
+const localPath = (uri: string) => (uri.startsWith('file://') ? new URL(uri).pathname : uri);
 
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
 export function driftFeatures(schema: DataSchema): DriftFeature[] {

@@ -3,9 +3,9 @@
  * no JIT warm-up, no page of the batch decoded before; peak RSS is this
  * process's alone):
  *
- *   node --import tsx bench/drift-wide-measure.ts SKETCH CURRENT.parquet COLUMNS REPORT.json
+ *   node --import tsx bench/drift-wide-measure.ts SKETCH CURRENT.parquet COLUMNS REPORT.json [THREADS]
  *
- * Runs the drift activity's sketch path, driftReportOfSketch (the sketch
+ * Runs the drift activity's sketch path, driftReportOfSketch on THREADS (default 1) threads (the sketch
  * read and decoded, the batch read 16 columns at a time, each counted into
  * its sketch, BH across the columns, the verdict), writes the report to
  * REPORT.json and prints one JSON line: wall and CPU milliseconds, peak RSS.
@@ -13,10 +13,11 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { driftReportOfSketch } from '../activities/drift';
+import { closeDriftThreads } from '../compute/drift-threads';
 import type { DriftFeature } from '../domain/drift/report';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 
-const [sketchFile, currentFile, columnsArg, reportFile] = process.argv.slice(2);
+const [sketchFile, currentFile, columnsArg, reportFile, threadsArg = '1'] = process.argv.slice(2);
 if (!sketchFile || !currentFile || !columnsArg || !reportFile)
   throw new Error('usage: drift-wide-measure.ts SKETCH CURRENT.parquet COLUMNS REPORT.json');
 const features: DriftFeature[] = Array.from({ length: Number(columnsArg) }, (_, c) => ({
@@ -29,12 +30,13 @@ const cpu = process.cpuUsage();
 const report = await driftReportOfSketch(
   store,
   { sketchUri: `artifact://${path.basename(sketchFile)}`, currentUri: currentFile, features },
-  1,
+  Number(threadsArg),
 );
 const used = process.cpuUsage(cpu);
 const wallMs = performance.now() - start;
 if (!report) throw new Error('the sketch does not serve the default policy');
 await writeFile(reportFile, JSON.stringify(report));
+await closeDriftThreads();
 console.log(
   JSON.stringify({
     wallMs: Math.round(wallMs),

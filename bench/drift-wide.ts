@@ -34,6 +34,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
 import { storeReferenceSketch } from '../activities/drift';
+import { driftThreadCount } from '../compute/drift-threads';
 import { parquetColumnsOf } from '../domain/drift/parquet-columns';
 import { SKETCH_RESOLUTION } from '../domain/drift/reference-sketch';
 import {
@@ -95,20 +96,36 @@ if (!existsSync(sketchFile)) {
   sketchBuildMs = Math.round(performance.now() - start);
 }
 
-// The timed run: a fresh process, one thread.
-const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
+// The timed runs: each in a fresh process (cold), on one thread and on CTLOOP_DRIFT_THREADS.
+const threads = driftThreadCount();
 const reportFile = path.join(dir, `wide-report-${rows}x${columns}.json`);
-const measured = JSON.parse(
-  execFileSync(
+type Measured = { wallMs: number; cpuMs: number; peakRssMB: number; drifted: boolean; share: number };
+const runs: (Measured & { threads: number; loadAverageBefore: number[]; loadAverageAfter: number[] })[] = [];
+for (const t of threads > 1 ? [threads, 1] : [1]) {
+  const loadAverageBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', 'bench/drift-wide-measure.ts', sketchFile, currentFile, String(columns), reportFile],
+    [
+      '--import',
+      'tsx',
+      'bench/drift-wide-measure.ts',
+      sketchFile,
+      currentFile,
+      String(columns),
+      reportFile,
+      String(t),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-    .trim()
-    .split('\n')
-    .at(-1)!,
-) as { wallMs: number; cpuMs: number; peakRssMB: number; drifted: boolean; share: number };
-const loadAfter = os.loadavg().map((x) => Number(x.toFixed(2)));
+  );
+  const measured = JSON.parse(out.trim().split('\n').at(-1)!) as Measured;
+  runs.push({
+    threads: t,
+    ...measured,
+    loadAverageBefore,
+    loadAverageAfter: os.loadavg().map((x) => Number(x.toFixed(2))),
+  });
+}
+const best = runs.reduce((a, b) => (a.wallMs <= b.wallMs ? a : b));
 const report = JSON.parse(await readFile(reportFile, 'utf8')) as DriftReport;
 
 // The check: the exact computation on a spread of columns, both whole columns read and sorted.
@@ -170,14 +187,10 @@ const result = {
   },
   ctloop: {
     includes:
-      'driftReportOfSketch in a fresh process, one thread, cold: read + decode the sketch, read the batch 16 columns at a time (hyparquet), count each column into its sketch (PSI on 10 reference-quantile bins, KS at the sketch points), BH across the columns, verdict',
-    wallMs: measured.wallMs,
-    cpuMs: measured.cpuMs,
-    peakRssMB: measured.peakRssMB,
-    verdict: { drifted: measured.drifted, share: measured.share },
+      'driftReportOfSketch in a fresh process per run (cold): read + decode the sketch, read the batch 16 columns at a time (hyparquet; with threads, each thread its own groups), count each column into its sketch (PSI on 10 reference-quantile bins, KS at the sketch points, asymptotic p), BH across the columns, verdict',
+    runs,
     driftedColumns: report.features.filter((f) => f.drifted).length,
   },
-  loadAverage: { before: loadBefore, after: loadAfter },
   check: {
     columns: checked.map((f) => f.name),
     tolerance: `PSI and bins equal; exact KS D in [statistic, statisticUpperBound], upper − statistic ≤ 1/${SKETCH_RESOLUTION} + 2/n`,
@@ -186,7 +199,12 @@ const result = {
     ksMaxAbsDiff: Math.max(...comparisons.map((c) => c.ksExact - c.ksSketch)),
     comparisons,
   },
-  goal: { wallMs: `≤ ${goalMs}`, met: measured.wallMs <= goalMs },
+  goal: {
+    wallMs: `≤ ${goalMs}`,
+    best: { threads: best.threads, wallMs: best.wallMs },
+    met: best.wallMs <= goalMs,
+    metOnOneThread: runs.find((r) => r.threads === 1)!.wallMs <= goalMs,
+  },
 };
 await mkdir('bench/results', { recursive: true });
 await writeFile('bench/results/drift-wide.json', `${JSON.stringify(result, null, 2)}\n`);
