@@ -1,8 +1,8 @@
 import { chiSquaredHomogeneity } from './chi-squared';
-import { kolmogorovSmirnovSf } from './kolmogorov';
+import { statisticsAtPoints } from './counted';
 import { ksTwoSampleSorted } from './ks';
 import { type DriftPolicy, type DriftPolicyInput, driftPolicySchema } from './policy';
-import { categoricalPsi, psiEdges, psiOfEdges, psiSorted } from './psi';
+import { categoricalPsi, psiEdges, psiSorted } from './psi';
 import type { NumericSketch, ReferenceSketch } from './reference-sketch';
 import { sketchGap } from './reference-sketch';
 import type { CategoricalColumn, ColumnarData, DriftFeature, MeasuredFeature, NumericColumn } from './report';
@@ -136,178 +136,20 @@ function sketchedNumeric(
   policy: DriftPolicy,
   resolution: number,
 ) {
-  const counts = countIntoPoints(s.points, column);
-  const m = s.points.length;
-  // Cumulative counts of the current sample: below[j] = #(< points[j]), atMost[j] = #(≤ points[j]).
-  const curBelow = new Float64Array(m);
-  const curAtMost = new Float64Array(m);
-  let running = 0;
-  for (let j = 0; j < m; j++) {
-    running += counts.between[j]!;
-    curBelow[j] = running;
-    running += counts.equal[j]!;
-    curAtMost[j] = running;
-  }
-  const n2 = counts.finite;
-  if (n2 === 0) throw new Error(`driftReport: current column '${name}' has no finite values`);
-  const n1 = s.count;
-  const current = { count: n2, missing: column.length - n2 };
-  const pointIndex = (x: number) => {
-    const j = lowerBound(s.points, x);
-    if (s.points[j] !== x) throw new Error(`sketchedNumeric: edge ${x} is not a sketch point`);
-    return j;
-  };
-  const p = psiOfEdges(
-    psiEdgesOf(s, policy.bins, resolution),
-    { count: n1, missing: s.missing, atMost: (x) => s.atMost[pointIndex(x)]! },
-    { ...current, atMost: (x) => curAtMost[pointIndex(x)]! },
-    policy.epsilon,
-  );
-  // The same expression as the exact walk (|i/n1 − j/n2|), at each point and just below it.
-  let d = 0;
-  for (let j = 0; j < m; j++) {
-    const at = Math.abs(s.atMost[j]! / n1 - curAtMost[j]! / n2);
-    const before = Math.abs(s.below[j]! / n1 - curBelow[j]! / n2);
-    d = Math.max(d, at, before);
-  }
-  const [big, small] = n1 >= n2 ? [n1, n2] : [n2, n1];
-  const en = roundHalfEven((big * small) / (big + small));
+  const at = statisticsAtPoints(s, column, psiEdgesOf(s, policy.bins, resolution), policy.epsilon, name);
   return {
     name,
     kind: 'numeric' as const,
     test: 'ks' as const,
-    psi: p.psi,
-    statistic: d,
-    statisticUpperBound: Math.min(1, d + sketchGap(s)),
-    pValue: kolmogorovSmirnovSf(en, d),
+    psi: at.psi.psi,
+    statistic: at.statistic,
+    statisticUpperBound: Math.min(1, at.statistic + sketchGap(s)),
+    pValue: at.pValue,
     ksMethod: 'asymptotic' as const,
-    bins: p.bins,
-    reference: p.reference,
-    current,
+    bins: at.psi.bins,
+    reference: at.psi.reference,
+    current: at.psi.current,
   };
-}
-
-/**
- * Per point j: the current values equal to points[j] and those strictly
- * between points[j−1] and points[j] (j = m: above the last point).
- *
- * The search is a table over [min, max] in 32·m equal cells: cellOf is
- * monotone in the value (subtraction of a constant, scaling by a positive
- * one and truncation all keep order), so a value's lower bound among the
- * points lies between the first point of its cell and the first point of the
- * next; a short binary search between them finds it. Out-of-range values are
- * clamped to the end cells, which keeps that true.
- */
-export function countIntoPoints(
-  points: Float64Array,
-  column: NumericColumn,
-): { equal: Float64Array; between: Float64Array; finite: number } {
-  const m = points.length;
-  const lo = points[0]!;
-  const cells = CELLS_PER_POINT * m;
-  const scale = cells / (points[m - 1]! - lo);
-  // Too wide a range (overflow) or a single point: one cell, i.e. a plain binary search.
-  const usable = scale > 0 && scale < Number.POSITIVE_INFINITY;
-  const table = usable ? cellTable(points, lo, scale, cells) : Int32Array.of(0, m);
-  // slot 2j: values strictly between points[j−1] and points[j]; 2j + 1: equal to points[j]; 2m: above all.
-  const slots = new Float64Array(2 * m + 1);
-  // A NaN after the last point: the equality test past the end is false without reading out of bounds.
-  const padded = new Float64Array(m + 1);
-  padded.set(points);
-  padded[m] = Number.NaN;
-  const typed = column instanceof Float64Array ? column : Float64Array.from(column, (v) => v ?? Number.NaN);
-  const finite = usable
-    ? countByTable(typed, padded, table, lo, scale, cells, slots)
-    : countByTable(typed, padded, table, lo, 0, 1, slots);
-  const equal = new Float64Array(m);
-  const between = new Float64Array(m + 1);
-  for (let j = 0; j < m; j++) {
-    between[j] = slots[2 * j]!;
-    equal[j] = slots[2 * j + 1]!;
-  }
-  between[m] = slots[2 * m]!;
-  return { equal, between, finite };
-}
-
-/**
- * Cells of the lookup table per sketch point: fine enough that most cells
- * hold no point, so a value in one needs no comparison (the table, 4 bytes a
- * cell, is 256 KB for 2,001 points: it stays in the L2 cache).
- */
-const CELLS_PER_POINT = 32;
-
-/** table[c] = the first point whose cell is ≥ c, for c = 0 … cells. */
-function cellTable(points: Float64Array, lo: number, scale: number, cells: number): Int32Array {
-  const table = new Int32Array(cells + 1);
-  let j = 0;
-  for (let c = 0; c <= cells; c++) {
-    while (j < points.length && cellOf(points[j]!, lo, scale, cells) < c) j++;
-    table[c] = j;
-  }
-  return table;
-}
-
-/**
- * The counting loop, on plain locals (a closure over a mutable counter
- * would keep it in a context object and cost several times as much). With
- * scale 0 every value falls in cell 0, whose range is all the points.
- */
-function countByTable(
-  column: Float64Array,
-  points: Float64Array,
-  table: Int32Array,
-  lo: number,
-  scale: number,
-  cells: number,
-  slots: Float64Array,
-): number {
-  let finite = 0;
-  for (let i = 0; i < column.length; i++) {
-    const v = column[i]!;
-    if (v - v !== 0) continue; // NaN and ±Infinity are missing
-    finite++;
-    const c = cellOf(v, lo, scale, cells);
-    let from = table[c]!;
-    const to = table[c + 1]!;
-    // A cell without a point (most of them) is one slot: no comparison at all.
-    if (from !== to) from = searchFrom(points, from, to, v);
-    slots[2 * from + +(points[from] === v)]!++;
-  }
-  return finite;
-}
-
-/** The first index in [from, to] whose point is ≥ v (the points below `from` are < v). */
-function searchFrom(points: Float64Array, from: number, to: number, v: number): number {
-  while (from < to) {
-    const mid = (from + to) >>> 1;
-    if (points[mid]! < v) from = mid + 1;
-    else to = mid;
-  }
-  return from;
-}
-
-function cellOf(v: number, lo: number, scale: number, cells: number): number {
-  const c = (v - lo) * scale;
-  // c may be -Infinity / Infinity for a value far out of range; the comparisons clamp it.
-  // Below 2^31 and not negative, `| 0` truncates as Math.floor does.
-  return c <= 0 ? 0 : c >= cells - 1 ? cells - 1 : c | 0;
-}
-
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** numpy's `np.round`: halves go to the even neighbour (as in ./ks). */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**
