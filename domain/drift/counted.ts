@@ -10,14 +10,14 @@ import type { NumericColumn } from './report';
  *
  * Exactness: F_ref and F_cur are known exactly at each point and just below
  * it, and the statistic is max |i/n1 − j/n2| over those, the very expression
- * the KS merge walk (./ks) evaluates. When every distinct reference value is
- * a point (`pointsOfSorted`), that maximum is the walk's, bit for bit: between
- * two neighbouring points F_ref is constant and F_cur monotone, so the walk's
- * values there are bounded by those at the two ends, which are evaluated
- * here; and each value evaluated here is one the walk evaluates (or 0). PSI
- * is exact when its edges are points. With fewer points (a reference sketch)
- * the statistic is a lower bound, within the largest reference share between
- * two neighbouring points.
+ * the KS merge walk (./ks) evaluates, so it is a lower bound of the exact D,
+ * within the largest reference share strictly between two neighbouring
+ * points. PSI is exact when its edges are points.
+ *
+ * (Every distinct reference value as a point would make D exact, bit for bit,
+ * without sorting the current column; measured on 356,000 × 50 columns that
+ * was twice the CPU time of sorting it: counting 356,000 values into 356,000
+ * points misses the cache at every step, where the sort's passes stream.)
  */
 
 export interface PointCounts {
@@ -31,59 +31,6 @@ export interface PointCounts {
   readonly count: number;
   /** Reference cells left out (null, NaN, ±Infinity). */
   readonly missing: number;
-}
-
-/**
- * The points of a sorted reference: its distinct values and the finite
- * `extra` values (PSI edges, which may fall between reference values), with
- * their exact counts.
- *
- * @example
- * pointsOfSorted({ sorted: Float64Array.of(1, 2, 2, 5), missing: 0 }, [3]).points;
- * // => Float64Array [1, 2, 3, 5]
- */
-export function pointsOfSorted(
-  sample: { readonly sorted: Float64Array; readonly missing: number },
-  extra: readonly number[],
-): PointCounts {
-  const x = sample.sorted;
-  const n = x.length;
-  const edges = extra.filter((e) => Number.isFinite(e)).sort((p, q) => p - q);
-  const points = new Float64Array(n + edges.length);
-  const below = new Float64Array(points.length);
-  const atMost = new Float64Array(points.length);
-  let m = 0;
-  let e = 0;
-  for (let i = 0; i < n; ) {
-    const v = x[i]!;
-    let k = i + 1;
-    while (k < n && x[k] === v) k++;
-    // Edges below this value: the i reference values before it are < them, the rest > them.
-    for (; e < edges.length && edges[e]! < v; e++) {
-      if (m > 0 && points[m - 1] === edges[e]) continue;
-      points[m] = edges[e]!;
-      below[m] = i;
-      atMost[m++] = i;
-    }
-    for (; e < edges.length && edges[e] === v; e++); // an edge on a reference value is that point
-    points[m] = v;
-    below[m] = i;
-    atMost[m++] = k;
-    i = k;
-  }
-  for (; e < edges.length; e++) {
-    if (m > 0 && points[m - 1] === edges[e]) continue;
-    points[m] = edges[e]!;
-    below[m] = n;
-    atMost[m++] = n;
-  }
-  return {
-    points: points.subarray(0, m),
-    below: below.subarray(0, m),
-    atMost: atMost.subarray(0, m),
-    count: n,
-    missing: sample.missing,
-  };
 }
 
 /**
