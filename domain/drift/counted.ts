@@ -162,17 +162,27 @@ function countByTable(
   cells: number,
   slots: Float64Array,
 ): number {
+  const perCell = new Float64Array(cells);
   let finite = 0;
   for (let i = 0; i < column.length; i++) {
     const v = column[i]!;
     if (v - v !== 0) continue; // NaN and ±Infinity are missing
     finite++;
     const c = cellOf(v, lo, scale, cells);
-    let from = table[c]!;
+    const from = table[c]!;
     const to = table[c + 1]!;
-    // A cell without a point (most of them) is one slot: no comparison at all.
-    if (from !== to) from = searchFrom(points, from, to, v);
-    slots[2 * from + +(points[from] === v)]!++;
+    // A cell without a point (most of them) is counted as a cell, without a comparison or a
+    // second lookup: its values all lie strictly between the same two points.
+    if (from === to) {
+      perCell[c]!++;
+      continue;
+    }
+    const at = searchFrom(points, from, to, v);
+    slots[2 * at + +(points[at] === v)]!++;
+  }
+  for (let c = 0; c < cells; c++) {
+    const count = perCell[c]!;
+    if (count > 0) slots[2 * table[c]!]! += count;
   }
   return finite;
 }
