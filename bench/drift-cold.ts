@@ -2,7 +2,7 @@
  * One cold run of ctloop's drift report on two CSV files, in a fresh process
  * (bench/drift-vs-evidently.ts starts one per measurement):
  *
- *   node --import tsx bench/drift-cold.ts REFERENCE.csv CURRENT.csv COLUMNS THREADS [phases]
+ *   node --import tsx bench/drift-cold.ts REFERENCE.csv CURRENT.csv COLUMNS THREADS [phases | sketch SKETCH]
  *
  * Without `phases`: driftReportOfData (the drift activity's code) once, on
  * THREADS threads; prints wall and CPU milliseconds, peak RSS and the report.
@@ -10,9 +10,11 @@
  * reading both files, parsing them (csvColumns), sorting every column
  * (finiteSorted), then PSI, KS and the rest of the report on the sorted
  * columns; the sum is the one-thread report's time with its parts laid open.
+ * With `sketch SKETCH`: driftReportOfSketch instead, the reference given by
+ * its sketch (made at training time; the reference file is not read).
  */
 import { readFile } from 'node:fs/promises';
-import { driftReportOfData } from '../activities/drift';
+import { driftReportOfData, driftReportOfSketch } from '../activities/drift';
 import { closeDriftThreads } from '../compute/drift-threads';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { ksTwoSampleSorted } from '../domain/drift/ks';
@@ -21,7 +23,7 @@ import type { DriftFeature } from '../domain/drift/report';
 import { finiteSorted } from '../domain/drift/sample';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 
-const [referenceFile, currentFile, columnsArg, threadsArg, mode] = process.argv.slice(2);
+const [referenceFile, currentFile, columnsArg, threadsArg, mode, sketchFile] = process.argv.slice(2);
 if (!referenceFile || !currentFile || !columnsArg || !threadsArg)
   throw new Error('usage: drift-cold.ts REFERENCE.csv CURRENT.csv COLUMNS THREADS [phases]');
 const features: DriftFeature[] = Array.from({ length: Number(columnsArg) }, (_, c) => ({
@@ -56,11 +58,19 @@ if (mode === 'phases') {
 } else {
   const start = performance.now();
   const cpu = process.cpuUsage();
-  const report = await driftReportOfData(
-    createLocalArtifactStore('.'),
-    { referenceUri: referenceFile, currentUri: currentFile, features },
-    Number(threadsArg),
-  );
+  const store = createLocalArtifactStore('.');
+  const report =
+    mode === 'sketch'
+      ? await driftReportOfSketch(
+          store,
+          { sketchUri: `artifact://${sketchFile}`, currentUri: currentFile, features },
+          Number(threadsArg),
+        )
+      : await driftReportOfData(
+          store,
+          { referenceUri: referenceFile, currentUri: currentFile, features },
+          Number(threadsArg),
+        );
   const used = process.cpuUsage(cpu);
   const wallMs = Math.round(performance.now() - start);
   await closeDriftThreads();

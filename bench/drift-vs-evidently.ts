@@ -40,9 +40,11 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { storeReferenceSketch } from '../activities/drift';
 import { driftThreadCount } from '../compute/drift-threads';
-import type { DriftReport } from '../domain/drift/report';
+import type { DriftReport, NumericFeatureDrift } from '../domain/drift/report';
 import { normalSample, seededRandom } from '../domain/random';
+import { createLocalArtifactStore } from '../storage/artifact-store';
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -128,6 +130,34 @@ const phases = child([referenceFile, currentFile, String(columns), '1', 'phases'
   cpuMs: number;
 };
 const report = JSON.parse(reportJson!) as DriftReport;
+
+// Not like for like, beside it: the drift activity's path for a version trained by ctloop, whose
+// reference is its sketch (made once at training; timed apart). Cold, one thread.
+const sketchKey = `drift-reference-${rows}x${columns}.sketch.bin`;
+const sketchStart = performance.now();
+await storeReferenceSketch(createLocalArtifactStore(dir), {
+  key: sketchKey,
+  dataUri: referenceFile,
+  features: names.map((name) => ({ name, kind: 'numeric' as const })),
+});
+const sketchBuildMs = performance.now() - sketchStart;
+const sketchRuns: ColdRun[] = [];
+let sketchReport: DriftReport | undefined;
+for (let run = 0; run < runs; run++) {
+  const loadAverage = load();
+  const r = child([referenceFile, currentFile, String(columns), '1', 'sketch', path.join(dir, sketchKey)]);
+  sketchRuns.push({ wallMs: r.wallMs, cpuMs: r.cpuMs, peakRssMB: r.peakRssMB, loadAverage });
+  sketchReport = r.report as DriftReport;
+}
+const sketchAgreement = report.features.map((e, i) => {
+  const s = sketchReport!.features[i]! as NumericFeatureDrift;
+  const x = e as NumericFeatureDrift;
+  return {
+    psiEqual: s.psi === x.psi,
+    ksWithinBound: s.statistic <= x.statistic && x.statistic <= s.statisticUpperBound!,
+    ksBelowExact: x.statistic - s.statistic,
+  };
+});
 const single = timings.get(1)!;
 const parallel = timings.get(threads)!;
 
@@ -204,6 +234,17 @@ const result = {
       },
     },
     threaded: { threads, wallMs: wall(parallel), cpuMs: cpu(parallel), runs: parallel },
+    againstSketch: {
+      note: "not like for like: the reference is the version's sketch (domain/drift/reference-sketch), made once at training, so the reference file is neither read nor sorted; the current CSV is parsed and counted into the sketch; one thread, each run a fresh process",
+      sketchBuildMs: ms(sketchBuildMs),
+      wallMs: wall(sketchRuns),
+      cpuMs: cpu(sketchRuns),
+      runs: sketchRuns,
+      psiEqualToExact: sketchAgreement.every((a) => a.psiEqual),
+      ksWithinBound: sketchAgreement.every((a) => a.ksWithinBound),
+      ksMaxBelowExact: Math.max(...sketchAgreement.map((a) => a.ksBelowExact)),
+      sameVerdict: sketchReport!.verdict.drifted === report.verdict.drifted,
+    },
     driftedColumns: features_.filter((f) => f.drifted).map((f) => f.name),
   },
   evidently: {
@@ -231,6 +272,7 @@ const result = {
   ratio: {
     oneThreadCold: ratio(evidentlyTotal / wall(single)),
     threadedCold: ratio(evidentlyTotal / wall(parallel)),
+    againstSketchOneThreadCold: ratio(evidentlyTotal / wall(sketchRuns)),
     cpuOneThread: ratio(evidentlyCpu / cpu(single)),
     cpuThreaded: ratio(evidentlyCpu / cpu(parallel)),
     loadAverageAtEnd: load(),
