@@ -24,7 +24,9 @@
  * columns) against the sketched one: PSI and its bins equal, the exact KS D
  * within [statistic, statisticUpperBound].
  *
- * Writes bench/results/drift-wide.json and prints it.
+ * Writes bench/results/drift-wide.json and prints it. The generated files
+ * (16 GB of Parquet, the 64 MB sketch) stay in .data/bench/ for the next run
+ * (the sketch takes minutes to build); `rm .data/bench/wide-*` removes them.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
