@@ -1,12 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { csvColumnsOnThread, driftThreadCount, measureFeaturesOnThreads } from '../compute/drift-threads';
+import {
+  csvColumnsOnThread,
+  driftThreadCount,
+  measureFeaturesOnThreads,
+  measureSketchedParquetOnThreads,
+} from '../compute/drift-threads';
+import { parquetFileColumnGroups } from '../compute/parquet-file';
 import { championVersion, findModel, findVersion } from '../db/registry';
 import { driftReports } from '../db/schema';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { parquetColumns } from '../domain/drift/parquet-columns';
 import { type DriftPolicyInput, driftPolicySchema } from '../domain/drift/policy';
+import { type FeatureSketch, referenceSketch, SKETCH_RESOLUTION } from '../domain/drift/reference-sketch';
 import {
   assembleDriftReport,
   type ColumnarData,
@@ -14,7 +21,10 @@ import {
   type DriftFeature,
   type DriftReport,
   driftReport,
+  type MeasuredFeature,
 } from '../domain/drift/report';
+import { decodeReferenceSketch, encodeReferenceSketch } from '../domain/drift/sketch-codec';
+import { measureFeatureAgainstSketch, sketchServes } from '../domain/drift/sketch-drift';
 import { type DataSchema, parseStoredSection } from '../domain/policy';
 import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { ArtifactStore } from '../storage/artifact-store';
@@ -91,6 +101,102 @@ export async function driftReportOfData(
   return assembleDriftReport(measured, policy);
 }
 
+/**
+ * Reads the data at `dataUri`, sketches its drift features
+ * (domain/drift/reference-sketch) and stores the sketch under `key`; returns its URI.
+ */
+export async function storeReferenceSketch(
+  store: ArtifactStore,
+  input: { key: string; dataUri: string; features: readonly DriftFeature[] },
+): Promise<string> {
+  const features = new Map<string, FeatureSketch>();
+  let resolution = SKETCH_RESOLUTION;
+  for await (const columns of dataColumnGroups(store, input.dataUri, input.features, 1)) {
+    const group = input.features.filter((f) => Object.hasOwn(columns, f.name));
+    const sketch = referenceSketch(columns, group);
+    resolution = sketch.resolution;
+    for (const [name, f] of sketch.features) features.set(name, f);
+  }
+  return (await store.put(input.key, encodeReferenceSketch({ resolution, features }))).uri;
+}
+
+/** Numeric columns read at once from a Parquet batch measured against a sketch (about 8 MB each a million rows). */
+export const SKETCH_COLUMN_GROUP = 16;
+
+/**
+ * The drift report of the data at `currentUri` against the reference sketch
+ * at `sketchUri` (domain/drift/sketch-drift), or null when the sketch cannot
+ * serve these features under this policy (then the caller compares with the
+ * reference data). A local Parquet batch is read SKETCH_COLUMN_GROUP columns
+ * at a time, measured and let go: memory stays bounded by the group, not the
+ * batch (a million rows by a thousand columns is 8 GB of doubles). A CSV
+ * batch is parsed whole, as for the exact report (a text file cannot be read
+ * column by column).
+ */
+export async function driftReportOfSketch(
+  store: ArtifactStore,
+  input: {
+    sketchUri: string;
+    currentUri: string;
+    features: readonly DriftFeature[];
+    policy?: DriftPolicyInput;
+  },
+  threads: number = driftThreadCount(),
+): Promise<DriftReport | null> {
+  const { features } = input;
+  const policy = driftPolicySchema.parse(input.policy ?? {});
+  checkDriftFeatures(features);
+  const sketch = decodeReferenceSketch(await store.get(input.sketchUri));
+  if (!sketchServes(sketch, features, policy)) return null;
+  const localParquet = isParquet(input.currentUri) && !input.currentUri.startsWith('artifact://');
+  if (threads > 1 && localParquet) {
+    // Each thread reads and measures its own column groups; the sketch's arrays are copied to it.
+    const measured = await measureSketchedParquetOnThreads(
+      localPath(input.currentUri),
+      features,
+      sketch,
+      policy,
+      { threads, group: SKETCH_COLUMN_GROUP },
+    );
+    return {
+      ...assembleDriftReport(measured, policy),
+      referenceSketch: { uri: input.sketchUri, resolution: sketch.resolution },
+    };
+  }
+  const measured: MeasuredFeature[] = [];
+  for await (const current of dataColumnGroups(store, input.currentUri, features, threads)) {
+    for (const feature of features) {
+      if (Object.hasOwn(current, feature.name))
+        measured.push(measureFeatureAgainstSketch(feature, sketch, current, policy));
+    }
+  }
+  return {
+    ...assembleDriftReport(measured, policy),
+    referenceSketch: { uri: input.sketchUri, resolution: sketch.resolution },
+  };
+}
+
+/** A dataset's feature columns, in feature order: in groups for a local Parquet file, else whole. */
+export async function* dataColumnGroups(
+  store: ArtifactStore,
+  uri: string,
+  features: readonly DriftFeature[],
+  threads: number,
+): AsyncGenerator<ColumnarData> {
+  if (!isParquet(uri) || uri.startsWith('artifact://')) {
+    const bytes = await readDataBytes(store, uri);
+    yield isParquet(uri)
+      ? await parquetColumns(bytes, features)
+      : threads > 1
+        ? await csvColumnsOnThread(bytes, features, threads)
+        : csvColumns(bytes, features);
+    return;
+  }
+  yield* parquetFileColumnGroups(localPath(uri), features, SKETCH_COLUMN_GROUP);
+}
+
+const localPath = (uri: string) => (uri.startsWith('file://') ? new URL(uri).pathname : uri);
+
 /** The schema's features as the drift report compares them: categorical ones by chi-squared, the rest by KS. */
 export function driftFeatures(schema: DataSchema): DriftFeature[] {
   return schema.features.map((f) => ({ name: f.name, kind: f.type ?? 'numeric' }));
@@ -138,13 +244,18 @@ export function createDriftActivities({ db, artifacts, submitTrigger }: Activity
         // Parsing and measuring run on the drift threads; heartbeats tell a long comparison from a lost worker.
         report = await heartbeatWhile(
           () => ({ phase: 'comparing', reportId: input.reportId }),
-          () =>
-            driftReportOfData(artifacts, {
-              referenceUri: reference.dataUri,
+          async () => {
+            const input = {
               currentUri: row.currentUri!,
               features: driftFeatures(policy.schema),
               policy: policy.drift,
-            }),
+            };
+            // The version's sketch when it has one that serves this policy; its data otherwise.
+            const sketched = reference.referenceSketchUri
+              ? await driftReportOfSketch(artifacts, { ...input, sketchUri: reference.referenceSketchUri })
+              : null;
+            return sketched ?? driftReportOfData(artifacts, { ...input, referenceUri: reference.dataUri });
+          },
         );
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

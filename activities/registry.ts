@@ -156,6 +156,8 @@ export function createRegistryActivities(deps: ActivityDeps) {
       metrics: Record<string, unknown>;
       dataUri: string;
       dataHash: string;
+      /** The drift reference sketch of the data, when training made one. */
+      referenceSketchUri?: string;
       params: Record<string, unknown>;
       /** The candidate is this MLflow version (imported, not trained here). */
       mlflowVersion?: string;

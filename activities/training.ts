@@ -12,6 +12,7 @@ import type { DataSchema, TrainingPolicy } from '../domain/policy';
 import { readDataText, sha256 } from '../storage/artifact-store';
 import { type CheckpointAnnouncement, TrainerError } from '../trainers/trainer';
 import type { ActivityDeps } from './deps';
+import { driftFeatures, storeReferenceSketch } from './drift';
 import { heartbeatWhile } from './heartbeats';
 
 /** A checkpoint in the shared artifact store. */
@@ -40,6 +41,11 @@ export interface TrainedCandidate {
   readonly metrics: Readonly<Record<string, number>>;
   readonly resumedFromStep: number | null;
   readonly skippedCheckpoints: readonly string[];
+  /**
+   * The drift reference sketch of the training data (activities/drift storeReferenceSketch);
+   * absent when it could not be made, and drift reports then read the data itself.
+   */
+  readonly referenceSketchUri?: string;
 }
 
 /** Failure types the run workflow budgets separately. */
@@ -146,6 +152,30 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         ctx.heartbeat(beat());
         await ctx.sleep(delayMs);
       }
+    }
+  };
+
+  /**
+   * The drift reference sketch of the version's data, made once here so that every later drift
+   * report against this version reads it instead of re-reading and sorting the data. A sketch
+   * that cannot be made (a feature without values, a store error) is logged, not fatal: the
+   * drift report then reads the data, as for a version from elsewhere.
+   */
+  const sketchOfTrainingData = async (input: {
+    model: string;
+    runId: string;
+    dataUri: string;
+    schema: DataSchema;
+  }): Promise<string | undefined> => {
+    try {
+      return await storeReferenceSketch(artifacts, {
+        key: `${input.model}/${input.runId}/reference-sketch.bin`,
+        dataUri: input.dataUri,
+        features: driftFeatures(input.schema),
+      });
+    } catch (err) {
+      log.warn({ runId: input.runId, err }, 'no drift reference sketch for this version');
+      return undefined;
     }
   };
 
@@ -346,6 +376,11 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           LOAD_HEARTBEAT_MS,
         );
         beat = { ...beat, step: result.steps };
+        const referenceSketchUri = await heartbeatWhile(
+          () => beat,
+          () => sketchOfTrainingData(input),
+          LOAD_HEARTBEAT_MS,
+        );
         await saveFinalProgress(input.runId, { ...progressReport(), done: true }, ctx, () => beat);
         return {
           artifactUri: uri,
@@ -354,6 +389,7 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
           metrics: result.metrics,
           resumedFromStep: resume?.step ?? null,
           skippedCheckpoints: skipped,
+          ...(referenceSketchUri ? { referenceSketchUri } : {}),
         };
       } catch (err) {
         throw withCheckpoints(err, beat);

@@ -15,6 +15,7 @@ const BENCHES = [
   'evaluation-gate',
   'drift',
   'drift-vs-evidently',
+  'drift-wide',
   'trigger-load',
   'scale-models',
   'workflow-memory',

@@ -1,4 +1,5 @@
 import type { DriftPolicy } from '../domain/drift/policy';
+import type { ReferenceSketch } from '../domain/drift/reference-sketch';
 import type { ColumnarData, DriftFeature, MeasuredFeature } from '../domain/drift/report';
 
 /** What the main thread asks a drift thread to do. */
@@ -16,6 +17,17 @@ export type ThreadTask =
       readonly features: readonly { readonly feature: DriftFeature; readonly index: number }[];
       readonly reference: ColumnarData;
       readonly current: ColumnarData;
+      readonly policy: DriftPolicy;
+    }
+  | {
+      readonly id: number;
+      readonly kind: 'measure-sketched-parquet';
+      /** A local Parquet file, read `group` columns at a time. */
+      readonly file: string;
+      readonly group: number;
+      readonly features: readonly { readonly feature: DriftFeature; readonly index: number }[];
+      /** The sketch of these features only. */
+      readonly sketch: ReferenceSketch;
       readonly policy: DriftPolicy;
     };
 

@@ -7,13 +7,27 @@
 import { parentPort } from 'node:worker_threads';
 import { csvColumns } from '../domain/drift/csv-columns';
 import { type MeasuredFeature, measureFeature } from '../domain/drift/report';
+import { measureFeatureAgainstSketch } from '../domain/drift/sketch-drift';
 import { columnBuffers, type ThreadReply, type ThreadTask } from './drift-thread-messages';
+import { parquetFileColumnGroups } from './parquet-file';
 
 if (!parentPort) throw new Error('compute/drift-thread runs as a worker thread only');
 const port = parentPort;
 
-port.on('message', (task: ThreadTask) => {
+port.on('message', async (task: ThreadTask) => {
   try {
+    if (task.kind === 'measure-sketched-parquet') {
+      const measured: MeasuredFeature[] = [];
+      const features = task.features.map((f) => f.feature);
+      for await (const current of parquetFileColumnGroups(task.file, features, task.group)) {
+        for (const feature of features) {
+          if (Object.hasOwn(current, feature.name))
+            measured.push(measureFeatureAgainstSketch(feature, task.sketch, current, task.policy));
+        }
+      }
+      reply({ id: task.id, ok: true, measured });
+      return;
+    }
     if (task.kind === 'parse') {
       const columns = csvColumns(task.bytes, task.features);
       reply({ id: task.id, ok: true, columns }, columnBuffers(columns));

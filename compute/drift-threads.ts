@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { DriftPolicy } from '../domain/drift/policy';
+import type { ReferenceSketch } from '../domain/drift/reference-sketch';
 import type { ColumnarData, DriftFeature, MeasuredFeature } from '../domain/drift/report';
 import { columnBuffers, type ThreadReply, type ThreadTask } from './drift-thread-messages';
 import { startThread } from './start-thread';
@@ -88,6 +89,53 @@ export async function measureFeaturesOnThreads(
   const measured: MeasuredFeature[] = new Array(features.length);
   replies.forEach((reply, g) => {
     if (!('measured' in reply)) throw new Error('drift thread: a measure task got a parse reply');
+    reply.measured.forEach((m, k) => {
+      measured[groups[g]![k]!.index] = m;
+    });
+  });
+  return measured;
+}
+
+/**
+ * The sketch path's features on `threads` threads: each takes every
+ * `threads`-th group of `group` features, reads those columns from the file
+ * itself and measures them against its part of the sketch. The results in
+ * feature order; the first failing feature's error, as one thread would throw.
+ */
+export async function measureSketchedParquetOnThreads(
+  file: string,
+  features: readonly DriftFeature[],
+  sketch: ReferenceSketch,
+  policy: DriftPolicy,
+  options: { readonly threads: number; readonly group: number },
+): Promise<MeasuredFeature[]> {
+  const { threads, group } = options;
+  const groups = Array.from({ length: threads }, (_, g) =>
+    features
+      .map((feature, index) => ({ feature, index }))
+      .filter(({ index }) => Math.floor(index / group) % threads === g),
+  ).filter((g) => g.length > 0);
+  const replies = await Promise.all(
+    groups.map((mine) => {
+      const part = new Map(mine.map(({ feature }) => [feature.name, sketch.features.get(feature.name)!]));
+      return pool(threads).run(
+        {
+          kind: 'measure-sketched-parquet',
+          file,
+          group,
+          features: mine,
+          sketch: { resolution: sketch.resolution, features: part },
+          policy,
+        },
+        [],
+      );
+    }),
+  );
+  const failure = replies.find((r) => !r.ok);
+  if (failure && !failure.ok) throw new Error(failure.message);
+  const measured: MeasuredFeature[] = new Array(features.length);
+  replies.forEach((reply, g) => {
+    if (!('measured' in reply)) throw new Error('drift thread: a sketched task got another reply');
     reply.measured.forEach((m, k) => {
       measured[groups[g]![k]!.index] = m;
     });

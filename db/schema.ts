@@ -70,6 +70,12 @@ export const modelVersions = pgTable(
     metrics: jsonb('metrics').notNull(),
     dataUri: text('data_uri').notNull(),
     dataHash: text('data_hash').notNull(),
+    /**
+     * The drift reference sketch of the data at dataUri (domain/drift/reference-sketch), made when
+     * the version was trained; null for a version without one (e.g. imported from MLflow), whose
+     * drift reports read the data itself.
+     */
+    referenceSketchUri: text('reference_sketch_uri'),
     codeVersion: text('code_version').notNull(),
     params: jsonb('params').notNull(),
     runId: text('run_id')

@@ -156,6 +156,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
     metrics: { train: trained.metrics, steps: trained.steps },
     dataUri,
     dataHash: validation.dataHash,
+    ...(trained.referenceSketchUri ? { referenceSketchUri: trained.referenceSketchUri } : {}),
     params:
       mlflowVersion === undefined
         ? { trainer: policy.training.trainer, ...policy.training.params }

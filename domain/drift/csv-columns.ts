@@ -53,6 +53,21 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const POWERS_OF_TEN = Float64Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
 const utf8 = new TextDecoder();
 
+/**
+ * How many records the columns start with: the bytes after the header over
+ * the first record's length, plus 5 %. Numeric records are close to one
+ * length, so the columns are rarely grown (each doubling copies every column;
+ * from 1,024 rows a 356,000-row file doubled nine times, ~0.25 s of 7).
+ * A guess too small only means growing; at least 1,024, at most 2^24 to start.
+ */
+function estimatedRows(b: Uint8Array): number {
+  const headerEnd = b.indexOf(LF);
+  const recordEnd = headerEnd < 0 ? -1 : b.indexOf(LF, headerEnd + 1);
+  if (recordEnd < 0) return 1024;
+  const estimate = Math.ceil(((b.length - headerEnd) / (recordEnd - headerEnd)) * 1.05);
+  return Math.min(Math.max(estimate, 1024), 2 ** 24);
+}
+
 /** Walks the bytes record by record, filling the wanted columns. */
 class Reader {
   private i = 0;
@@ -67,6 +82,7 @@ class Reader {
     private readonly b: Uint8Array,
     private readonly features: readonly DriftFeature[],
   ) {
+    this.capacity = estimatedRows(b);
     this.numeric = features.map((f) => (f.kind === 'numeric' ? new Float64Array(this.capacity) : null));
     this.categorical = features.map((f) => (f.kind === 'numeric' ? null : []));
   }

@@ -1,4 +1,4 @@
-import { parquetMetadata, parquetRead } from 'hyparquet';
+import { type AsyncBuffer, type FileMetaData, parquetMetadata, parquetRead } from 'hyparquet';
 import type { ColumnarData, DriftFeature } from './report';
 
 /**
@@ -21,7 +21,20 @@ export async function parquetColumns(
   features: readonly DriftFeature[],
 ): Promise<ColumnarData> {
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const metadata = parquetMetadata(file);
+  return parquetColumnsOf(file, parquetMetadata(file), features);
+}
+
+/**
+ * `parquetColumns` of a file read through an AsyncBuffer (hyparquet's
+ * `asyncBufferFromFile` reads only the byte ranges of the wanted columns),
+ * with its metadata already read: a wide file is read a few columns at a
+ * time, in bounded memory, by calling this once per group of features.
+ */
+export async function parquetColumnsOf(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  features: readonly DriftFeature[],
+): Promise<ColumnarData> {
   const rows = Number(metadata.num_rows);
   const present = new Set(metadata.schema.slice(1).map((element) => element.name));
   for (const f of features) {

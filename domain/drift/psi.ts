@@ -95,7 +95,39 @@ export function psiSorted(
   if (ref.length === 0) throw new Error('psi: reference has no finite values');
   if (cur.length === 0) throw new Error('psi: current sample has no finite values');
 
-  const edges = uniqueSorted(Array.from({ length: bins - 1 }, (_, i) => quantileType7(ref, (i + 1) / bins)));
+  const edges = psiEdges(bins, (p) => quantileType7(ref, p));
+  return psiOfEdges(
+    edges,
+    { count: ref.length, missing: reference.missing, atMost: (x) => countAtMost(ref, x) },
+    { count: cur.length, missing: current.missing, atMost: (x) => countAtMost(cur, x) },
+    epsilon,
+  );
+}
+
+/**
+ * The interior edges of `bins` quantile bins, `quantile(i / bins)` for
+ * i = 1 … bins−1, sorted with duplicates merged (as `np.unique` does). The
+ * reference sketch (./reference-sketch) gives its stored quantiles here, so
+ * that its bins are the exact computation's.
+ */
+export function psiEdges(bins: number, quantile: (p: number) => number): number[] {
+  return uniqueSorted(Array.from({ length: bins - 1 }, (_, i) => quantile((i + 1) / bins)));
+}
+
+/** One side of a PSI comparison: its finite count, its missing cells, and its count of values ≤ x. */
+export interface PsiSide {
+  readonly count: number;
+  readonly missing: number;
+  readonly atMost: (x: number) => number;
+}
+
+/** PSI over right-closed bins between `edges` (ascending, distinct), open at both ends. */
+export function psiOfEdges(
+  edges: readonly number[],
+  reference: PsiSide,
+  current: PsiSide,
+  epsilon: number,
+): PsiResult {
   const bounds = [Number.NEGATIVE_INFINITY, ...edges, Number.POSITIVE_INFINITY];
   const result: PsiBin[] = [];
   let total = 0;
@@ -103,10 +135,10 @@ export function psiSorted(
   let curBelow = 0;
   for (let i = 0; i < bounds.length - 1; i++) {
     const upper = bounds[i + 1]!;
-    const refAtMost = upper === Number.POSITIVE_INFINITY ? ref.length : countAtMost(ref, upper);
-    const curAtMost = upper === Number.POSITIVE_INFINITY ? cur.length : countAtMost(cur, upper);
-    const refShare = (refAtMost - refBelow) / ref.length;
-    const curShare = (curAtMost - curBelow) / cur.length;
+    const refAtMost = upper === Number.POSITIVE_INFINITY ? reference.count : reference.atMost(upper);
+    const curAtMost = upper === Number.POSITIVE_INFINITY ? current.count : current.atMost(upper);
+    const refShare = (refAtMost - refBelow) / reference.count;
+    const curShare = (curAtMost - curBelow) / current.count;
     const contribution = psiTerm(refShare, curShare, epsilon);
     total += contribution;
     result.push({ lower: bounds[i]!, upper, refShare, curShare, contribution });
@@ -116,8 +148,8 @@ export function psiSorted(
   return {
     psi: total,
     bins: result,
-    reference: { count: ref.length, missing: reference.missing },
-    current: { count: cur.length, missing: current.missing },
+    reference: { count: reference.count, missing: reference.missing },
+    current: { count: current.count, missing: current.missing },
   };
 }
 
@@ -154,7 +186,7 @@ export function categoricalPsi(
 }
 
 /** R type 7 quantile of an ascending, non-empty array, 0 ≤ p ≤ 1. */
-function quantileType7(sorted: Float64Array, p: number): number {
+export function quantileType7(sorted: Float64Array, p: number): number {
   const h = (sorted.length - 1) * p;
   const lo = Math.floor(h);
   const a = sorted[lo]!;

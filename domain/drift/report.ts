@@ -56,6 +56,11 @@ export interface NumericFeatureDrift extends FeatureDriftBase {
   /** The KS statistic D. */
   readonly statistic: number;
   readonly ksMethod: 'exact' | 'asymptotic';
+  /**
+   * Present when the reference was a quantile sketch (./reference-sketch):
+   * `statistic` is then a lower bound of the exact D, which is at most this.
+   */
+  readonly statisticUpperBound?: number;
   readonly bins: readonly PsiBin[];
 }
 
@@ -90,6 +95,8 @@ export interface DriftReport {
   readonly features: readonly FeatureDrift[];
   readonly verdict: DriftVerdict;
   readonly policy: DriftPolicy;
+  /** Present when the reference was the version's sketch (./reference-sketch) rather than its data. */
+  readonly referenceSketch?: { readonly uri: string; readonly resolution: number };
 }
 
 export interface DriftReportInput {
@@ -242,7 +249,8 @@ function numericSample(values: NumericColumn | CategoricalColumn, side: string, 
   return sample;
 }
 
-function categorySample(
+/** A categorical column's counts, checked as `driftReport` checks it. */
+export function categorySample(
   values: NumericColumn | CategoricalColumn,
   side: string,
   name: string,

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { driftReportOfData } from '../../activities/drift';
 import type { inProcessApi } from '../../api/client';
+import { modelVersions } from '../../db/schema';
+import { decodeReferenceSketch } from '../../domain/drift/sketch-codec';
 import { seededRandom } from '../../domain/random';
 import { generateDataset } from '../../domain/synthetic-data';
 import {
@@ -266,5 +270,49 @@ describe('drift reports: a monitor or a batch of current data can start a retrai
     ]);
     expect(report.report.verdict.share).toBe(1);
     expect(report.runId).toBeTruthy();
+  });
+
+  it("measures a batch against the champion's reference sketch, made when it was trained, within its tolerances", async () => {
+    const model = 'drift-sketch';
+    // 12,000 rows: more than the 10,000 a sketch stores whole, so it holds quantiles.
+    const reference = await writeDataset(stack.dataDir, 'sketch-reference', { rows: 12_000, seed: 88 });
+    await bootstrapChampion(api, model, reference, fastPolicy(), stack.api('alice'));
+    const { db } = stack.database;
+    const [version] = await db.select().from(modelVersions).where(eq(modelVersions.model, model));
+    expect(version!.referenceSketchUri).toBe(`artifact://${model}/${version!.runId}/reference-sketch.bin`);
+    const sketch = decodeReferenceSketch(await stack.deps.artifacts.get(version!.referenceSketchUri!));
+    expect([...sketch.features.keys()]).toEqual(FEATURES);
+    expect(sketch.features.get(FEATURES[0]!)).toMatchObject({ kind: 'numeric', count: 12_000, missing: 0 });
+
+    const batch = await writeDataset(stack.dataDir, 'sketch-batch', { rows: 11_000, seed: 89, shift: 0.05 });
+    const accepted = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
+    const sketched = await finished(model, accepted.body.reportId);
+    expect(sketched).toMatchObject({ status: 'done', referenceUri: reference });
+    expect(sketched.report.referenceSketch).toEqual({ uri: version!.referenceSketchUri, resolution: 2000 });
+
+    // The exact computation on the same files: PSI equal, the exact D within [statistic, statisticUpperBound].
+    const features = FEATURES.map((name) => ({ name, kind: 'numeric' as const }));
+    const exact = await driftReportOfData(
+      stack.deps.artifacts,
+      { referenceUri: reference, currentUri: batch, features, policy: sketched.report.policy },
+      1,
+    );
+    exact.features.forEach((e, i) => {
+      const s = sketched.report.features[i];
+      expect(s.psi).toBe(e.psi);
+      expect(s.statistic).toBeLessThanOrEqual(e.statistic);
+      expect(e.statistic).toBeLessThanOrEqual(s.statisticUpperBound);
+      expect(s.statisticUpperBound - s.statistic).toBeLessThanOrEqual(1 / 2000 + 2 / 12_000);
+    });
+    expect(sketched.drifted).toBe(exact.verdict.drifted);
+
+    // A version without a sketch (say, registered from MLflow) is compared with its data.
+    await db.update(modelVersions).set({ referenceSketchUri: null }).where(eq(modelVersions.id, version!.id));
+    const again = await api('POST', `/v1/models/${model}/drift-reports`, { dataUri: batch });
+    const fromData = await finished(model, again.body.reportId);
+    expect(fromData.report.referenceSketch).toBeUndefined();
+    expect(fromData.report.features.map((f: { statistic: number }) => f.statistic)).toEqual(
+      exact.features.map((f) => f.statistic),
+    );
   });
 });

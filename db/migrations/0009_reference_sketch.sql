@@ -1,0 +1,1 @@
+ALTER TABLE "model_versions" ADD COLUMN "reference_sketch_uri" text;
