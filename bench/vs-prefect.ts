@@ -249,7 +249,8 @@ async function ctloopLoops(side: CtloopSide, models: readonly string[], pollMs: 
 /**
  * Where a ctloop loop's time goes, from its run workflow's history (Temporal's event times): from
  * the trigger to the run workflow's start (API, trigger record, the model workflow, the child
- * start), then each activity from scheduled to closed, and what is left (workflow tasks between them).
+ * start), then each activity from scheduled to closed, and what is left (workflow tasks between them,
+ * with the local activities that run inside them).
  */
 async function ctloopBreakdown(side: CtloopSide, loop: Loop) {
   const history = await side.stack.client.workflow
@@ -273,6 +274,20 @@ async function ctloopBreakdown(side: CtloopSide, loop: Loop) {
       if (s) activities.push({ activity: s.name, ms: round1(ms(e.eventTime) - s.at) });
     }
   }
+  // Local activities (the run's bookkeeping) run inside workflow tasks: a marker each, no scheduling.
+  const localActivities = events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      try {
+        return (
+          (JSON.parse(Buffer.from(data ?? []).toString('utf8')) as { activity_type?: string })
+            .activity_type ?? '?'
+        );
+      } catch {
+        return '?';
+      }
+    });
   const started = ms(events[0]?.eventTime);
   const runWorkflowMs = ms(events.at(-1)?.eventTime) - started;
   const activityMs = activities.reduce((sum, a) => sum + a.ms, 0);
@@ -284,11 +299,13 @@ async function ctloopBreakdown(side: CtloopSide, loop: Loop) {
     triggerToRunWorkflowStartMs: round1(started - loop.startMs),
     runWorkflowMs: round1(runWorkflowMs),
     activities: activities.length,
+    localActivities: localActivities.length,
     activityMs: round1(activityMs),
     betweenActivitiesMs: round1(runWorkflowMs - activityMs),
     trainCandidateMinusTrainerMs: round1(training - loop.trainerMs),
     otherActivitiesMs: round1(activityMs - training),
     perActivity: activities,
+    perLocalActivity: localActivities,
   };
 }
 

@@ -1,5 +1,4 @@
-import { ParentClosePolicy, proxyActivities, startChild, condition as waitUntil } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ParentClosePolicy, startChild, condition as waitUntil } from '@temporalio/workflow';
 import {
   type ApprovalLevel,
   approvalLevels,
@@ -11,6 +10,7 @@ import {
 } from '../domain/approval';
 import type { Policy } from '../domain/policy';
 import type { Identity } from '../domain/roles';
+import { bookkeeping, control } from './activity-profiles';
 import {
   type ApprovalPosition,
   type ApprovalState,
@@ -19,11 +19,6 @@ import {
   type RunWorkflowInput,
 } from './messages';
 import { notifyWorkflow } from './notify-workflow';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
 
 export const initialApprovalState: ApprovalState = {
   required: false,
@@ -323,7 +318,7 @@ async function finishRound(
         : ((rejection ?? last)?.reason ?? null),
   };
   const approval = run.approval;
-  await control.recordAudit({
+  await bookkeeping.recordAudit({
     model,
     runId,
     kind: spec.audit[result],

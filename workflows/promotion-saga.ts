@@ -3,12 +3,8 @@ import type { Activities } from '../activities';
 import type { PromotionPrevious } from '../activities/promotion';
 import type { VersionTraffic } from '../domain/canary-analysis';
 import type { PromotionPolicy } from '../domain/policy';
+import { bookkeeping, control } from './activity-profiles';
 import type { Outcome } from './messages';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
 
 /** The saga's steps, in the order promotion applies them; undone in reverse. */
 export const SAGA_STEPS = ['alias', 'routing', 'monitors'] as const;
@@ -78,7 +74,7 @@ export async function promote(
   actor: string,
 ): Promise<PromotionSaga> {
   const { model, runId } = run.input;
-  const previous = await control.recordPromotionStart({ model, runId, version, actor, reason });
+  const previous = await bookkeeping.recordPromotionStart({ model, runId, version, actor, reason });
   // From here the saga owns the routing: its undo sends all traffic to the previous champion,
   // which also ends a canary split.
   run.routingTouched = false;
@@ -162,7 +158,7 @@ export async function undoPromotion(
     const summary = complete ? `undone: ${undone.join(', ')}` : `rollback incomplete: ${describeSteps(s)}`;
     await saveSagaReport(run, s);
     if (!complete) {
-      await control.recordAudit({
+      await bookkeeping.recordAudit({
         model,
         runId,
         kind: 'compensation_failed',
@@ -191,7 +187,7 @@ export async function rollBackPromotion(
   if (!result.complete) {
     return { outcome: 'failed', reason: `${why.reason}; ${result.summary}`, saga: result.saga };
   }
-  await control.recordAudit({
+  await bookkeeping.recordAudit({
     model,
     runId,
     kind: 'promotion_undone',
@@ -211,7 +207,7 @@ async function applyStep(run: SagaRun, saga: PromotionSaga, step: SagaStepName):
   } else if (step === 'routing') {
     await control.routeAllTraffic({ model, version });
   } else {
-    await control.setMonitorBaseline({ model, runId, version, baseline: run.baseline });
+    await bookkeeping.setMonitorBaseline({ model, runId, version, baseline: run.baseline });
   }
 }
 
@@ -234,7 +230,7 @@ function undoProxy(r: PromotionPolicy['undoRetries']) {
 }
 
 async function saveSagaReport(run: SagaRun, saga: PromotionSaga): Promise<void> {
-  await control.saveRunReport({
+  await bookkeeping.saveRunReport({
     runId: run.input.runId,
     name: 'saga',
     report: { version: saga.version, previousChampion: saga.previous.champion, steps: saga.steps },

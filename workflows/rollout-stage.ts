@@ -10,6 +10,7 @@ import type { WatchInput, WatchResult } from '../activities/canary-watch';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
 import type { Policy } from '../domain/policy';
 import { chunkPolls, watchHeartbeatSeconds } from '../domain/watch-plan';
+import { bookkeeping, control } from './activity-profiles';
 import { type ApprovalRun, decisionRound } from './approval-stage';
 import {
   type BakePosition,
@@ -21,11 +22,6 @@ import {
   watchTaskQueue,
 } from './messages';
 import { type PromotionSaga, rollBackPromotion } from './promotion-saga';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
 
 type Ending = { outcome: Outcome; reason: string };
 
@@ -120,7 +116,7 @@ export async function canary(
           candidateRequests: watched.candidate?.requests ?? 0,
         },
       ];
-      await control.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
+      await bookkeeping.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
       if (watched.verdict === 'pass') break;
       if (watched.verdict === 'inconclusive' && rules.onInconclusive === 'proceed') break;
       if (watched.verdict === 'inconclusive' && rules.onInconclusive === 'ask') {
@@ -144,7 +140,7 @@ export async function canary(
         candidateRequests: 0,
       },
     ];
-    await control.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
+    await bookkeeping.saveRunReport({ runId, name: 'canary', report: run.canarySteps });
   }
   run.canaryWeight = 100;
   return null;

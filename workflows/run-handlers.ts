@@ -1,7 +1,7 @@
-import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import { openLevel, type Refusal, refuseDecision } from '../domain/approval';
 import type { Identity } from '../domain/roles';
+import { bookkeeping, control } from './activity-profiles';
 import { acceptVote } from './approval-stage';
 import {
   type ApprovalDecisionInput,
@@ -20,11 +20,6 @@ import {
   runStateQuery,
 } from './messages';
 import type { RunTracker } from './run-tracker';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
 
 /**
  * The run's message handlers. Messages carry a name only: every handler looks
@@ -199,7 +194,7 @@ async function applyControl(
   };
   run.controls = [...run.controls, record];
   if (refusal === null) run.applyControl({ ...c, reason: record.reason ?? undefined });
-  await control.recordAudit({
+  await bookkeeping.recordAudit({
     model: run.input.model,
     runId: run.input.runId,
     kind: refusal === null ? `canary_${c.action.replace('-', '_')}` : 'canary_control_refused',
@@ -222,7 +217,7 @@ async function requestRollback(
   if (refusal === null) run.rollback = { by: r.by, reason };
   else {
     run.refused += 1;
-    await control.recordAudit({
+    await bookkeeping.recordAudit({
       model: run.input.model,
       runId: run.input.runId,
       kind: 'rollback_refused',
@@ -259,7 +254,7 @@ async function auditMalformed(run: RunTracker, signal: string, payload: unknown,
     run.deferredAudits.push(audit);
     return;
   }
-  await control.recordAudit(audit);
+  await bookkeeping.recordAudit(audit);
 }
 
 /** A refusal the run judged and audited itself (the API then records nothing more). */

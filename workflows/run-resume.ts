@@ -3,18 +3,12 @@ import {
   condition,
   log,
   makeContinueAsNewFunc,
-  proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { bookkeeping } from './activity-profiles';
 import type { ApprovalPosition, BakePosition, RunCarry, RunResume, RunWorkflowInput } from './messages';
 import type { RunTracker } from './run-tracker';
 import type { runWorkflow } from './run-workflow';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
 
 /** Well under the 10,000-event budget: a wait's safe point comes before the next batch of events lands. */
 export const MAX_RUN_HISTORY_EVENTS = 8_000;
@@ -59,7 +53,7 @@ export function restoreCarry(run: RunTracker, resume: RunResume): void {
 export async function recordDeferredAudits(run: RunTracker): Promise<void> {
   while (run.deferredAudits.length > 0) {
     const audit = run.deferredAudits[0]!;
-    await control.recordAudit(audit);
+    await bookkeeping.recordAudit(audit);
     // By identity: a second loop (a handover that did not happen) may have recorded it meanwhile.
     const at = run.deferredAudits.indexOf(audit);
     if (at >= 0) run.deferredAudits.splice(at, 1);

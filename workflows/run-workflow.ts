@@ -6,15 +6,13 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
-  proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { TrainedCandidate } from '../activities/training';
 import { isPartitionedSource } from '../domain/data-window';
 import type { Policy } from '../domain/policy';
-import { heavy } from './activity-profiles';
+import { bookkeeping, control, heavy } from './activity-profiles';
 import { approvalStage } from './approval-stage';
 import {
   type BakePosition,
@@ -34,11 +32,6 @@ import { type Ending, RunTracker } from './run-tracker';
 import { trainWithBudgets } from './training-stage';
 
 // Two timeout profiles: quick control calls, and long training that heartbeats.
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
 /**
  * One CT run, read top to bottom as the stages of the loop: validate → train
  * → evaluate → approve → canary → bake. It always ends in exactly one
@@ -83,7 +76,7 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunResult> {
 
 async function runStages(run: RunTracker): Promise<Ending> {
   const { model, runId } = run.input;
-  const began = await control.beginRun({
+  const began = await bookkeeping.beginRun({
     model,
     runId,
     workflowId: runWorkflowId(model, runId),
@@ -109,7 +102,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
       data: policy.data,
       window,
     });
-    await control.saveRunReport({
+    await bookkeeping.saveRunReport({
       runId,
       name: 'data',
       report: resolved.ok ? resolved.report : { source: dataUri, error: resolved.reason },
@@ -126,7 +119,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
     schema: policy.schema,
     rules: policy.validation,
   });
-  await control.saveRunReport({ runId, name: 'validation', report: validation });
+  await bookkeeping.saveRunReport({ runId, name: 'validation', report: validation });
   if (!validation.ok) return { outcome: 'rejected_data', reason: validation.summary };
 
   await enterStage(run, 'train');
@@ -136,12 +129,12 @@ async function runStages(run: RunTracker): Promise<Ending> {
   let trained: TrainedCandidate;
   if (mlflowVersion !== undefined) {
     const imported = await control.importFromMlflow({ model, runId, mlflowVersion: String(mlflowVersion) });
-    await control.saveRunReport({ runId, name: 'import', report: imported });
+    await bookkeeping.saveRunReport({ runId, name: 'import', report: imported });
     if (!imported.ok) return { outcome: 'rejected_data', reason: imported.reason };
     trained = imported.trained;
   } else {
     const training = await trainWithBudgets(run.input, policy, dataUri, run);
-    await control.saveRunReport({
+    await bookkeeping.saveRunReport({
       runId,
       name: 'trainingAttempts',
       report: { ...run.training, result: training.ok ? training.trained : null },
@@ -175,7 +168,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
     holdoutFraction: policy.training.holdoutFraction,
     policy: policy.evaluation,
   });
-  await control.saveRunReport({ runId, name: 'evaluation', report: evaluation });
+  await bookkeeping.saveRunReport({ runId, name: 'evaluation', report: evaluation });
   if (evaluation.verdict.decision !== 'pass') {
     return { outcome: 'rejected_eval', reason: evaluation.verdict.reasons.join('; ') };
   }
@@ -192,7 +185,7 @@ async function runStages(run: RunTracker): Promise<Ending> {
       holdoutFraction: policy.training.holdoutFraction,
       requests: policy.serving.smokeRequests,
     });
-    await control.saveRunReport({ runId, name: 'infraValidation', report: infra });
+    await bookkeeping.saveRunReport({ runId, name: 'infraValidation', report: infra });
     if (!infra.ok) return { outcome: 'failed', reason: `infra-validation: ${infra.reason}` };
   }
 
@@ -293,7 +286,7 @@ async function holdWhileFrozen(
   const { model, runId } = run.input;
   const since = Date.now();
   run.held = what;
-  await control.recordAudit({
+  await bookkeeping.recordAudit({
     model,
     runId,
     kind: 'held_frozen',
@@ -310,7 +303,7 @@ async function holdWhileFrozen(
   if (run.rollback) {
     return restore(run.rollback.by, `rollback while ${what} was held by a freeze: ${run.rollback.reason}`);
   }
-  await control.recordAudit({
+  await bookkeeping.recordAudit({
     model,
     runId,
     kind: 'released_unfrozen',
@@ -345,7 +338,7 @@ async function enterStage(run: RunTracker, stage: Stage): Promise<void> {
       .signal(runStageSignal, { runId: run.input.runId, stage })
       .catch((err) => log.warn('could not tell the model workflow the stage', { stage, error: String(err) }));
   }
-  await control.setRunStage({ runId: run.input.runId, stage });
+  await bookkeeping.setRunStage({ runId: run.input.runId, stage });
 }
 
 /** Records the outcome; if the run changed routing and did not promote, routing goes back to the champion. */
