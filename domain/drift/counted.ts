@@ -1,6 +1,7 @@
 import { kolmogorovSmirnovSf } from './kolmogorov';
 import { type PsiResult, psiOfEdges } from './psi';
 import type { NumericColumn } from './report';
+import { countBelow } from './sample';
 
 /**
  * PSI and the KS statistic of a current column against a reference known at
@@ -63,7 +64,7 @@ export function statisticsAtPoints(
   if (n2 === 0) throw new Error(`driftReport: current column '${name}' has no finite values`);
   const n1 = reference.count;
   const pointIndex = (x: number) => {
-    const j = lowerBound(reference.points, x);
+    const j = countBelow(reference.points, x);
     if (reference.points[j] !== x) throw new Error(`statisticsAtPoints: edge ${x} is not a point`);
     return j;
   };
@@ -202,17 +203,6 @@ function cellOf(v: number, lo: number, scale: number, cells: number): number {
   // c may be -Infinity / Infinity for a value far out of range; the comparisons clamp it.
   // Below 2^31 and not negative, `| 0` truncates as Math.floor does.
   return c <= 0 ? 0 : c >= cells - 1 ? cells - 1 : c | 0;
-}
-
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** numpy's `np.round`: halves go to the even neighbour (as in ./ks). */

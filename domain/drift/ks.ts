@@ -1,5 +1,5 @@
 import { kolmogorovSmirnovSf } from './kolmogorov';
-import { countAtMost, finiteSorted, type NumericValues, type SortedSample } from './sample';
+import { countAtMost, countBelow, finiteSorted, type NumericValues, type SortedSample } from './sample';
 
 /**
  * Two-sample Kolmogorov–Smirnov test, two-sided, with the semantics of
@@ -142,18 +142,6 @@ function walkBoth(a: Float64Array, b: Float64Array, steps: number): number {
     }
   }
   return d;
-}
-
-/** Number of values < x in an ascending array (numpy `searchsorted(side='left')`). */
-function countBelow(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

@@ -2,7 +2,7 @@ import { type CategoryCounts, countCategories } from './chi-squared';
 import { KS_EXACT_MAX_N } from './ks';
 import { quantileType7 } from './psi';
 import type { ColumnarData, DriftFeature, NumericColumn } from './report';
-import { countAtMost, finiteSorted, type SortedSample } from './sample';
+import { countAtMost, countBelow, finiteSorted, type SortedSample } from './sample';
 
 /**
  * A reference sketch: what the drift report needs of a version's training
@@ -148,18 +148,6 @@ export function sketchGap(sketch: NumericSketch): number {
     gap = Math.max(gap, sketch.below[j + 1]! - sketch.atMost[j]!);
   }
   return gap / sketch.count;
-}
-
-/** Number of values < x in an ascending array (numpy `searchsorted(side='left')`). */
-function countBelow(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

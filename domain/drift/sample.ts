@@ -168,3 +168,21 @@ export function countAtMost(sorted: Float64Array, x: number): number {
   }
   return lo;
 }
+
+/**
+ * The number of values < x in an ascending array: numpy's
+ * `searchsorted(side='left')`, the index of the first value ≥ x.
+ *
+ * @example
+ * countBelow(Float64Array.of(1, 2, 2, 3), 2); // => 1
+ */
+export function countBelow(sorted: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
