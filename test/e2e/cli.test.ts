@@ -138,7 +138,10 @@ describe('the ctloop CLI', () => {
     expect(watched.stderr).toBe('');
     expect(watched.code).toBe(0); // promoted
     const lines = watched.stdout.trim().split('\n');
-    expect(lines.some((l) => /stage (validate|train)/.test(l))).toBe(true);
+    // It followed the run live from a stage before the approval (a quick run may be past training
+    // by the watch's first look), through the wait, to the outcome.
+    expect(lines[0]).toMatch(/stage (validate|train|evaluate|approve)/);
+    expect(lines.some((l) => /waiting for approval until/.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(/promoted/);
 
     const run = await ctloop('vera', ['--json', 'run', model, runId]);
