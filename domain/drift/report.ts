@@ -208,24 +208,7 @@ export function measureFeature(
     };
   }
   const a = categorySample(ref, 'reference', feature.name);
-  const b = categorySample(cur, 'current', feature.name);
-  const p = categoricalPsi(a.counts, b.counts, { epsilon: policy.epsilon });
-  const chi = chiSquaredHomogeneity(a.counts, b.counts);
-  return {
-    name: feature.name,
-    kind: 'categorical',
-    test: 'chi2',
-    psi: p.psi,
-    statistic: chi.statistic,
-    dof: chi.dof,
-    pValue: chi.pValue,
-    categories: p.categories,
-    unseen: p.categories
-      .filter((c) => !a.counts.has(c.category))
-      .map((c) => ({ category: c.category, curShare: c.curShare })),
-    reference: { count: ref.length - a.missing, missing: a.missing },
-    current: { count: cur.length - b.missing, missing: b.missing },
-  };
+  return categoricalDrift(feature.name, a, ref.length - a.missing, cur, policy);
 }
 
 function column(data: ColumnarData, side: string, feature: DriftFeature): NumericColumn | CategoricalColumn {
@@ -290,4 +273,36 @@ function fmt(x: number): string {
 
 function pct(share: number): string {
   return `${Number((share * 100).toFixed(1))}%`;
+}
+
+/**
+ * A categorical feature's drift from the reference's category counts (from
+ * its data, or from a stored sketch) and the current batch's values: PSI
+ * over the categories and the chi-squared test of homogeneity.
+ */
+export function categoricalDrift(
+  name: string,
+  reference: { counts: ReadonlyMap<string, number>; missing: number },
+  referenceCount: number,
+  cur: NumericColumn | CategoricalColumn,
+  policy: DriftPolicy,
+): Omit<CategoricalFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'> {
+  const b = categorySample(cur, 'current', name);
+  const p = categoricalPsi(reference.counts, b.counts, { epsilon: policy.epsilon });
+  const chi = chiSquaredHomogeneity(reference.counts, b.counts);
+  return {
+    name,
+    kind: 'categorical',
+    test: 'chi2',
+    psi: p.psi,
+    statistic: chi.statistic,
+    dof: chi.dof,
+    pValue: chi.pValue,
+    categories: p.categories,
+    unseen: p.categories
+      .filter((c) => !reference.counts.has(c.category))
+      .map((c) => ({ category: c.category, curShare: c.curShare })),
+    reference: { count: referenceCount, missing: reference.missing },
+    current: { count: cur.length - b.missing, missing: b.missing },
+  };
 }

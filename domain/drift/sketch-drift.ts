@@ -1,12 +1,11 @@
-import { chiSquaredHomogeneity } from './chi-squared';
 import { statisticsAtPoints } from './counted';
 import { ksTwoSampleSorted } from './ks';
 import { type DriftPolicy, type DriftPolicyInput, driftPolicySchema } from './policy';
-import { categoricalPsi, psiEdges, psiSorted } from './psi';
+import { psiEdges, psiSorted } from './psi';
 import type { NumericSketch, ReferenceSketch } from './reference-sketch';
 import { sketchGap } from './reference-sketch';
 import type { CategoricalColumn, ColumnarData, DriftFeature, MeasuredFeature, NumericColumn } from './report';
-import { assembleDriftReport, categorySample, checkDriftFeatures, type DriftReport } from './report';
+import { assembleDriftReport, categoricalDrift, checkDriftFeatures, type DriftReport } from './report';
 import { finiteSorted } from './sample';
 
 /**
@@ -63,26 +62,9 @@ export function measureFeatureAgainstSketch(
   if (values === undefined) throw new Error(`driftReport: current has no column '${feature.name}'`);
   if (s.kind === 'categorical') {
     // The counts are all that PSI and chi-squared use: the same computation as measureFeature's.
-    const b = categorySample(values, 'current', feature.name);
-    const p = categoricalPsi(s.counts, b.counts, { epsilon: policy.epsilon });
-    const chi = chiSquaredHomogeneity(s.counts, b.counts);
     let referenceCount = 0;
     for (const c of s.counts.values()) referenceCount += c;
-    return {
-      name: feature.name,
-      kind: 'categorical',
-      test: 'chi2',
-      psi: p.psi,
-      statistic: chi.statistic,
-      dof: chi.dof,
-      pValue: chi.pValue,
-      categories: p.categories,
-      unseen: p.categories
-        .filter((c) => !s.counts.has(c.category))
-        .map((c) => ({ category: c.category, curShare: c.curShare })),
-      reference: { count: referenceCount, missing: s.missing },
-      current: { count: values.length - b.missing, missing: b.missing },
-    };
+    return categoricalDrift(feature.name, s, referenceCount, values, policy);
   }
   const column = numericColumn(values, feature.name);
   if (s.sorted.length > 0) return exactNumeric(feature.name, s, column, policy);
