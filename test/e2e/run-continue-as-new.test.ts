@@ -30,7 +30,12 @@ import { type Stack, startStack } from '../helpers/stack';
 const THRESHOLD = 150;
 /** A safe point comes after the event that crossed the threshold; so may a canary and a promotion. */
 const MARGIN = 150;
-const FLOOD = 40;
+/**
+ * Each refused signal adds at least two events (the signal, and its audit's
+ * local-activity marker), so this many cross the threshold whatever the
+ * history held before the flood.
+ */
+const FLOOD = Math.ceil(THRESHOLD / 2) + 5;
 
 /**
  * A run continues as new at its long waits' safe points (approval round,
