@@ -11,6 +11,7 @@ import { median } from './lib/chaos/disruptions';
 import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
 import { positiveOption } from './lib/options';
+import { pacedLoadWithCpu } from './lib/paced-load';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
@@ -27,7 +28,10 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  *   computes itself (the same training data and policy otherwise).
  *
  * Sides alternate (mlserver, gateway-v2, gateway-builtin, mlserver, …): a
- * warm-up at saturation, a fixed offered load (--rate), then saturation.
+ * warm-up at saturation; a fixed offered load of --rate requests a second,
+ * evenly spaced and open loop (bench/lib/paced-load.ts); the same rate as
+ * autocannon's per-second quota (bursts; kept because earlier results used
+ * it); then saturation.
  *
  *   npx tsx bench/gateway-v2.ts [--rate 200] [--duration 10] [--connections 10] [--runs 3]
  *
@@ -82,6 +86,28 @@ async function load(target: Target, opts: { seconds: number; rate?: number }) {
     cpuMsPerRequest: answered === 0 ? null : round((cpu() - before) / answered),
     loadavg: os.loadavg().map((x) => round(x)),
   };
+}
+
+/** The fixed offered load, paced, with the CPU of the side's processes per request. */
+const paced = (target: Target) =>
+  pacedLoadWithCpu(
+    {
+      url: target.url,
+      headers: { 'content-type': 'application/json', ...target.headers },
+      body: target.body,
+      rate: RATE,
+      seconds: DURATION_S,
+      connections: CONNECTIONS,
+      settleSeconds: 1,
+      timeoutSeconds: 10,
+    },
+    target.pids,
+  );
+
+interface RunFigures {
+  readonly fixedRate: Awaited<ReturnType<typeof paced>>;
+  readonly autocannonQuota: Awaited<ReturnType<typeof load>>;
+  readonly saturation: Awaited<ReturnType<typeof load>>;
 }
 
 async function main() {
@@ -169,31 +195,32 @@ async function main() {
     }
 
     const loadavgAtStart = os.loadavg().map((x) => round(x));
-    const runs = Object.fromEntries(
-      SIDES.map((s) => [
-        s,
-        [] as { fixedRate: Awaited<ReturnType<typeof load>>; saturation: Awaited<ReturnType<typeof load>> }[],
-      ]),
-    ) as Record<
+    const runs = Object.fromEntries(SIDES.map((s) => [s, [] as RunFigures[]])) as Record<
       SideName,
-      { fixedRate: Awaited<ReturnType<typeof load>>; saturation: Awaited<ReturnType<typeof load>> }[]
+      RunFigures[]
     >;
     for (let r = 0; r < RUNS; r++) {
       for (const side of SIDES) {
         await load(targets[side], { seconds: WARMUP_S });
-        const fixedRate = await load(targets[side], { seconds: DURATION_S, rate: RATE });
+        const fixedRate = await paced(targets[side]);
+        const autocannonQuota = await load(targets[side], { seconds: DURATION_S, rate: RATE });
         const saturation = await load(targets[side], { seconds: DURATION_S });
-        runs[side].push({ fixedRate, saturation });
+        runs[side].push({ fixedRate, autocannonQuota, saturation });
         console.error(
-          `bench/gateway-v2: ${side} run ${r + 1}: at ${RATE}/s p50 ${fixedRate.latencyMs.p50} p99 ${fixedRate.latencyMs.p99} ms; saturation ${saturation.requestsPerSecond}/s`,
+          `bench/gateway-v2: ${side} run ${r + 1}: paced ${RATE}/s p50 ${fixedRate.latencyMs.p50} p99 ${fixedRate.latencyMs.p99} ms; autocannon quota p99 ${autocannonQuota.latencyMs.p99} ms; saturation ${saturation.requestsPerSecond}/s`,
         );
       }
     }
     const summary = (side: SideName) => ({
       fixedRateP50Ms: median(runs[side].map((x) => x.fixedRate.latencyMs.p50)),
       fixedRateP99Ms: median(runs[side].map((x) => x.fixedRate.latencyMs.p99)),
+      autocannonQuotaP99Ms: median(runs[side].map((x) => x.autocannonQuota.latencyMs.p99)),
       saturationRequestsPerSecond: median(runs[side].map((x) => x.saturation.requestsPerSecond)),
-      errors: runs[side].reduce((n, x) => n + x.fixedRate.errors + x.saturation.errors, 0),
+      errors: runs[side].reduce(
+        (n, x) =>
+          n + x.fixedRate.errors + x.fixedRate.non2xx + x.autocannonQuota.errors + x.saturation.errors,
+        0,
+      ),
     });
     const s = Object.fromEntries(SIDES.map((side) => [side, summary(side)])) as Record<
       SideName,
@@ -209,7 +236,7 @@ async function main() {
       },
       node: process.version,
       loadavg: { atStart: loadavgAtStart, atEnd: os.loadavg().map((x) => round(x)) },
-      setup: `MLServer 1.7.1 with ctloop's runtime (one process, parallel_workers 0) and npm run gateway on Postgres, all on loopback; autocannon in the bench process, ${CONNECTIONS} connections; per side a ${WARMUP_S} s warm-up at saturation, ${DURATION_S} s at ${RATE}/s offered, ${DURATION_S} s at saturation; sides alternate, ${RUNS} runs each; CPU per request counts the gateway and MLServer processes a side uses`,
+      setup: `MLServer 1.7.1 with ctloop's runtime (one process, parallel_workers 0) and npm run gateway on Postgres, all on loopback; per side a ${WARMUP_S} s warm-up at saturation (autocannon in the bench process, ${CONNECTIONS} connections); ${DURATION_S} s at ${RATE}/s offered, evenly spaced and open loop, latency from when each request was due (bench/lib/paced-load.ts, its own process, up to ${CONNECTIONS} connections, after 1 s settling) = fixedRate; ${DURATION_S} s of autocannon's overallRate ${RATE} (a per-second quota per connection: a burst at the start of each second) = autocannonQuota, for comparison with earlier results; ${DURATION_S} s at saturation (autocannon); sides alternate, ${RUNS} runs each; CPU per request counts the gateway and MLServer processes a side uses`,
       runs,
       summary: s,
       comparison: {

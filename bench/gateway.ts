@@ -15,6 +15,7 @@ import { median } from './lib/chaos/disruptions';
 import { round } from './lib/chaos/report';
 import { startControlStack } from './lib/control-stack';
 import { listOption, positiveOption } from './lib/options';
+import { type PacedLoadFigures, pacedLoadWithCpu } from './lib/paced-load';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
@@ -32,15 +33,19 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  *   there.
  *
  * Each side, in turn (bare, gateway, api, dev, bare, …): a warm-up at
- * saturation, then a fixed offered load (--rate, corrected for coordinated
- * omission), then saturation (--connections, no rate). autocannon runs in
- * this process; CPU per request is the server process's own (Postgres's is
- * not counted). Afterwards every answered prediction must be in the database
+ * saturation; a fixed offered load of --rate requests a second, evenly
+ * spaced and open loop, each latency counted from when its request was due
+ * (bench/lib/paced-load.ts, its own process); the same rate as autocannon's
+ * `overallRate` (a per-second quota per connection: bursts at the start of
+ * every second; kept beside the paced figures because earlier results used
+ * it); then saturation (--connections, no rate). autocannon runs in this
+ * process; CPU per request is the server process's own (Postgres's is not
+ * counted). Afterwards every answered prediction must be in the database
  * once the writers have flushed: Postgres's rows against what the gateway and
  * API processes say they served, and the dev process's PGlite (opened here
  * after it stopped) against what it served.
  *
- *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 2] [--sides bare,gateway,api,dev]
+ *   npx tsx bench/gateway.ts [--rate 1000] [--duration 15] [--connections 20] [--runs 3] [--sides bare,gateway,api,dev]
  *
  * With CTLOOP_BENCH_PROFILE_DIR set, the servers write a V8 CPU profile there
  * when they stop (open it in Chrome DevTools).
@@ -53,7 +58,7 @@ const option = (name: string, fallback: number) => positiveOption('bench/gateway
 const RATE = option('rate', 1000);
 const DURATION_S = option('duration', 15);
 const CONNECTIONS = option('connections', 20);
-const RUNS = option('runs', 2);
+const RUNS = option('runs', 3);
 const WARMUP_S = 3;
 const MODEL = 'gateway-bench';
 const PROFILE_DIR = process.env.CTLOOP_BENCH_PROFILE_DIR;
@@ -106,6 +111,22 @@ async function load(
   };
   return figures;
 }
+
+/** The fixed offered load, paced (see bench/lib/paced-load.ts), with the server's CPU per request. */
+const paced = (server: ServerProcess, headers: Record<string, string>) =>
+  pacedLoadWithCpu(
+    {
+      url: `${server.url}/v1/models/${MODEL}/predict`,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: BODY,
+      rate: RATE,
+      seconds: DURATION_S,
+      connections: CONNECTIONS,
+      settleSeconds: 1,
+      timeoutSeconds: 10,
+    },
+    () => [server.pid],
+  );
 
 type SideName = 'bare' | 'gateway' | 'api' | 'dev';
 /** `--sides bare,gateway` measures only those (bare and gateway always: the goals compare them). */
@@ -188,12 +209,14 @@ async function main() {
       for (const name of SIDES) {
         const { server, headers } = sides[name]!;
         const warmup = await load(server, headers, { seconds: WARMUP_S });
-        const fixedRate = await load(server, headers, { seconds: DURATION_S, rate: RATE });
+        const fixedRate = await paced(server, headers);
+        const autocannonQuota = await load(server, headers, { seconds: DURATION_S, rate: RATE });
         const saturation = await load(server, headers, { seconds: DURATION_S });
-        seenOk[name] += warmup.ok + fixedRate.ok + saturation.ok;
-        runs[name].push({ fixedRate, saturation });
+        // The paced load's settling second is answered too; its requests are counted by the server.
+        seenOk[name] += warmup.ok + fixedRate.ok + autocannonQuota.ok + saturation.ok;
+        runs[name].push({ fixedRate, autocannonQuota, saturation });
         console.error(
-          `bench/gateway: ${name} run ${r + 1}: ${fixedRate.requestsPerSecond}/s at rate p99 ${fixedRate.latencyMs.p99} ms; saturation ${saturation.requestsPerSecond}/s p99 ${saturation.latencyMs.p99} ms`,
+          `bench/gateway: ${name} run ${r + 1}: paced ${fixedRate.requestsPerSecond}/s p50 ${fixedRate.latencyMs.p50} p99 ${fixedRate.latencyMs.p99} ms (send lag p99 ${fixedRate.sendLagMs.p99}); autocannon quota p99 ${autocannonQuota.latencyMs.p99} ms; saturation ${saturation.requestsPerSecond}/s p99 ${saturation.latencyMs.p99} ms`,
         );
       }
     }
@@ -225,7 +248,14 @@ async function main() {
     );
     const errorsOf = (name: SideName) =>
       runs[name].reduce(
-        (n, x) => n + x.fixedRate.errors + x.fixedRate.non2xx + x.saturation.errors + x.saturation.non2xx,
+        (n, x) =>
+          n +
+          x.fixedRate.errors +
+          x.fixedRate.non2xx +
+          x.autocannonQuota.errors +
+          x.autocannonQuota.non2xx +
+          x.saturation.errors +
+          x.saturation.non2xx,
         0,
       );
     const gatewayRatio = ratios.gateway!;
@@ -235,7 +265,7 @@ async function main() {
       bench: 'gateway',
       at: new Date().toISOString(),
       machine: `${os.cpus().length} cores, load average ${os.loadavg().map(round).join(' ')} at the end`,
-      setup: `each side its own process on loopback; autocannon in the bench process, ${CONNECTIONS} connections; ${WARMUP_S} s warm-up at saturation, then ${DURATION_S} s at ${RATE}/s offered, then ${DURATION_S} s at saturation; sides alternate, ${RUNS} runs each`,
+      setup: `each side its own process on loopback; per side and run: ${WARMUP_S} s warm-up at saturation (autocannon, ${CONNECTIONS} connections); then ${DURATION_S} s at ${RATE}/s offered, evenly spaced and open loop, latency from when each request was due (bench/lib/paced-load.ts, its own process, up to ${CONNECTIONS} connections, after 1 s settling) = fixedRate; then ${DURATION_S} s of autocannon's overallRate ${RATE} (a per-second quota per connection: a burst at the start of each second) = autocannonQuota, for comparison with earlier results; then ${DURATION_S} s at saturation (autocannon in the bench process, ${CONNECTIONS} connections); sides alternate, ${RUNS} runs each`,
       sides: WHAT,
       runs,
       summary: summaries,
@@ -295,7 +325,8 @@ async function main() {
 }
 
 interface RunFigures {
-  readonly fixedRate: LoadFigures;
+  readonly fixedRate: PacedLoadFigures & { cpuMsPerRequest: number | null };
+  readonly autocannonQuota: LoadFigures;
   readonly saturation: LoadFigures;
 }
 
@@ -304,6 +335,8 @@ function summarise(runs: readonly RunFigures[]) {
     saturationRequestsPerSecond: median(runs.map((x) => x.saturation.requestsPerSecond)),
     fixedRateP99Ms: median(runs.map((x) => x.fixedRate.latencyMs.p99)),
     fixedRateP50Ms: median(runs.map((x) => x.fixedRate.latencyMs.p50)),
+    fixedRateCpuMsPerRequest: median(runs.map((x) => x.fixedRate.cpuMsPerRequest ?? Number.NaN)),
+    autocannonQuotaP99Ms: median(runs.map((x) => x.autocannonQuota.latencyMs.p99)),
     cpuMsPerRequestAtSaturation: median(runs.map((x) => x.saturation.cpuMsPerRequest ?? Number.NaN)),
   };
 }

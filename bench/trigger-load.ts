@@ -11,15 +11,19 @@ import type { Stack } from '../test/helpers/stack';
 import { stackProcessEnv } from '../test/helpers/worker-process';
 import { modelWorkflowId } from '../workflows/messages';
 import { startControlStack } from './lib/control-stack';
+import { runPacedLoad } from './lib/paced-load';
 import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
 
 /**
  * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
  * The API (api/server.ts) and a control worker run as their own processes
- * against a Temporal dev server and Postgres; autocannon, in this process,
- * sends `POST /v1/models/:model/triggers` at a fixed rate (latency corrected
- * for coordinated omission: a late request is timed from when it should have
- * been sent). Most requests carry a fresh dedup key; every tenth repeats a
+ * against a Temporal dev server and Postgres; this process sends
+ * `POST /v1/models/:model/triggers` at a fixed rate, evenly spaced and open
+ * loop (bench/lib/paced-load.ts: a late request is timed from when it was
+ * due). The same rate as autocannon's `overallRate` (a per-second quota per
+ * connection, so a burst of `--connections` triggers at the start of every
+ * second) follows, reported apart, because earlier results used it. Most
+ * requests carry a fresh dedup key; every tenth repeats a
  * key sent 45 requests before (answered 200 `deduplicated`). No training
  * worker runs, so the first trigger's run stays in training and every later
  * trigger takes the path a storm takes while a run is in progress: recorded,
@@ -164,8 +168,37 @@ async function main() {
       loadGenerator: process.pid,
     };
     let sent = 0;
-    /** A fixed-rate load of `seconds`, counting every answer's fate and the first answer of each refused kind. */
+    /** Counts an answer's fate, and keeps the first answer of each refused kind. */
+    const countFate = (
+      status: number,
+      body: string,
+      fates: Record<string, number>,
+      refusals: Record<string, string>,
+    ) => {
+      let fate = `http-${status}`;
+      try {
+        fate = (JSON.parse(body) as { fate?: string }).fate ?? fate;
+      } catch {
+        // not JSON: counted by status
+      }
+      fates[fate] = (fates[fate] ?? 0) + 1;
+      if (status >= 300) refusals[`http-${status}`] ??= body.slice(0, 500);
+    };
+    /** The fixed-rate load of `seconds`, evenly spaced, counting every answer's fate. */
     const load = (seconds: number, fates: Record<string, number>, refusals: Record<string, string>) =>
+      runPacedLoad({
+        origin: server.url,
+        headers,
+        rate: RATE,
+        seconds,
+        connections: CONNECTIONS,
+        settleSeconds: 0,
+        timeoutSeconds: 10,
+        request: () => triggerRequest(sent++, models),
+        onResponse: (status, body) => countFate(status, body, fates, refusals),
+      });
+    /** The same rate as autocannon's per-second quota per connection (bursts), for earlier results. */
+    const quotaLoad = (seconds: number, fates: Record<string, number>, refusals: Record<string, string>) =>
       autocannon({
         url: server.url,
         method: 'POST',
@@ -177,16 +210,7 @@ async function main() {
         requests: [
           {
             setupRequest: (req) => ({ ...req, ...triggerRequest(sent++, models) }),
-            onResponse: (status, body) => {
-              let fate = `http-${status}`;
-              try {
-                fate = (JSON.parse(body) as { fate?: string }).fate ?? fate;
-              } catch {
-                // not JSON: counted by status
-              }
-              fates[fate] = (fates[fate] ?? 0) + 1;
-              if (status >= 300) refusals[`http-${status}`] ??= body.slice(0, 500);
-            },
+            onResponse: (status, body) => countFate(status, body, fates, refusals),
           },
         ],
       });
@@ -222,7 +246,6 @@ async function main() {
     const fates: Record<string, number> = {};
     const refusals: Record<string, string> = {};
     const result = await load(DURATION_S, fates, refusals);
-
     const answered = Object.values(fates).reduce((a, b) => a + b, 0);
     const cpuMsPerRequest = Object.fromEntries(
       Object.entries(processes).map(([k, pid]) => {
@@ -240,32 +263,35 @@ async function main() {
       .where(inArray(triggers.model, models));
     const executions = (await executionsOf(stack, models)) - executionsBefore;
     const round = (x: number) => Math.round(x * 100) / 100;
-    const ratio = idle.latencyMs.p99 > 0 ? round(result.latency.p99 / idle.latencyMs.p99) : null;
+    const ratio = idle.latencyMs.p99 > 0 ? round(result.latencyMs.p99 / idle.latencyMs.p99) : null;
     const synchronous = Object.keys(fates).every((f) => ANSWERED_FATES.has(f));
+
+    const quotaFates: Record<string, number> = {};
+    const quotaRefusals: Record<string, string> = {};
+    const quota = await quotaLoad(DURATION_S, quotaFates, quotaRefusals);
     const report = {
       bench: 'trigger-load',
       at: new Date().toISOString(),
       machine: `${os.cpus().length} cores, load average ${os.loadavg().map(round).join(' ')} at the end`,
       setup:
-        'API and control worker as separate processes; Temporal dev server; Postgres; autocannon in the bench process on loopback',
+        'API and control worker as separate processes; Temporal dev server; Postgres; the load from the bench process on loopback, evenly spaced and open loop (bench/lib/paced-load.ts), then the same rate as autocannon overallRate (autocannonQuota)',
       targetRate: RATE,
       durationSeconds: DURATION_S,
       warmup: {
         seconds: WARMUP_S,
-        latencyMs: warmup && { p50: warmup.latency.p50, p99: warmup.latency.p99, max: warmup.latency.max },
+        latencyMs: warmup && {
+          p50: warmup.latencyMs.p50,
+          p99: warmup.latencyMs.p99,
+          max: warmup.latencyMs.max,
+        },
         errors: warmup ? warmup.errors + warmup.non2xx : 0,
         fates: warmupFates,
       },
       connections: CONNECTIONS,
       models: MODELS,
-      requests: { sent: result.requests.sent, answered },
-      latencyMs: {
-        p50: result.latency.p50,
-        p90: result.latency.p90,
-        p99: result.latency.p99,
-        max: result.latency.max,
-        mean: round(result.latency.mean),
-      },
+      requests: { sent: result.sent, answered },
+      latencyMs: result.latencyMs,
+      sendLagMs: result.sendLagMs,
       idle: { ...idle, note: 'one trigger at a time to the same model, a run in progress' },
       started: started && {
         ...started,
@@ -288,19 +314,25 @@ async function main() {
       everyFateSynchronous: synchronous,
       modelWorkflowExecutionsDuringLoad: executions,
       errors: result.errors,
-      timeouts: result.timeouts,
       non2xx: result.non2xx,
-      statusCodes: Object.fromEntries(
-        Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count ?? 0]),
-      ),
-      throughput: {
-        requestsPerSecond: round(result.requests.average),
-        bytesPerSecond: Math.round(result.throughput.average),
-      },
+      throughput: { requestsPerSecond: result.requestsPerSecond },
       fates,
       refusals,
       cpuMsPerRequest,
       triggersStored: stored?.n ?? 0,
+      autocannonQuota: {
+        note: `autocannon overallRate ${RATE} over ${CONNECTIONS} connections: each connection sends its share of a second as fast as it can, then waits for the next second (bursts); after the measured load, not counted in triggersStored`,
+        latencyMs: {
+          p50: quota.latency.p50,
+          p90: quota.latency.p90,
+          p99: quota.latency.p99,
+          max: quota.latency.max,
+        },
+        p99RatioToIdle: idle.latencyMs.p99 > 0 ? round(quota.latency.p99 / idle.latencyMs.p99) : null,
+        errors: quota.errors + quota.non2xx + quota.timeouts,
+        fates: quotaFates,
+        refusals: quotaRefusals,
+      },
     };
     await mkdir('bench/results', { recursive: true });
     await writeFile('bench/results/trigger-load.json', `${JSON.stringify(report, null, 2)}\n`);
