@@ -39,7 +39,7 @@ import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
  * start of the model's workflow, which starts a run).
  *
  *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--warmup 5] [--connections 10] [--models 1]
- *                                 [--idle 200] [--started 50]
+ *                                 [--idle 1000] [--started 50]
  *
  * DATABASE_URL names the Postgres server (default: scripts/ensure-postgres);
  * Every request carries `Authorization: Bearer <token>`: CTLOOP_BENCH_TOKEN
@@ -62,8 +62,8 @@ const WARMUP_S = option('warmup', 5, { zero: true });
 const CONNECTIONS = option('connections', 10);
 /** Requests go round-robin to this many models (one, as the issue asks, unless told). */
 const MODELS = option('models', 1);
-/** Triggers sent one at a time to an idle system, to time a single update. */
-const IDLE_TRIGGERS = option('idle', 200);
+/** Triggers sent one at a time to an idle system, to time a single update (1,000, so that its p99 is not one or two samples). */
+const IDLE_TRIGGERS = option('idle', 1000);
 /** Fresh models, each sent its first trigger (the `started` path), one at a time. */
 const STARTED_MODELS = option('started', 50, { zero: true });
 /** Milliseconds between the idle phases' triggers. */
