@@ -208,7 +208,7 @@ export function measureFeature(
     };
   }
   const a = categorySample(ref, 'reference', feature.name);
-  return categoricalDrift(feature.name, a, ref.length - a.missing, cur, policy);
+  return categoricalDrift(feature.name, a, cur, policy);
 }
 
 function column(data: ColumnarData, side: string, feature: DriftFeature): NumericColumn | CategoricalColumn {
@@ -283,11 +283,12 @@ function pct(share: number): string {
 export function categoricalDrift(
   name: string,
   reference: { counts: ReadonlyMap<string, number>; missing: number },
-  referenceCount: number,
   cur: NumericColumn | CategoricalColumn,
   policy: DriftPolicy,
 ): Omit<CategoricalFeatureDrift, 'drifted' | 'reasons' | 'adjustedPValue'> {
   const b = categorySample(cur, 'current', name);
+  let referenceCount = 0;
+  for (const c of reference.counts.values()) referenceCount += c;
   const p = categoricalPsi(reference.counts, b.counts, { epsilon: policy.epsilon });
   const chi = chiSquaredHomogeneity(reference.counts, b.counts);
   return {

@@ -62,9 +62,7 @@ export function measureFeatureAgainstSketch(
   if (values === undefined) throw new Error(`driftReport: current has no column '${feature.name}'`);
   if (s.kind === 'categorical') {
     // The counts are all that PSI and chi-squared use: the same computation as measureFeature's.
-    let referenceCount = 0;
-    for (const c of s.counts.values()) referenceCount += c;
-    return categoricalDrift(feature.name, s, referenceCount, values, policy);
+    return categoricalDrift(feature.name, s, values, policy);
   }
   const column = numericColumn(values, feature.name);
   if (s.sorted.length > 0) return exactNumeric(feature.name, s, column, policy);
