@@ -90,7 +90,11 @@ export function createV2Server(opts: { url: string; repository: string; timeoutM
         () => req.destroy(Object.assign(new Error('timed out'), { code: 'TimeoutError' })),
         timeoutMs,
       );
+      let failed = false;
       function fail(err: Error & { code?: string }) {
+        // The request and its response may both report one broken connection: act once.
+        if (failed) return;
+        failed = true;
         clearTimeout(deadline);
         // A kept-alive connection the server closed just as it was reused: once more on a fresh one.
         if (req.reusedSocket && err.code === 'ECONNRESET' && !retried)
