@@ -274,8 +274,8 @@ export function createTrainingActivities({ db, artifacts, trainers, log, device 
         /**
          * A checkpoint enters the heartbeat (and the progress report) only once the shared store
          * holds it, synced and renamed into place, with its checksum: a resume never sees one that
-         * is not on disk. The builtin trainer trains on meanwhile but hands over its next
-         * checkpoint only after this one is stored (trainers/checkpoint-writer.ts), so the work it
+         * is not on disk. The builtin trainer trains on meanwhile, on its own thread, but hands over
+         * its next checkpoint only after this one is stored (compute/logreg-threads.ts), so the work it
          * loses with a worker is at most one interval plus the steps trained during one store (at
          * most another interval), plus one heartbeat flush.
          */

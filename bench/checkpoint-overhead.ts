@@ -28,11 +28,13 @@ import { workflowsPath } from '../workers/runtime';
  * training-durability's throughput part), written to
  * bench/results/checkpoint-overhead.json.
  *
- * Three sides of the same job (same data, seed and parameters, one Node
- * thread, the default libuv pool): no checkpoint but the final one; a
- * checkpoint every 10 epochs with the current trainer; and the same with
- * the trainer as it was at REFERENCE_COMMIT (checkpoints written on the
- * training path), imported from git into bench/.reference/. One warm-up
+ * Three sides of the same job (same data, seed and parameters, the default
+ * libuv pool): no checkpoint but the final one; a checkpoint every 10 epochs
+ * with the current trainer (its epochs on one thread of their own, the
+ * worker's main thread storing the checkpoints); and the same with the
+ * trainer as it was at REFERENCE_COMMIT (epochs and checkpoints on the
+ * worker's main thread, checkpoints written on the training path), imported
+ * from git into bench/.reference/. One warm-up
  * round is recorded and left out; then ROUNDS rounds, the order of the sides
  * rotated each round, so drift in the machine's load hits all sides alike.
  * Each ratio is checkpointed / un-checkpointed steps per second within a

@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { parseCsv } from '../domain/csv';
+import { toMatrix } from '../domain/data-validation';
+import { initTraining, toModel, trainEpoch } from '../domain/logistic-regression';
 import { generateDataset } from '../domain/synthetic-data';
 import { sha256 } from '../storage/atomic-file';
 import { createBuiltinLogRegTrainer } from '../trainers/builtin-logreg';
@@ -129,5 +132,53 @@ describe('the builtin trainer writes checkpoints beside training', () => {
     expect(log.inFlight).toBe(0);
     expect(log.stored.at(-1)).toBe(storing);
     expect(log.started.at(-1)).toBe(storing);
+  });
+
+  it('trains on while the main thread is busy: the steps run on a thread of their own', async () => {
+    // ~1 ms a step, a checkpoint every 1,000; the main thread then blocks for 300 ms, as a long
+    // workflow task would. (With checkpoints due meanwhile, the thread would wait for their stores.)
+    const { job, log } = slowStoreJob({ storeMs: 1, stepDelayMs: 1 });
+    const long = { ...job, params: { ...job.params, epochs: 2000 }, checkpointEvery: 1000 };
+    const training = createBuiltinLogRegTrainer().train(long);
+    while (log.lastStep < 20) await sleep(1);
+    const before = log.lastStep;
+    const until = performance.now() + 300;
+    while (performance.now() < until) {
+      // busy: no message is handled, no timer fires
+    }
+    await sleep(20);
+    const after = log.lastStep;
+    await training;
+    // On the calling thread, no step could run during the block; on its own thread, ~250 did.
+    expect(after - before).toBeGreaterThan(50);
+    expect(log.stored).toEqual([1000, 2000]);
+  });
+
+  it('fails a job whose data it cannot read with the reason, and trains the next job as before', async () => {
+    const bad = slowStoreJob({ storeMs: 1 });
+    writeFileSync(bad.job.dataPath, 'x1,x2\n1,2\n');
+    await expect(createBuiltinLogRegTrainer().train(bad.job)).rejects.toThrow(
+      "toMatrix: missing column 'x3'",
+    );
+    expect(bad.log.started).toEqual([]);
+    const good = slowStoreJob({ storeMs: 1 });
+    const result = await createBuiltinLogRegTrainer().train(good.job);
+    expect(result.steps).toBe(EPOCHS);
+    expect(good.log.stored.at(-1)).toBe(EPOCHS);
+  });
+
+  it('gives the same model as training on the calling thread, step for step', async () => {
+    const { job } = slowStoreJob({ storeMs: 0 });
+    const result = await createBuiltinLogRegTrainer().train(job);
+    const { X, y } = toMatrix(parseCsv(readFileSync(job.dataPath, 'utf8')), {
+      features: job.features.map((name) => ({ name, maxNullRate: 1 })),
+      label: job.label,
+    });
+    const params = { epochs: EPOCHS, learningRate: 0.5, l2: 0.001, seed: 7 };
+    let state = initTraining(X, y, params);
+    while (state.epoch < EPOCHS) state = trainEpoch(state, X, y, params);
+    expect(JSON.parse(readFileSync(result.artifactPath, 'utf8'))).toEqual(
+      JSON.parse(JSON.stringify(toModel(state, job.features))),
+    );
   });
 });

@@ -24,8 +24,9 @@ export interface TrainJob {
   /**
    * Stores a checkpoint durably and heartbeats it. Called one at a time, in
    * step order, and the last call ends before `train` returns or throws. The
-   * builtin trainer trains on while a call runs but makes the next call only
-   * after it ended (checkpoint-writer.ts), so its stored checkpoint is never
+   * builtin trainer trains on (on its own thread) while a call runs but makes
+   * the next call only after it ended (compute/logreg-threads.ts), so its
+   * stored checkpoint is never
    * more than two intervals behind training; a process trainer's
    * announcements are queued and stored in order while the process goes on.
    */
