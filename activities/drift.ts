@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import {
@@ -28,6 +27,7 @@ import { measureFeatureAgainstSketch, sketchServes } from '../domain/drift/sketc
 import { type DataSchema, parseStoredSection } from '../domain/policy';
 import { InvalidPolicyError } from '../domain/policy-bounds';
 import type { ArtifactStore } from '../storage/artifact-store';
+import { readWholeFile } from '../storage/read-whole-file';
 import type { ActivityDeps } from './deps';
 import { heartbeatWhile } from './heartbeats';
 
@@ -38,7 +38,7 @@ import { heartbeatWhile } from './heartbeats';
  */
 export async function readDataBytes(store: ArtifactStore, uri: string): Promise<Uint8Array> {
   if (uri.startsWith('artifact://')) return store.get(uri);
-  return readFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
+  return readWholeFile(uri.startsWith('file://') ? new URL(uri).pathname : uri);
 }
 
 const isParquet = (uri: string) => /\.parquet$/i.test(uri);
@@ -49,14 +49,23 @@ export async function readDataColumns(
   uri: string,
   features: readonly DriftFeature[],
 ): Promise<ColumnarData> {
-  const bytes = await readDataBytes(store, uri);
+  return columnsOf(await readDataBytes(store, uri), uri, features);
+}
+
+async function columnsOf(
+  bytes: Uint8Array,
+  uri: string,
+  features: readonly DriftFeature[],
+): Promise<ColumnarData> {
   return isParquet(uri) ? parquetColumns(bytes, features) : csvColumns(bytes, features);
 }
 
 /**
  * The drift report of the data at `currentUri` against the data at
- * `referenceUri`, as the drift activity computes it. With one thread: read and
- * parse the reference, then the current batch, then `driftReport`. With more
+ * `referenceUri`, as the drift activity computes it. With one thread: both
+ * files are read at once (the current batch's read goes on, on libuv's pool,
+ * while the reference is parsed), then parsed one after the other, then
+ * `driftReport`. With more
  * (compute/drift-threads): both files are read at once, parsed on two threads
  * at once, and the features measured in `threads` groups; the report is the
  * same, and so is the error when something is wrong (the reference's before
@@ -74,12 +83,12 @@ export async function driftReportOfData(
 ): Promise<DriftReport> {
   const { referenceUri, currentUri, features } = input;
   if (threads <= 1) {
-    return driftReport({
-      reference: await readDataColumns(store, referenceUri, features),
-      current: await readDataColumns(store, currentUri, features),
-      features,
-      policy: input.policy,
-    });
+    const readingReference = readDataBytes(store, referenceUri);
+    const readingCurrent = readDataBytes(store, currentUri);
+    readingCurrent.catch(() => {}); // its failure is reported below, after the reference's
+    const reference = await columnsOf(await readingReference, referenceUri, features);
+    const current = await columnsOf(await readingCurrent, currentUri, features);
+    return driftReport({ reference, current, features, policy: input.policy });
   }
   const [referenceBytes, currentBytes] = await Promise.allSettled([
     readDataBytes(store, referenceUri),

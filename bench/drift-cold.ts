@@ -7,9 +7,10 @@
  * Without `phases`: driftReportOfData (the drift activity's code) once, on
  * THREADS threads; prints wall and CPU milliseconds, peak RSS and the report.
  * With `phases` (one thread): the same work step by step, each step timed:
- * reading both files, parsing them (csvColumns), sorting every column
- * (finiteSorted), then PSI, KS and the rest of the report on the sorted
- * columns; the sum is the one-thread report's time with its parts laid open.
+ * reading both files, parsing them (csvColumns), then each feature's PSI and
+ * KS (measureFeature: counted into buckets, ./domain/drift/bucketed); the
+ * sum is the one-thread report's time with its parts laid open (here the
+ * reads are not overlapped with the parse).
  * With `sketch SKETCH`: driftReportOfSketch instead, the reference given by
  * its sketch (made at training time; the reference file is not read).
  */
@@ -17,10 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { driftReportOfData, driftReportOfSketch } from '../activities/drift';
 import { closeDriftThreads } from '../compute/drift-threads';
 import { csvColumns } from '../domain/drift/csv-columns';
-import { ksTwoSampleSorted } from '../domain/drift/ks';
-import { psiSorted } from '../domain/drift/psi';
-import type { DriftFeature } from '../domain/drift/report';
-import { finiteSorted } from '../domain/drift/sample';
+import { driftPolicySchema } from '../domain/drift/policy';
+import { type DriftFeature, measureFeature } from '../domain/drift/report';
 import { createLocalArtifactStore } from '../storage/artifact-store';
 
 const [referenceFile, currentFile, columnsArg, threadsArg, mode, sketchFile] = process.argv.slice(2);
@@ -45,15 +44,9 @@ if (mode === 'phases') {
   lap('readMs');
   const [reference, current] = bytes.map((b) => csvColumns(b, features));
   lap('parseMs');
-  const sorted = features.map((f) => [
-    finiteSorted(reference![f.name] as Float64Array),
-    finiteSorted(current![f.name] as Float64Array),
-  ]);
-  lap('sortMs');
-  for (const [a, b] of sorted) psiSorted(a!, b!);
-  lap('psiMs');
-  for (const [a, b] of sorted) ksTwoSampleSorted(a!, b!);
-  lap('ksMs');
+  const policy = driftPolicySchema.parse({});
+  for (const f of features) measureFeature(f, { reference: reference!, current: current! }, policy);
+  lap('measureMs');
   console.log(JSON.stringify({ phases, cpuMs: cpuMs(process.cpuUsage(cpu)) }));
 } else {
   const start = performance.now();

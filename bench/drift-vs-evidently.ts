@@ -19,7 +19,7 @@
  * CTLOOP_DRIFT_THREADS threads (default min(cores, 4)); --runs runs each,
  * interleaved, the median reported with every run (the reports must be
  * identical); then one more cold one-thread run step by step (read, parse,
- * sort, PSI, KS) to show where the time goes.
+ * measure: PSI and KS) to show where the time goes.
  * Evidently: bench/evidently_drift.py in .tools/pyenv-evidently
  * (scripts/ensure-evidently), a fresh interpreter per run with OpenMP / BLAS /
  * numexpr pinned to one thread: pandas.read_csv of both files, then one
@@ -222,7 +222,7 @@ const result = {
     generateMs: ms(generateMs),
   },
   ctloop: {
-    includes: `driftReportOfData, the drift activity's code: read both files, csvColumns (CSV bytes → Float64Array columns), per column sort, PSI on 10 reference-quantile bins (epsilon 1e-4), two-sample KS + p-value, BH across columns, verdict. Every run in a fresh node process (cold: first call, no JIT warm-up); median of ${runs} runs each; with ${threads} threads both files are parsed at once, one per thread, and the features measured in groups, one per thread`,
+    includes: `driftReportOfData, the drift activity's code: read both files (on one thread, the current file's read overlaps the reference's parse), csvColumns (CSV bytes → Float64Array columns), per column PSI on 10 reference-quantile bins (epsilon 1e-4) and two-sample KS + p-value, both exact, by counting the columns into buckets (domain/drift/bucketed: the same figures as sorting them), BH across columns, verdict. Every run in a fresh node process (cold: first call, no JIT warm-up); median of ${runs} runs each; with ${threads} threads both files are parsed at once, one per thread, and the features measured in groups, one per thread`,
     oneThread: {
       wallMs: wall(single),
       cpuMs: cpu(single),
@@ -230,7 +230,7 @@ const result = {
       phases: {
         ...phases.phases,
         cpuMs: phases.cpuMs,
-        note: 'a separate cold one-thread run, step by step: read both files, parse (csvColumns), sort every column (finiteSorted), PSI, KS',
+        note: 'a separate cold one-thread run, step by step: read both files (not overlapped), parse (csvColumns), measure every feature (measureFeature: PSI and KS)',
       },
     },
     threaded: { threads, wallMs: wall(parallel), cpuMs: cpu(parallel), runs: parallel },

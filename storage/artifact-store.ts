@@ -1,6 +1,7 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomically } from './atomic-file';
+import { readWholeFile } from './read-whole-file';
 
 export { sha256 } from './atomic-file';
 
@@ -38,7 +39,7 @@ export function createLocalArtifactStore(root: string): ArtifactStore {
     async put(key, data) {
       return { uri: SCHEME + key, sha256: await writeFileAtomically(resolve(key), data) };
     },
-    get: (uri) => readFile(resolve(uri)),
+    get: (uri) => readWholeFile(resolve(uri)),
     async list(prefix) {
       const dir = resolve(prefix);
       try {

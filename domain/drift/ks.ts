@@ -60,12 +60,26 @@ export function ksTwoSampleSorted(reference: SortedSample, current: SortedSample
   const n2 = b.length;
   if (n1 === 0) throw new Error('ksTwoSample: reference has no finite values');
   if (n2 === 0) throw new Error('ksTwoSample: current sample has no finite values');
-  const counts = {
-    reference: { count: n1, missing: reference.missing },
-    current: { count: n2, missing: current.missing },
-  };
+  return ksOfStatistic(
+    statistic(a, b),
+    { count: n1, missing: reference.missing },
+    { count: n2, missing: current.missing },
+  );
+}
 
-  const d = statistic(a, b);
+/**
+ * The test's result for a statistic D found by any exact means (the merge
+ * walk here, or ./bucketed without sorting): the exact or asymptotic p-value
+ * for the two finite counts.
+ */
+export function ksOfStatistic(
+  d: number,
+  reference: { readonly count: number; readonly missing: number },
+  current: { readonly count: number; readonly missing: number },
+): KsResult {
+  const n1 = reference.count;
+  const n2 = current.count;
+  const counts = { reference, current };
   if (Math.max(n1, n2) <= KS_EXACT_MAX_N) {
     const g = gcd(n1, n2);
     const lcm = (n1 / g) * n2;

@@ -187,10 +187,18 @@ export function categoricalPsi(
 
 /** R type 7 quantile of an ascending, non-empty array, 0 ≤ p ≤ 1. */
 export function quantileType7(sorted: Float64Array, p: number): number {
-  const h = (sorted.length - 1) * p;
+  return quantileType7Of(sorted.length, p, (rank) => sorted[rank]!);
+}
+
+/**
+ * The same quantile of n values known by rank: `at(r)` is the value of rank r
+ * (0-based, ascending). Only ranks ⌊(n−1)·p⌋ and the next are asked for.
+ */
+export function quantileType7Of(n: number, p: number, at: (rank: number) => number): number {
+  const h = (n - 1) * p;
   const lo = Math.floor(h);
-  const a = sorted[lo]!;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)]!;
+  const a = at(lo);
+  const b = at(Math.min(lo + 1, n - 1));
   return a + (h - lo) * (b - a);
 }
 
