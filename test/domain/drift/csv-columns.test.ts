@@ -43,6 +43,28 @@ describe('csvColumns', () => {
     expect(Array.from(column)).toEqual(cells.map(Number));
   });
 
+  it('parses mantissas around 2^53 and long runs of digits exactly as Number() does', () => {
+    const cells = [
+      '9007199254740991',
+      '9007199254740992',
+      '9007199254740993',
+      '-9007199254740993',
+      '900719925474099.3',
+      '0.9007199254740993',
+      '12345678901234567890',
+      '0.00000000000000000000000001',
+      '000000000000000000001.5',
+      '1.0000000000000000000000001',
+      '99999999999999999999e-22',
+      '123456789012345e22',
+      '1e23',
+      '4.35',
+      '-0.000001',
+    ];
+    const column = csvColumns(`v\n${cells.join('\n')}\n`, numeric('v')).v as Float64Array;
+    expect(Array.from(column)).toEqual(cells.map(Number));
+  });
+
   it('reads categorical columns as trimmed labels with null for a missing cell, and ignores other columns', () => {
     const text = 'plan,x,label\n pro ,1,0\n"team, large",2,1\nNA,3,0\n,4,1\n2,5,0\nZürich,6,1\n';
     const columns = csvColumns(Buffer.from(text, 'utf8'), [{ name: 'plan', kind: 'categorical' }]);
