@@ -17,6 +17,7 @@ const BENCHES = [
   'drift-vs-evidently',
   'drift-wide',
   'trigger-load',
+  'continue-as-new-handover',
   'scale-models',
   'workflow-memory',
   'gateway',

@@ -242,6 +242,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 2_000));
 
     const executionsBefore = await executionsOf(stack, models);
+    const loadStartedAt = Date.now();
     const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
     const fates: Record<string, number> = {};
     const refusals: Record<string, string> = {};
@@ -262,6 +263,9 @@ async function main() {
       .from(triggers)
       .where(inArray(triggers.model, models));
     const executions = (await executionsOf(stack, models)) - executionsBefore;
+    const continuedAsNewAtS = (await executionStarts(stack, models))
+      .filter((t) => t > loadStartedAt)
+      .map((t) => Math.round((t - loadStartedAt) / 100) / 10);
     const round = (x: number) => Math.round(x * 100) / 100;
     const ratio = idle.latencyMs.p99 > 0 ? round(result.latencyMs.p99 / idle.latencyMs.p99) : null;
     const synchronous = Object.keys(fates).every((f) => ANSWERED_FATES.has(f));
@@ -292,6 +296,7 @@ async function main() {
       requests: { sent: result.sent, answered },
       latencyMs: result.latencyMs,
       sendLagMs: result.sendLagMs,
+      slowestSeconds: result.slowestSeconds,
       idle: { ...idle, note: 'one trigger at a time to the same model, a run in progress' },
       started: started && {
         ...started,
@@ -313,6 +318,10 @@ async function main() {
       },
       everyFateSynchronous: synchronous,
       modelWorkflowExecutionsDuringLoad: executions,
+      continuedAsNewAtS: {
+        seconds: continuedAsNewAtS,
+        note: "when each execution of the models' workflows that began during the measured load started, in seconds from the load's start (settling included); compare latencyMs.slowestSeconds, counted from the end of settling",
+      },
       errors: result.errors,
       non2xx: result.non2xx,
       throughput: { requestsPerSecond: result.requestsPerSecond },
@@ -352,6 +361,16 @@ const ANSWERED_FATES: ReadonlySet<string> = new Set([
   'deduplicated',
   'suppressed',
 ]);
+
+/** When each execution of the models' workflows started (ms since the epoch), oldest first. */
+async function executionStarts(stack: Stack, models: readonly string[]): Promise<number[]> {
+  const starts: number[] = [];
+  for (const model of models) {
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${modelWorkflowId(model)}'` }))
+      starts.push(w.startTime.getTime());
+  }
+  return starts.sort((a, b) => a - b);
+}
 
 /** Executions of the models' workflows so far (each continue-as-new adds one). */
 async function executionsOf(stack: Stack, models: readonly string[]): Promise<number> {

@@ -44,6 +44,12 @@ export interface PacedLoadFigures {
   readonly latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
   /** How late the generator itself sent requests (its own floor; it is part of every latency). */
   readonly sendLagMs: { p50: number; p99: number };
+  /**
+   * The seconds of the counted part that held the slowest answers (by when
+   * they were due), at most 5, slowest first: whether the tail is one stall
+   * or spread over the run.
+   */
+  readonly slowestSeconds: readonly { second: number; maxMs: number; p90Ms: number }[];
   readonly sent: number;
   readonly answered: number;
   readonly ok: number;
@@ -59,6 +65,8 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadFig
   const settle = Math.round(opts.settleSeconds * opts.rate);
   const total = settle + Math.round(opts.seconds * opts.rate);
   const latencies: number[] = [];
+  /** Latencies by the second (of the counted part) in which each request was due. */
+  const bySecond: number[][] = [];
   const sendLag: number[] = [];
   const counts = { answered: 0, ok: 0, non2xx: 0, errors: 0 };
   let sent = 0;
@@ -79,7 +87,11 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadFig
       if (counted) {
         if (outcome !== 'errors') counts.answered += 1;
         counts[outcome] += 1;
-        latencies.push(performance.now() - dueAt);
+        const latency = performance.now() - dueAt;
+        latencies.push(latency);
+        const second = Math.floor((index - settle) / opts.rate);
+        bySecond[second] ??= [];
+        bySecond[second].push(latency);
       }
       if (sent === total && inFlight === 0) finished();
     };
@@ -137,6 +149,13 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadFig
       max: round(sorted[sorted.length - 1] ?? Number.NaN),
     },
     sendLagMs: { p50: round(quantile(lagSorted, 0.5)), p99: round(quantile(lagSorted, 0.99)) },
+    slowestSeconds: bySecond
+      .map((ls, second) => {
+        const s = Float64Array.from(ls).sort();
+        return { second, maxMs: round(s[s.length - 1]!), p90Ms: round(quantile(s, 0.9)) };
+      })
+      .sort((a, b) => b.maxMs - a.maxMs)
+      .slice(0, 5),
     sent: total - settle,
     ...counts,
   };
