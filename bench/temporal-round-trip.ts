@@ -66,6 +66,7 @@ async function main() {
                 context: { dedupKey: null, policy },
               },
             ],
+            [],
           ],
         }),
     };

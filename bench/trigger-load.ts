@@ -263,9 +263,7 @@ async function main() {
       .from(triggers)
       .where(inArray(triggers.model, models));
     const executions = (await executionsOf(stack, models)) - executionsBefore;
-    const continuedAsNewAtS = (await executionStarts(stack, models))
-      .filter((t) => t > loadStartedAt)
-      .map((t) => Math.round((t - loadStartedAt) / 100) / 10);
+    const continuedAsNew = (await executionStarts(stack, models)).filter((e) => e.startedAt > loadStartedAt);
     const round = (x: number) => Math.round(x * 100) / 100;
     const ratio = idle.latencyMs.p99 > 0 ? round(result.latencyMs.p99 / idle.latencyMs.p99) : null;
     const synchronous = Object.keys(fates).every((f) => ANSWERED_FATES.has(f));
@@ -319,8 +317,9 @@ async function main() {
       everyFateSynchronous: synchronous,
       modelWorkflowExecutionsDuringLoad: executions,
       continuedAsNewAtS: {
-        seconds: continuedAsNewAtS,
-        note: "when each execution of the models' workflows that began during the measured load started, in seconds from the load's start (settling included); compare latencyMs.slowestSeconds, counted from the end of settling",
+        seconds: continuedAsNew.map((e) => Math.round((e.startedAt - loadStartedAt) / 100) / 10),
+        carriedBytes: continuedAsNew.map((e) => e.inputBytes),
+        note: "when each execution of the models' workflows that began during the measured load started, in seconds from the load's start (settling included), and the size of the state it was handed (its input); compare latencyMs.slowestSeconds, counted from the end of settling",
       },
       errors: result.errors,
       non2xx: result.non2xx,
@@ -363,13 +362,25 @@ const ANSWERED_FATES: ReadonlySet<string> = new Set([
 ]);
 
 /** When each execution of the models' workflows started (ms since the epoch), oldest first. */
-async function executionStarts(stack: Stack, models: readonly string[]): Promise<number[]> {
-  const starts: number[] = [];
+/** When each execution of the models' workflows started, and the size of the state it was handed. */
+async function executionStarts(
+  stack: Stack,
+  models: readonly string[],
+): Promise<{ startedAt: number; inputBytes: number }[]> {
+  const starts: { startedAt: number; inputBytes: number }[] = [];
   for (const model of models) {
-    for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${modelWorkflowId(model)}'` }))
-      starts.push(w.startTime.getTime());
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${modelWorkflowId(model)}'` })) {
+      // The first page of one event: the start, with the input (the carried state).
+      const page = await stack.client.workflowService.getWorkflowExecutionHistory({
+        namespace: stack.client.options.namespace,
+        execution: { workflowId: w.workflowId, runId: w.runId },
+        maximumPageSize: 1,
+      });
+      const input = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+      starts.push({ startedAt: w.startTime.getTime(), inputBytes: input?.payloads?.[0]?.data?.length ?? 0 });
+    }
   }
-  return starts.sort((a, b) => a - b);
+  return starts.sort((a, b) => a.startedAt - b.startedAt);
 }
 
 /** Executions of the models' workflows so far (each continue-as-new adds one). */

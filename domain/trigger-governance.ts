@@ -1,4 +1,4 @@
-import { jsonBytes } from './json-bytes';
+import { jsonStringBytes } from './json-bytes';
 import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy-bounded';
 
 /**
@@ -31,7 +31,12 @@ export type GovernedFate = 'started' | 'queued' | 'joined' | 'held' | 'deduplica
 export type RunAction = 'start' | 'start-follow-up' | 'open-follow-up' | 'join-follow-up' | 'none';
 
 export interface DedupEntry {
-  readonly triggerId: string;
+  /**
+   * The trigger that brought the key; null for a key carried over from an
+   * earlier execution of the model's workflow, which carries keys without
+   * their triggers (the API finds that trigger by key and run).
+   */
+  readonly triggerId: string | null;
   readonly runId: string;
   /** Epoch milliseconds after which the key counts as new. */
   readonly expiresAt: number;
@@ -116,7 +121,8 @@ export function decideTrigger(
   if (trigger.dedupKey !== null) {
     const seen = state.dedup.get(trigger.dedupKey);
     if (seen !== undefined && seen.expiresAt > now) {
-      const reason = `dedupKey seen in trigger ${seen.triggerId} (until ${iso(seen.expiresAt)})`;
+      const seenIn = seen.triggerId === null ? `run ${seen.runId}` : `trigger ${seen.triggerId}`;
+      const reason = `dedupKey seen in ${seenIn} (until ${iso(seen.expiresAt)})`;
       return decision('deduplicated', 'none', reason, seen);
     }
   }
@@ -213,10 +219,14 @@ export interface DedupLookup {
 export class DedupIndex implements DedupLookup {
   private readonly keys = new Map<string, DedupEntry>();
 
-  /** Starts from a carried record (any order), oldest expiry first. */
-  constructor(carried: Readonly<Record<string, DedupEntry>> = {}) {
-    const entries = Object.entries(carried).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
-    for (const [key, entry] of entries) this.keys.set(key, entry);
+  /** Starts from what an earlier execution carried (`toCarry`), oldest expiry first. */
+  constructor(carried?: DedupCarry) {
+    if (!carried) return;
+    let expiresAt = 0;
+    carried.keys.forEach((key, i) => {
+      expiresAt += carried.expiresAt[i]!;
+      this.keys.set(key, { triggerId: null, runId: carried.runIds[carried.runs[i]!]!, expiresAt });
+    });
   }
 
   get(dedupKey: string): DedupEntry | undefined {
@@ -258,10 +268,67 @@ export class DedupIndex implements DedupLookup {
     return live;
   }
 
-  /** The live keys as a record, to carry across continue-as-new. */
-  toRecord(now: number): Record<string, DedupEntry> {
-    return pruneDedup(Object.fromEntries(this.keys), now);
+  /**
+   * The live keys, to carry across continue-as-new: the newest `maxKeys`, and
+   * as many of those as fit in `maxBytes` as JSON.
+   */
+  toCarry(now: number, maxKeys = MAX_DEDUP_KEYS, maxBytes = MAX_CARRIED_DEDUP_BYTES): DedupCarry {
+    const live = [...this.keys].filter(([, e]) => e.expiresAt > now);
+    // Already in expiry order unless the TTL changed; the sort is then nearly free.
+    live.sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
+    let first = live.length;
+    let bytes = 0;
+    const runsSeen = new Set<string>();
+    while (first > 0 && live.length - first < maxKeys) {
+      const [key, entry] = live[first - 1]!;
+      // The key, at most 16 characters for each of the two numbers, and a new run id.
+      bytes += jsonStringBytes(key) + 34;
+      if (!runsSeen.has(entry.runId)) {
+        runsSeen.add(entry.runId);
+        bytes += jsonStringBytes(entry.runId);
+      }
+      if (bytes > maxBytes) break;
+      first -= 1;
+    }
+    const carry = {
+      keys: [] as string[],
+      runs: [] as number[],
+      runIds: [] as string[],
+      expiresAt: [] as number[],
+    };
+    const runIndex = new Map<string, number>();
+    let previous = 0;
+    for (const [key, entry] of live.slice(first)) {
+      let run = runIndex.get(entry.runId);
+      if (run === undefined) {
+        run = carry.runIds.push(entry.runId) - 1;
+        runIndex.set(entry.runId, run);
+      }
+      carry.keys.push(key);
+      carry.runs.push(run);
+      carry.expiresAt.push(entry.expiresAt - previous);
+      previous = entry.expiresAt;
+    }
+    return carry;
   }
+}
+
+/**
+ * The dedup keys carried across continue-as-new, column by column, oldest
+ * expiry first. A hand-over holds up the triggers that arrive meanwhile for
+ * about 0.1 ms per KB carried on each side (bench/continue-as-new-handover.ts),
+ * so this is small and cheap to write and read: no object per key, each run id
+ * once (a storm's keys share one or two runs), expiries as differences, and
+ * not the trigger that brought each key (a random id, the bulk of the bytes;
+ * the API looks it up when a trigger is deduplicated against such a key).
+ */
+export interface DedupCarry {
+  readonly keys: readonly string[];
+  /** Each key's run, as an index into `runIds`. */
+  readonly runs: readonly number[];
+  readonly runIds: readonly string[];
+  /** Each key's expiry (epoch milliseconds) minus the one before it; the first's is itself. */
+  readonly expiresAt: readonly number[];
 }
 
 const MAX_DEDUP_KEYS = 5_000;
@@ -272,26 +339,3 @@ const MAX_DEDUP_KEYS = 5_000;
  * good; the oldest keys beyond this go (an alert re-sent with one is judged afresh).
  */
 export const MAX_CARRIED_DEDUP_BYTES = 512 * 1024;
-
-/**
- * Drops expired keys, and the oldest beyond `maxKeys` or `maxBytes`, so the map carried
- * across continue-as-new stays small.
- */
-export function pruneDedup(
-  dedup: Readonly<Record<string, DedupEntry>>,
-  now: number,
-  maxKeys = MAX_DEDUP_KEYS,
-  maxBytes = MAX_CARRIED_DEDUP_BYTES,
-): Record<string, DedupEntry> {
-  const live = Object.entries(dedup).filter(([, e]) => e.expiresAt > now);
-  live.sort(([, a], [, b]) => b.expiresAt - a.expiresAt);
-  const kept: [string, DedupEntry][] = [];
-  let bytes = 2;
-  for (const entry of live) {
-    if (kept.length >= maxKeys) break;
-    bytes += jsonBytes(entry);
-    if (bytes > maxBytes) break;
-    kept.push(entry);
-  }
-  return Object.fromEntries(kept);
-}

@@ -1,5 +1,5 @@
 import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Config } from '../config/env';
 import type { Db } from '../db/client';
 import { findModel } from '../db/registry';
@@ -98,8 +98,9 @@ export async function submitTrigger(
   model: string,
   request: TriggerRequest,
 ): Promise<TriggerSubmission> {
-  const { triggerId, accepted } = await batcherFor(deps.temporal, model).submit(request, (requests) =>
-    deliverBatch(deps, model, requests),
+  const { triggerId, accepted } = await batcherFor(deps.temporal, model).submit(
+    request,
+    (requests, recorded) => deliverBatch(deps, model, requests, recorded),
   );
   return {
     status: ACCEPTED_FATES.has(accepted.fate) ? 202 : 200,
@@ -124,6 +125,7 @@ async function deliverBatch(
   deps: TriggerDeps,
   model: string,
   requests: readonly TriggerRequest[],
+  recorded: readonly string[],
 ): Promise<Outcome<Delivered>[]> {
   const registered = await findModel(deps.db, model);
   if (!registered) throw new TriggerRefused(404, 'not_found', `model ${model} not found`, { model });
@@ -133,7 +135,7 @@ async function deliverBatch(
     if (row.ok) rows.push({ ...row.value, request: requests[i]! });
   });
   if (rows.length === 0) return stored as Outcome<never>[];
-  const accepted = await deliverStored(deps, registered, rows, { onFailure: 'record' });
+  const accepted = await deliverStored(deps, registered, rows, { onFailure: 'record', recorded });
   let next = 0;
   return stored.map((row) =>
     row.ok ? { ok: true, value: { triggerId: row.value.id, accepted: accepted[next++]! } } : row,
@@ -154,12 +156,14 @@ export interface StoredTrigger {
  * delivering a stored trigger twice is safe. When the workflow cannot be
  * reached, `record` stores `failed_to_deliver` (the caller is told so);
  * `leave` keeps the rows `received`, for the reconciler to try again.
+ * `recorded`: triggers delivered before whose fates are stored, for the
+ * workflow's ledger.
  */
 export async function deliverStored(
   deps: TriggerDeps,
   registered: ModelRow,
   rows: readonly StoredTrigger[],
-  opts: { onFailure: 'record' | 'leave' },
+  opts: { onFailure: 'record' | 'leave'; recorded?: readonly string[] },
 ): Promise<TriggerAccepted[]> {
   const policy = parseTriggerPolicy(registered.policy);
   const ids = rows.map((r) => r.id);
@@ -175,15 +179,66 @@ export async function deliverStored(
   }));
   let accepted: TriggerAccepted[];
   try {
-    accepted = await sendToModelWorkflow(deps, registered, items);
+    accepted = await sendToModelWorkflow(deps, registered, items, opts.recorded ?? []);
   } catch (err) {
     if (opts.onFailure === 'record') {
       await deps.db.update(triggers).set({ fate: 'failed_to_deliver' }).where(inArray(triggers.id, ids));
     }
     throw err;
   }
+  accepted = await withDuplicateOf(deps.db, registered.name, rows, accepted);
   await recordFates(deps.db, ids, accepted);
   return accepted;
+}
+
+/**
+ * Fills in `duplicateOf` where the workflow answered `deduplicated` by a run
+ * alone: its dedup keys carried over from an earlier execution come without
+ * the triggers that brought them (domain/trigger-governance.ts, DedupCarry).
+ * That trigger is the latest of the model with the same key that became part
+ * of that run; one whose fate was never stored is not found, and the answer
+ * stays without it.
+ */
+async function withDuplicateOf(
+  db: Db,
+  model: string,
+  rows: readonly StoredTrigger[],
+  accepted: TriggerAccepted[],
+): Promise<TriggerAccepted[]> {
+  const wanted = new Map<string, { dedupKey: string; runId: string }>();
+  accepted.forEach((a, i) => {
+    const dedupKey = rows[i]!.request.dedupKey;
+    if (a.fate === 'deduplicated' && !a.duplicateOf && a.runId !== null && dedupKey !== undefined)
+      wanted.set(JSON.stringify([dedupKey, a.runId]), { dedupKey, runId: a.runId });
+  });
+  if (wanted.size === 0) return accepted;
+  const found = await db
+    .selectDistinctOn([triggers.dedupKey, triggers.runId], {
+      dedupKey: triggers.dedupKey,
+      runId: triggers.runId,
+      id: triggers.id,
+    })
+    .from(triggers)
+    .where(
+      and(
+        eq(triggers.model, model),
+        inArray(triggers.fate, [...ACCEPTED_FATES]),
+        or(
+          ...[...wanted.values()].map((w) =>
+            and(eq(triggers.dedupKey, w.dedupKey), eq(triggers.runId, w.runId)),
+          ),
+        ),
+      ),
+    )
+    .orderBy(triggers.dedupKey, triggers.runId, desc(triggers.receivedAt));
+  const byPair = new Map(found.map((r) => [JSON.stringify([r.dedupKey, r.runId]), r.id]));
+  return accepted.map((a, i) => {
+    const id =
+      a.fate === 'deduplicated' && !a.duplicateOf
+        ? byPair.get(JSON.stringify([rows[i]!.request.dedupKey, a.runId]))
+        : undefined;
+    return id === undefined ? a : { ...a, duplicateOf: id };
+  });
 }
 
 /**
@@ -228,17 +283,18 @@ async function sendToModelWorkflow(
   deps: TriggerDeps,
   model: ModelRow,
   items: TriggerBatchItem[],
+  recorded: readonly string[],
 ): Promise<TriggerAccepted[]> {
   const { temporal } = deps;
   try {
     return await temporal.workflow.getHandle(modelWorkflowId(model.name)).executeUpdate(triggerBatchUpdate, {
-      args: [items],
+      args: [items, recorded],
     });
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
   return temporal.workflow.executeUpdateWithStart(triggerBatchUpdate, {
-    args: [items],
+    args: [items, recorded],
     startWorkflowOperation: modelWorkflowStart(deps, model),
   });
 }
@@ -285,7 +341,40 @@ const MAX_BATCH = 200;
  */
 const MAX_BATCH_BYTES = 512 * 1024;
 
-type SendBatch = (requests: TriggerRequest[]) => Promise<Outcome<Delivered>[]>;
+/** `recorded`: ids of triggers this process delivered before and whose fates it has stored since. */
+type SendBatch = (requests: TriggerRequest[], recorded: readonly string[]) => Promise<Outcome<Delivered>[]>;
+
+/** The most recorded ids one update passes on (a batch's worth and then some); older ones are dropped. */
+const MAX_RECORDED = 1_000;
+/** Models whose recorded ids a process keeps for its next update; the least recently written go first. */
+const MAX_MODELS_WITH_RECORDED = 10_000;
+
+/**
+ * Per model, the triggers this process delivered whose fates it has stored
+ * since, to tell the model's workflow with the next update: their answers
+ * need not be carried across continue-as-new. Outlives the model's batcher,
+ * which goes when the model is quiet. Losing some is harmless: those answers
+ * are carried, as before.
+ */
+class RecordedFates {
+  private readonly byModel = new Map<string, string[]>();
+
+  take(model: string): string[] {
+    const ids = this.byModel.get(model) ?? [];
+    this.byModel.delete(model);
+    return ids;
+  }
+
+  add(model: string, ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    const list = this.take(model);
+    list.push(...ids);
+    this.byModel.set(model, list.length > MAX_RECORDED ? list.slice(-MAX_RECORDED) : list);
+    if (this.byModel.size > MAX_MODELS_WITH_RECORDED) {
+      this.byModel.delete(this.byModel.keys().next().value!);
+    }
+  }
+}
 
 interface Waiting {
   readonly request: TriggerRequest;
@@ -300,7 +389,11 @@ class TriggerBatcher {
   private active = 0;
   private readonly queue: Waiting[] = [];
 
-  constructor(private readonly onIdle: () => void) {}
+  constructor(
+    private readonly model: string,
+    private readonly recordedFates: RecordedFates,
+    private readonly onIdle: () => void,
+  ) {}
 
   submit(request: TriggerRequest, send: SendBatch): Promise<Delivered> {
     return new Promise((resolve, reject) => {
@@ -312,19 +405,29 @@ class TriggerBatcher {
   private flush(): void {
     while (this.active < MAX_IN_FLIGHT_PER_MODEL && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.nextBatchLength());
+      const recorded = this.recordedFates.take(this.model);
       this.active += 1;
       // Every request of a batch carries the same sender (the model's delivery); the first one's is used.
       batch[0]!
-        .send(batch.map((w) => w.request))
+        .send(
+          batch.map((w) => w.request),
+          recorded,
+        )
         .then(
           (outcomes) => {
+            const stored: string[] = [];
             for (const [i, w] of batch.entries()) {
               const outcome = outcomes[i]!;
-              if (outcome.ok) w.resolve(outcome.value);
-              else w.reject(outcome.error);
+              if (outcome.ok) {
+                stored.push(outcome.value.triggerId);
+                w.resolve(outcome.value);
+              } else w.reject(outcome.error);
             }
+            this.recordedFates.add(this.model, stored);
           },
           (err) => {
+            // The workflow may not have heard of these; the next batch tells it.
+            this.recordedFates.add(this.model, recorded);
             for (const w of batch) w.reject(err);
           },
         )
@@ -348,18 +451,18 @@ class TriggerBatcher {
   }
 }
 
-const batchers = new WeakMap<Client, Map<string, TriggerBatcher>>();
+const batchers = new WeakMap<Client, { byModel: Map<string, TriggerBatcher>; recorded: RecordedFates }>();
 
 function batcherFor(temporal: Client, model: string): TriggerBatcher {
-  let byModel = batchers.get(temporal);
-  if (!byModel) {
-    byModel = new Map();
-    batchers.set(temporal, byModel);
+  let forClient = batchers.get(temporal);
+  if (!forClient) {
+    forClient = { byModel: new Map(), recorded: new RecordedFates() };
+    batchers.set(temporal, forClient);
   }
+  const { byModel, recorded } = forClient;
   let batcher = byModel.get(model);
   if (!batcher) {
-    const models = byModel;
-    batcher = new TriggerBatcher(() => models.delete(model));
+    batcher = new TriggerBatcher(model, recorded, () => byModel.delete(model));
     byModel.set(model, batcher);
   }
   return batcher;

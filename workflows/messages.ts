@@ -2,8 +2,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalLevel, DecisionContext, Vote } from '../domain/approval';
 import type { CanarySequentialState, VersionTraffic } from '../domain/canary-analysis';
-import type { DedupEntry } from '../domain/trigger-governance';
-import type { LedgerEntry } from '../domain/trigger-ledger';
+import type { DedupCarry } from '../domain/trigger-governance';
+import type { LedgerCarry } from '../domain/trigger-ledger';
 import type { TriggerPolicy } from '../domain/trigger-policy-bounded';
 import type { PromotionSaga } from './promotion-saga';
 
@@ -110,9 +110,9 @@ export interface GovernanceCarry {
   readonly cooldown: { readonly until: number; readonly after: string } | null;
   /** Epoch milliseconds at which runs started, for the rolling 24-hour budget. */
   readonly runStarts: readonly number[];
-  readonly dedup: Readonly<Record<string, DedupEntry>>;
-  /** The answers given to recent triggers, by trigger id (domain/trigger-ledger.ts). */
-  readonly answered?: Readonly<Record<string, LedgerEntry<TriggerAccepted>>>;
+  readonly dedup: DedupCarry;
+  /** The answers given to recent triggers (domain/trigger-ledger.ts). */
+  readonly answered: LedgerCarry<TriggerAccepted>;
 }
 
 export interface PendingRun {
@@ -205,8 +205,13 @@ export interface TriggerBatchItem {
  * Triggers that reached one API process while its previous update to the same
  * model was in flight, decided together in arrival order: under load one
  * update carries many triggers (Temporal caps updates per execution at 2,000).
+ * `recorded`: ids of triggers that process delivered before and whose fates it
+ * has since stored (their answers need not be carried across continue-as-new).
  */
-export const triggerBatchUpdate = defineUpdate<TriggerAccepted[], [TriggerBatchItem[]]>('triggers');
+export const triggerBatchUpdate = defineUpdate<
+  TriggerAccepted[],
+  [TriggerBatchItem[], readonly string[] | undefined]
+>('triggers');
 export const modelStateQuery = defineQuery<ModelState>('modelState');
 /**
  * What the model workflow answered each of these triggers (null: not among

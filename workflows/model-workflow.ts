@@ -168,7 +168,7 @@ class ModelEntity {
       fate: decision.fate,
       runId: decision.duplicateOf?.runId ?? runId,
       ...(decision.reason === null ? {} : { reason: decision.reason }),
-      ...(decision.duplicateOf === null ? {} : { duplicateOf: decision.duplicateOf.triggerId }),
+      ...(decision.duplicateOf?.triggerId ? { duplicateOf: decision.duplicateOf.triggerId } : {}),
     };
     if (decision.fate === 'suppressed')
       log.info('trigger suppressed', { triggerId: cause.triggerId, ...answer });
@@ -242,8 +242,8 @@ class ModelEntity {
       freeze: this.freeze,
       cooldown: this.cooldown,
       runStarts: runsInLastDay(this.runStarts, now),
-      dedup: this.dedup.toRecord(now),
-      answered: this.answered.toRecord(now),
+      dedup: this.dedup.toCarry(now),
+      answered: this.answered.toCarry(now, answerKey),
     };
   }
 
@@ -284,12 +284,13 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
   );
   setHandler(
     triggerBatchUpdate,
-    (items) => {
+    (items, recorded) => {
       entity.updates += 1;
+      if (recorded) entity.answered.markRecorded(recorded);
       return items.map((i) => entity.accept(i.cause, i.context));
     },
     {
-      validator: (items) => {
+      validator: (items, recorded) => {
         if (!Array.isArray(items) || items.length === 0) {
           throw ApplicationFailure.nonRetryable(
             'a trigger batch needs at least one trigger',
@@ -297,6 +298,13 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
           );
         }
         for (const item of items) validateTrigger(item?.cause, item?.context);
+        if (
+          recorded !== undefined &&
+          recorded !== null &&
+          !(Array.isArray(recorded) && recorded.every((id) => typeof id === 'string'))
+        ) {
+          throw ApplicationFailure.nonRetryable('recorded must be a list of trigger ids', 'InvalidTrigger');
+        }
       },
     },
   );
@@ -363,6 +371,11 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
       await continueAsNewWith(input, entity);
     }
   }
+}
+
+/** Answers alike in everything are carried once (the ledger's `keyOf`). */
+function answerKey(a: TriggerAccepted): string {
+  return `${a.fate} ${a.runId} ${a.duplicateOf ?? ''} ${a.reason === undefined ? '-' : `+${a.reason}`}`;
 }
 
 function historyIsHeavy(entity: ModelEntity): boolean {

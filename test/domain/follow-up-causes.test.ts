@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addCause, MAX_RUN_CAUSES, MAX_RUN_CAUSES_BYTES } from '../../domain/follow-up-causes';
-import { jsonBytes } from '../../domain/json-bytes';
-import { MAX_CARRIED_DEDUP_BYTES, pruneDedup } from '../../domain/trigger-governance';
+import { DedupIndex, MAX_CARRIED_DEDUP_BYTES } from '../../domain/trigger-governance';
+import { triggerPolicySchema } from '../../domain/trigger-policy';
 
 interface Cause {
   readonly triggerId: string;
@@ -64,23 +64,35 @@ describe('addCause', () => {
   });
 });
 
-describe('pruneDedup', () => {
-  it('carries at most 512 KiB of dedup keys, the newest first', () => {
+describe('the dedup keys carried across continue-as-new', () => {
+  it('take at most 512 KiB, the newest kept', () => {
     const NOW = 1_000_000;
     // 5,000 keys of 200 multi-byte characters: about 3.5 MB uncapped.
-    const dedup = Object.fromEntries(
-      Array.from({ length: 5_000 }, (_, i) => [
-        `${String(i).padStart(5, '0')}${'ü'.repeat(195)}`,
-        { triggerId: `t${i}`, runId: 'r', expiresAt: NOW + 1_000 + i },
-      ]),
-    );
-    expect(jsonBytes(dedup)).toBeGreaterThan(2_000_000);
-    const carried = pruneDedup(dedup, NOW);
-    const bytes = new TextEncoder().encode(JSON.stringify(carried)).length;
+    const index = new DedupIndex();
+    const policy = triggerPolicySchema.parse({ dedupTtlSeconds: 60 });
+    for (let i = 0; i < 5_000; i++) {
+      const dedupKey = `${String(i).padStart(5, '0')}${'ü'.repeat(195)}`;
+      index.remember({ dedupKey, triggerId: `t${i}`, runId: 'r' }, policy, NOW + i);
+    }
+    const carry = index.toCarry(NOW);
+    const bytes = new TextEncoder().encode(JSON.stringify(carry)).length;
     expect(bytes).toBeLessThanOrEqual(MAX_CARRIED_DEDUP_BYTES);
-    const kept = Object.values(carried).map((e) => e.triggerId);
-    expect(kept.length).toBeGreaterThan(100);
-    expect(kept).toContain('t4999');
-    expect(kept).not.toContain('t0');
+    expect(bytes).toBeGreaterThan(MAX_CARRIED_DEDUP_BYTES * 0.9);
+    expect(carry.keys.length).toBeGreaterThan(100);
+    expect(carry.keys).toContain(`04999${'ü'.repeat(195)}`);
+    expect(carry.keys).not.toContain(`00000${'ü'.repeat(195)}`);
+  });
+
+  it('count the escapes and surrogates of a key at their worst', () => {
+    const index = new DedupIndex();
+    const policy = triggerPolicySchema.parse({ dedupTtlSeconds: 60 });
+    const nasty = `\u0001"\\\ud800😀${'\u001f'.repeat(100)}`;
+    for (let i = 0; i < 2_000; i++) {
+      index.remember({ dedupKey: `${i}${nasty}`, triggerId: `t${i}`, runId: `r${i % 7}` }, policy, i);
+    }
+    for (const maxBytes of [1_000, 50_000, 400_000]) {
+      const carry = index.toCarry(0, 5_000, maxBytes);
+      expect(new TextEncoder().encode(JSON.stringify(carry)).length).toBeLessThanOrEqual(maxBytes);
+    }
   });
 });

@@ -3,12 +3,13 @@ import { parsePolicy, parseTriggerPolicy } from '../../domain/policy';
 import {
   cooldownAfterRun,
   DAY_MS,
+  type DedupCarry,
+  type DedupEntry,
   DedupIndex,
   decideTrigger,
   followUpStartsAt,
   type GovernanceState,
   type IncomingTrigger,
-  pruneDedup,
   runsInLastDay,
 } from '../../domain/trigger-governance';
 import { type TriggerPolicyInput, triggerPolicySchema } from '../../domain/trigger-policy';
@@ -30,7 +31,7 @@ const drift: IncomingTrigger = { reason: 'drift', dedupKey: null };
 const inStage = (stage: string | null) => ({ runId: 'run-1', stage });
 const cooling = { until: NOW + 10 * MIN, after: 'run run-1 rolled_back' };
 const seenEntry = { triggerId: 'trigger-a', runId: 'run-1', expiresAt: NOW + MIN };
-const seenKey = new DedupIndex({ 'alert-7': seenEntry });
+const seenKey = new Map([['alert-7', seenEntry]]);
 
 describe('trigger policy', () => {
   it('reads the triggers section of a stored policy as the whole policy would', () => {
@@ -137,7 +138,7 @@ describe('decideTrigger', () => {
     ],
     [
       'a dedup key whose TTL has passed counts as new',
-      { dedup: new DedupIndex({ 'alert-7': { ...seenEntry, expiresAt: NOW } }) },
+      { dedup: new Map([['alert-7', { ...seenEntry, expiresAt: NOW }]]) },
       { reason: 'drift', dedupKey: 'alert-7' },
       { fate: 'started', action: 'start' },
     ],
@@ -303,6 +304,24 @@ describe('cooldownAfterRun', () => {
   });
 });
 
+/** What an earlier execution would carry for these keys (any order). */
+function carried(keys: Record<string, DedupEntry>): DedupCarry {
+  const entries = Object.entries(keys).sort(([, a], [, b]) => a.expiresAt - b.expiresAt);
+  const runIds = [...new Set(entries.map(([, e]) => e.runId))];
+  return {
+    keys: entries.map(([k]) => k),
+    runs: entries.map(([, e]) => runIds.indexOf(e.runId)),
+    runIds,
+    expiresAt: entries.map(([, e], i) => e.expiresAt - (entries[i - 1]?.[1].expiresAt ?? 0)),
+  };
+}
+
+/** The keys a carry holds, as the next execution reads them. */
+function keysIn(carry: DedupCarry): Record<string, DedupEntry | undefined> {
+  const next = new DedupIndex(JSON.parse(JSON.stringify(carry)));
+  return Object.fromEntries(carry.keys.map((key) => [key, next.get(key)]));
+}
+
 describe('dedup keys', () => {
   const entry = { dedupKey: 'k', triggerId: 't', runId: 'r' };
   const e = (expiresAt: number) => ({ triggerId: 't', runId: 'r', expiresAt });
@@ -311,7 +330,9 @@ describe('dedup keys', () => {
     const index = new DedupIndex();
     index.remember(entry, policy({ dedupTtlSeconds: 30 }), NOW);
     expect(index.get('k')).toEqual({ triggerId: 't', runId: 'r', expiresAt: NOW + 30_000 });
-    expect(index.toRecord(NOW)).toEqual({ k: { triggerId: 't', runId: 'r', expiresAt: NOW + 30_000 } });
+    expect(keysIn(index.toCarry(NOW))).toEqual({
+      k: { triggerId: null, runId: 'r', expiresAt: NOW + 30_000 },
+    });
     for (const [without, p] of [
       [{ ...entry, dedupKey: null }, policy()],
       [entry, policy({ dedupTtlSeconds: 0 })],
@@ -319,7 +340,7 @@ describe('dedup keys', () => {
     ] as const) {
       const empty = new DedupIndex();
       empty.remember(without, p, NOW);
-      expect(empty.toRecord(NOW)).toEqual({});
+      expect(keysIn(empty.toCarry(NOW))).toEqual({});
     }
   });
 
@@ -331,18 +352,52 @@ describe('dedup keys', () => {
     expect(index.get('k')).toEqual({ triggerId: 't2', runId: 'r2', expiresAt: NOW + MIN + 30_000 });
   });
 
+  it('carries every live key with its run and expiry to the next execution, each run id once', () => {
+    const index = new DedupIndex();
+    const p = (ttl: number) => policy({ dedupTtlSeconds: ttl });
+    index.remember({ dedupKey: 'a', triggerId: 't1', runId: 'run-1' }, p(600), NOW);
+    index.remember({ dedupKey: 'b', triggerId: 't2', runId: 'run-2' }, p(600), NOW + 5);
+    // A shorter TTL: this key expires before the ones remembered earlier.
+    index.remember({ dedupKey: 'c', triggerId: 't3', runId: 'run-1' }, p(60), NOW + 9);
+    index.remember({ dedupKey: 'gone', triggerId: 't4', runId: 'run-1' }, p(1), NOW);
+    const carry = index.toCarry(NOW + 2_000);
+    expect(carry.runIds).toEqual(['run-1', 'run-2']);
+    expect(carry.keys).toEqual(['c', 'a', 'b']);
+    expect(keysIn(carry)).toEqual({
+      a: { triggerId: null, runId: 'run-1', expiresAt: NOW + 600_000 },
+      b: { triggerId: null, runId: 'run-2', expiresAt: NOW + 5 + 600_000 },
+      c: { triggerId: null, runId: 'run-1', expiresAt: NOW + 9 + 60_000 },
+    });
+    // Not the triggers: the next execution answers with the run, the API finds the trigger.
+    const again = decideTrigger(
+      { ...idle, dedup: new DedupIndex(carry) },
+      { reason: 'drift', dedupKey: 'b' },
+      NOW + 3_000,
+    );
+    expect(again).toMatchObject({
+      fate: 'deduplicated',
+      duplicateOf: { triggerId: null, runId: 'run-2' },
+      reason: `dedupKey seen in run run-2 (until ${new Date(NOW + 5 + 600_000).toISOString()})`,
+    });
+    // In expiry order again: pruning at c's expiry drops c alone.
+    const next = new DedupIndex(carry);
+    next.prune(NOW + 9 + 60_000);
+    expect(next.liveCount(0)).toBe(2);
+    expect(next.get('c')).toBeUndefined();
+  });
+
   it('prunes expired keys and keeps the newest beyond the cap', () => {
-    const carried = { old: e(NOW - 1), due: e(NOW), a: e(NOW + 1), b: e(NOW + 3), c: e(NOW + 2) };
-    expect(Object.keys(pruneDedup(carried, NOW)).sort()).toEqual(['a', 'b', 'c']);
-    expect(Object.keys(pruneDedup(carried, NOW, 2)).sort()).toEqual(['b', 'c']);
-    const index = new DedupIndex(carried);
+    const keys = { old: e(NOW - 1), due: e(NOW), a: e(NOW + 1), b: e(NOW + 3), c: e(NOW + 2) };
+    const index = new DedupIndex(carried(keys));
     expect(index.liveCount(NOW)).toBe(3);
+    expect(Object.keys(keysIn(index.toCarry(NOW))).sort()).toEqual(['a', 'b', 'c']);
+    expect(Object.keys(keysIn(index.toCarry(NOW, 2))).sort()).toEqual(['b', 'c']);
     index.prune(NOW);
     expect(index.get('old')).toBeUndefined();
     expect(index.get('due')).toBeUndefined();
-    expect(Object.keys(index.toRecord(NOW)).sort()).toEqual(['a', 'b', 'c']);
+    expect(Object.keys(keysIn(index.toCarry(NOW))).sort()).toEqual(['a', 'b', 'c']);
     index.prune(NOW, 2);
-    expect(Object.keys(index.toRecord(NOW)).sort()).toEqual(['b', 'c']);
+    expect(Object.keys(keysIn(index.toCarry(NOW))).sort()).toEqual(['b', 'c']);
   });
 
   it('a key left behind a live one by a shorter TTL still counts as expired', () => {
@@ -353,7 +408,7 @@ describe('dedup keys', () => {
     expect(index.liveCount(NOW + 20_000)).toBe(1);
     const later = { reason: 'drift', dedupKey: 'short' } as const;
     expect(decideTrigger({ ...idle, dedup: index }, later, NOW + 20_000).fate).toBe('started');
-    expect(Object.keys(index.toRecord(NOW + 20_000))).toEqual(['long']);
+    expect(Object.keys(keysIn(index.toCarry(NOW + 20_000)))).toEqual(['long']);
   });
 
   it('keeps the newest 5,000 keys when more are live', () => {

@@ -28,18 +28,42 @@ describe('trigger ledger: a trigger delivered again gets its first answer', () =
     expect(full.answerFor('t10')).toBe(10);
   });
 
-  it('carries its answers across continue-as-new, whatever order the record comes in', () => {
-    const ledger = new TriggerLedger<string>();
-    ledger.record('a', 'started', 1 * HOUR);
-    ledger.record('b', 'queued', 2 * HOUR);
-    const record = ledger.toRecord(3 * HOUR);
-    const reversed = Object.fromEntries(Object.entries(record).reverse());
-    const next = new TriggerLedger<string>(JSON.parse(JSON.stringify(reversed)));
-    expect(next.answerFor('a')).toBe('started');
-    expect(next.answerFor('b')).toBe('queued');
-    // Pruning drops from the oldest decision: 'a' goes first.
+  it('carries its answers across continue-as-new, each distinct answer once', () => {
+    const ledger = new TriggerLedger<{ fate: string; runId: string }>();
+    ledger.record('a', { fate: 'started', runId: 'r1' }, 1 * HOUR);
+    ledger.record('b', { fate: 'joined', runId: 'r1' }, 2 * HOUR);
+    ledger.record('c', { fate: 'joined', runId: 'r1' }, 2 * HOUR + 5);
+    const carry = ledger.toCarry(3 * HOUR);
+    expect(carry.answers).toEqual([
+      { fate: 'started', runId: 'r1' },
+      { fate: 'joined', runId: 'r1' },
+    ]);
+    const next = new TriggerLedger<{ fate: string; runId: string }>(JSON.parse(JSON.stringify(carry)));
+    expect(next.answerFor('a')).toEqual({ fate: 'started', runId: 'r1' });
+    expect(next.answerFor('b')).toEqual({ fate: 'joined', runId: 'r1' });
+    expect(next.answerFor('c')).toEqual({ fate: 'joined', runId: 'r1' });
+    expect(next.size).toBe(3);
+    // The decision times came along: pruning drops from the oldest decision, 'a' first.
     next.prune(1 * HOUR + LEDGER_RETENTION_MS + 1);
     expect(next.answerFor('a')).toBeUndefined();
-    expect(next.answerFor('b')).toBe('queued');
+    expect(next.answerFor('b')).toEqual({ fate: 'joined', runId: 'r1' });
+    next.prune(2 * HOUR + LEDGER_RETENTION_MS + 1);
+    expect(next.answerFor('b')).toBeUndefined();
+    expect(next.answerFor('c')).toBeDefined();
+  });
+
+  it('does not carry the answers whose fates the deliverer stored, but still gives them in this execution', () => {
+    const ledger = new TriggerLedger<string>();
+    ledger.record('stored', 'joined', 1);
+    ledger.record('unsaid', 'joined', 2);
+    ledger.record('lost', 'queued', 3);
+    ledger.markRecorded(['stored', 'never-seen']);
+    expect(ledger.answerFor('stored')).toBe('joined');
+    const carry = ledger.toCarry(4);
+    expect(carry.triggerIds).toEqual(['unsaid', 'lost']);
+    const next = new TriggerLedger<string>(carry);
+    expect(next.answerFor('stored')).toBeUndefined();
+    expect(next.answerFor('unsaid')).toBe('joined');
+    expect(next.answerFor('lost')).toBe('queued');
   });
 });

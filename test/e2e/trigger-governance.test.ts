@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Api } from '../../api/client';
+import { findModel } from '../../db/registry';
 import { auditEvents, triggers } from '../../db/schema';
+import { parseTriggerPolicy } from '../../domain/policy';
 import {
   bootstrapChampion,
   decide,
@@ -16,12 +19,14 @@ import {
   waitForRun,
   writeDataset,
 } from '../../scripts/lib/scenario';
+import { deliverStored } from '../../triggers/submit-trigger';
 import {
   type ModelState,
   modelStateQuery,
   modelWorkflowId,
   runStateQuery,
   runWorkflowId,
+  triggerBatchUpdate,
 } from '../../workflows/messages';
 import { recordHistory, recordingHistories } from '../helpers/histories';
 import { startModelWorkflow } from '../helpers/model-workflow';
@@ -344,6 +349,83 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
       freeze: { frozen: true, reason: 'drill' },
       current: null,
     });
+  });
+
+  it('carries dedup keys without their triggers and only the answers whose fates are not yet stored', async () => {
+    const model = 'lean-carry';
+    await registerModel(api, model, data, fastPolicy());
+    const handle = await startModelWorkflow(stack, model, { maxUpdatesPerExecution: 4 });
+    const executionBefore = (await handle.describe()).runId;
+    // One at a time, so each is its own update; each update tells the workflow that the fate of
+    // the one before it is stored. The fourth uses up the allowance.
+    const first = await send(model, { reason: 'drift', dedupKey: 'alert-carried' });
+    const others: TriggerAnswer[] = [];
+    for (let i = 0; i < 3; i++) others.push(await send(model, { reason: 'drift', dedupKey: `other-${i}` }));
+    expect(first.fate).toBe('started');
+    const latest = stack.client.workflow.getHandle(modelWorkflowId(model));
+    await expect.poll(async () => (await latest.describe()).runId).not.toBe(executionBefore);
+
+    // What the new execution was handed: the keys with their runs, and of the answers only the
+    // last one (its fate is stored, but no later update has said so).
+    const history = await latest.fetchHistory();
+    const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    const { governance } = JSON.parse(Buffer.from(payload.data!).toString()).carried;
+    expect(governance.dedup.keys).toEqual(['alert-carried', 'other-0', 'other-1', 'other-2']);
+    expect(governance.dedup.runIds).toEqual([first.runId, others[0]!.runId]);
+    expect(JSON.stringify(governance)).not.toContain(first.triggerId);
+    expect(governance.answered.triggerIds).toEqual([others[2]!.triggerId]);
+
+    // The same alert again: deduplicated, and the API still names the trigger that brought the key.
+    const again = await send(model, { reason: 'drift', dedupKey: 'alert-carried' });
+    expect(again).toMatchObject({ fate: 'deduplicated', runId: first.runId, duplicateOf: first.triggerId });
+    const [row] = await stack.database.db.select().from(triggers).where(eq(triggers.id, again.triggerId));
+    expect(row).toMatchObject({
+      fate: 'deduplicated',
+      fateReason: `duplicate of trigger ${first.triggerId}`,
+    });
+
+    // A batch sent by hand, past the API, with a malformed list of recorded ids: refused whole.
+    const byHand = latest.executeUpdate(triggerBatchUpdate, {
+      args: [
+        [
+          {
+            cause: {
+              triggerId: randomUUID(),
+              reason: 'drift',
+              requestedBy: 'someone in the Temporal UI',
+              details: {},
+              receivedAt: new Date().toISOString(),
+            },
+            context: { dedupKey: null, policy: parseTriggerPolicy(fastPolicy()) },
+          },
+        ],
+        [42] as unknown as string[],
+      ],
+    });
+    await expect(byHand).rejects.toMatchObject({
+      cause: { message: 'recorded must be a list of trigger ids' },
+    });
+
+    // The carried answer is given again to a trigger delivered twice (a reconciler's re-send).
+    const registered = (await findModel(stack.database.db, model))!;
+    const [stored] = await stack.database.db
+      .select()
+      .from(triggers)
+      .where(eq(triggers.id, others[2]!.triggerId));
+    const deps = { db: stack.database.db, temporal: stack.client, taskQueues: stack.taskQueues };
+    const redelivered = await deliverStored(
+      deps,
+      registered,
+      [
+        {
+          id: stored!.id,
+          receivedAt: stored!.receivedAt,
+          request: { reason: 'drift', details: {}, dedupKey: 'other-2', requestedBy: 'reconciler' },
+        },
+      ],
+      { onFailure: 'leave' },
+    );
+    expect(redelivered).toEqual([{ fate: others[2]!.fate, runId: others[2]!.runId }]);
   });
 
   it('continues as new during a long run under a storm; the run goes on and its end starts the follow-up', async () => {
