@@ -315,9 +315,9 @@ export class DedupIndex implements DedupLookup {
 
 /**
  * The dedup keys carried across continue-as-new, column by column, oldest
- * expiry first. A hand-over holds up the triggers that arrive meanwhile for
- * about 0.1 ms per KB carried on each side (bench/continue-as-new-handover.ts),
- * so this is small and cheap to write and read: no object per key, each run id
+ * expiry first. A hand-over holds up the triggers that arrive meanwhile, for
+ * longer the more it carries (bench/continue-as-new-handover.ts), so this is
+ * small and cheap to write and read: no object per key, each run id
  * once (a storm's keys share one or two runs), expiries as differences, and
  * not the trigger that brought each key (a random id, the bulk of the bytes;
  * the API looks it up when a trigger is deduplicated against such a key).

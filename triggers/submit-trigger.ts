@@ -322,10 +322,10 @@ function describeFate(accepted: TriggerAccepted): string | null {
 /**
  * Temporal refuses more than a few concurrent updates per workflow (the
  * server's `history.maxInFlightUpdates`, 10 by default) and accepts at most
- * 2,000 per execution, and the model workflow can continue as new only
- * between runs. So each process sends a model's triggers as batches, one
- * batch in flight at a time, and whatever arrives meanwhile goes, in arrival
- * order, into the next one. A quiet model sends each trigger at once, alone;
+ * 2,000 per execution, after which the model workflow must continue as
+ * new (which holds up the triggers meanwhile). So each process sends a
+ * model's triggers as batches, one batch in flight at a time, and whatever
+ * arrives meanwhile goes, in arrival order, into the next one. A quiet model sends each trigger at once, alone;
  * under a storm a batch carries everything that arrived during the previous
  * one. One at a time rather than two: at 100 triggers/s (bench/trigger-load.ts)
  * the batches grow from about 3 to about 5 triggers, and the API, the worker and

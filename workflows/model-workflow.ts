@@ -72,8 +72,9 @@ const watch = () =>
 
 /**
  * When the execution continues as new. Each continue-as-new holds up the
- * triggers that arrive meanwhile (100–350 ms under a storm), so it comes as
- * seldom as is safe: after 1,500 updates (Temporal refuses more than 2,000 per
+ * triggers that arrive meanwhile (up to ~100 ms more than usual under a storm,
+ * and more the more it hands over: hence the lean carry, `carry()`), so it
+ * comes as seldom as is safe: after 1,500 updates (Temporal refuses more than 2,000 per
  * execution), 10,000 events or 8 MiB of history (Temporal's hard limits are
  * 51,200 events and 50 MB). A run adds a handful of events here, an update
  * (one trigger or a batch) two to five. The server's own suggestion is
@@ -235,6 +236,12 @@ class ModelEntity {
     };
   }
 
+  /**
+   * Governance for the next execution. Kept small, since every trigger that
+   * arrives during the hand-over waits for it: the dedup keys without their
+   * triggers, and only the answers whose fates may still be unrecorded
+   * (domain/trigger-governance.ts `DedupCarry`, domain/trigger-ledger.ts).
+   */
   carry(): GovernanceCarry {
     const now = Date.now();
     return {
