@@ -361,8 +361,10 @@ const ANSWERED_FATES: ReadonlySet<string> = new Set([
   'suppressed',
 ]);
 
-/** When each execution of the models' workflows started (ms since the epoch), oldest first. */
-/** When each execution of the models' workflows started, and the size of the state it was handed. */
+/**
+ * When each execution of the models' workflows started (ms since the epoch)
+ * and the size of the state it was handed, oldest first.
+ */
 async function executionStarts(
   stack: Stack,
   models: readonly string[],

@@ -1,3 +1,4 @@
+import { differences, Interned, runningSums } from './carry-columns';
 import { jsonStringBytes } from './json-bytes';
 import type { CooldownAction, GovernedReason, TriggerPolicy } from './trigger-policy-bounded';
 
@@ -222,10 +223,13 @@ export class DedupIndex implements DedupLookup {
   /** Starts from what an earlier execution carried (`toCarry`), oldest expiry first. */
   constructor(carried?: DedupCarry) {
     if (!carried) return;
-    let expiresAt = 0;
+    const expiresAt = runningSums(carried.expiresAt);
     carried.keys.forEach((key, i) => {
-      expiresAt += carried.expiresAt[i]!;
-      this.keys.set(key, { triggerId: null, runId: carried.runIds[carried.runs[i]!]!, expiresAt });
+      this.keys.set(key, {
+        triggerId: null,
+        runId: carried.runIds[carried.runs[i]!]!,
+        expiresAt: expiresAt[i]!,
+      });
     });
   }
 
@@ -290,26 +294,14 @@ export class DedupIndex implements DedupLookup {
       if (bytes > maxBytes) break;
       first -= 1;
     }
-    const carry = {
-      keys: [] as string[],
-      runs: [] as number[],
-      runIds: [] as string[],
-      expiresAt: [] as number[],
+    const kept = live.slice(first);
+    const runIds = new Interned<string>();
+    return {
+      keys: kept.map(([key]) => key),
+      runs: kept.map(([, e]) => runIds.indexOf(e.runId, e.runId)),
+      runIds: runIds.values,
+      expiresAt: differences(kept.map(([, e]) => e.expiresAt)),
     };
-    const runIndex = new Map<string, number>();
-    let previous = 0;
-    for (const [key, entry] of live.slice(first)) {
-      let run = runIndex.get(entry.runId);
-      if (run === undefined) {
-        run = carry.runIds.push(entry.runId) - 1;
-        runIndex.set(entry.runId, run);
-      }
-      carry.keys.push(key);
-      carry.runs.push(run);
-      carry.expiresAt.push(entry.expiresAt - previous);
-      previous = entry.expiresAt;
-    }
-    return carry;
   }
 }
 

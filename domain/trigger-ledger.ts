@@ -1,3 +1,5 @@
+import { differences, Interned, runningSums } from './carry-columns';
+
 /**
  * The fates a model's workflow gave its recent triggers, by trigger id, so
  * that a trigger delivered twice gets the same answer twice and never a
@@ -32,10 +34,9 @@ export class TriggerLedger<A> {
   /** Starts from what an earlier execution carried (`toCarry`). */
   constructor(carried?: LedgerCarry<A>) {
     if (!carried) return;
-    let at = 0;
+    const at = runningSums(carried.at);
     carried.triggerIds.forEach((id, i) => {
-      at += carried.at[i]!;
-      this.entries.set(id, { answer: carried.answers[carried.answerOf[i]!]!, at });
+      this.entries.set(id, { answer: carried.answers[carried.answerOf[i]!]!, at: at[i]! });
     });
   }
 
@@ -81,28 +82,14 @@ export class TriggerLedger<A> {
    */
   toCarry(now: number, keyOf: (answer: A) => string = JSON.stringify): LedgerCarry<A> {
     this.prune(now);
-    const carry = {
-      triggerIds: [] as string[],
-      answerOf: [] as number[],
-      answers: [] as A[],
-      at: [] as number[],
+    const kept = [...this.entries].filter(([, entry]) => !entry.recorded);
+    const answers = new Interned<A>();
+    return {
+      triggerIds: kept.map(([id]) => id),
+      answerOf: kept.map(([, e]) => answers.indexOf(keyOf(e.answer), e.answer)),
+      answers: answers.values,
+      at: differences(kept.map(([, e]) => e.at)),
     };
-    const answerIndex = new Map<string, number>();
-    let previous = 0;
-    for (const [id, entry] of this.entries) {
-      if (entry.recorded) continue;
-      const key = keyOf(entry.answer);
-      let index = answerIndex.get(key);
-      if (index === undefined) {
-        index = carry.answers.push(entry.answer) - 1;
-        answerIndex.set(key, index);
-      }
-      carry.triggerIds.push(id);
-      carry.answerOf.push(index);
-      carry.at.push(entry.at - previous);
-      previous = entry.at;
-    }
-    return carry;
   }
 }
 

@@ -205,12 +205,14 @@ async function withDuplicateOf(
   rows: readonly StoredTrigger[],
   accepted: TriggerAccepted[],
 ): Promise<TriggerAccepted[]> {
-  const wanted = new Map<string, { dedupKey: string; runId: string }>();
-  accepted.forEach((a, i) => {
+  // Per trigger, the key and run to look up (null: nothing to fill in).
+  const lookups = accepted.map((a, i) => {
     const dedupKey = rows[i]!.request.dedupKey;
-    if (a.fate === 'deduplicated' && !a.duplicateOf && a.runId !== null && dedupKey !== undefined)
-      wanted.set(JSON.stringify([dedupKey, a.runId]), { dedupKey, runId: a.runId });
+    return a.fate === 'deduplicated' && !a.duplicateOf && a.runId !== null && dedupKey !== undefined
+      ? { pair: JSON.stringify([dedupKey, a.runId]), dedupKey, runId: a.runId }
+      : null;
   });
+  const wanted = new Map(lookups.flatMap((l) => (l === null ? [] : [[l.pair, l] as const])));
   if (wanted.size === 0) return accepted;
   const found = await db
     .selectDistinctOn([triggers.dedupKey, triggers.runId], {
@@ -233,11 +235,8 @@ async function withDuplicateOf(
     .orderBy(triggers.dedupKey, triggers.runId, desc(triggers.receivedAt));
   const byPair = new Map(found.map((r) => [JSON.stringify([r.dedupKey, r.runId]), r.id]));
   return accepted.map((a, i) => {
-    const id =
-      a.fate === 'deduplicated' && !a.duplicateOf
-        ? byPair.get(JSON.stringify([rows[i]!.request.dedupKey, a.runId]))
-        : undefined;
-    return id === undefined ? a : { ...a, duplicateOf: id };
+    const id = lookups[i] && byPair.get(lookups[i].pair);
+    return id ? { ...a, duplicateOf: id } : a;
   });
 }
 
@@ -325,9 +324,9 @@ function describeFate(accepted: TriggerAccepted): string | null {
  * 2,000 per execution, after which the model workflow must continue as
  * new (which holds up the triggers meanwhile). So each process sends a
  * model's triggers as batches, one batch in flight at a time, and whatever
- * arrives meanwhile goes, in arrival order, into the next one. A quiet model sends each trigger at once, alone;
- * under a storm a batch carries everything that arrived during the previous
- * one. One at a time rather than two: at 100 triggers/s (bench/trigger-load.ts)
+ * arrives meanwhile goes, in arrival order, into the next one. A quiet model
+ * sends each trigger at once, alone; under a storm a batch carries
+ * everything that arrived during the previous one. One at a time rather than two: at 100 triggers/s (bench/trigger-load.ts)
  * the batches grow from about 3 to about 5 triggers, and the API, the worker and
  * the Temporal server together spend about a third less CPU per trigger, which
  * is what keeps the latency low on a busy machine.
