@@ -247,6 +247,7 @@ async function main() {
     const fates: Record<string, number> = {};
     const refusals: Record<string, string> = {};
     const result = await load(DURATION_S, fates, refusals);
+    const loadEndedAt = Date.now();
     const answered = Object.values(fates).reduce((a, b) => a + b, 0);
     const cpuMsPerRequest = Object.fromEntries(
       Object.entries(processes).map(([k, pid]) => {
@@ -264,6 +265,7 @@ async function main() {
       .where(inArray(triggers.model, models));
     const executions = (await executionsOf(stack, models)) - executionsBefore;
     const continuedAsNew = (await executionStarts(stack, models)).filter((e) => e.startedAt > loadStartedAt);
+    const updates = await updatesBetween(stack, models, loadStartedAt, loadEndedAt);
     const round = (x: number) => Math.round(x * 100) / 100;
     const ratio = idle.latencyMs.p99 > 0 ? round(result.latencyMs.p99 / idle.latencyMs.p99) : null;
     const synchronous = Object.keys(fates).every((f) => ANSWERED_FATES.has(f));
@@ -315,6 +317,11 @@ async function main() {
           synchronous,
       },
       everyFateSynchronous: synchronous,
+      updatesDuringLoad: {
+        n: updates,
+        triggersPerUpdate: updates > 0 ? round(answered / updates) : null,
+        note: 'trigger batches the model workflows accepted during the measured load (each one update, one workflow task)',
+      },
       modelWorkflowExecutionsDuringLoad: executions,
       continuedAsNewAtS: {
         seconds: continuedAsNew.map((e) => Math.round((e.startedAt - loadStartedAt) / 100) / 10),
@@ -383,6 +390,26 @@ async function executionStarts(
     }
   }
   return starts.sort((a, b) => a.startedAt - b.startedAt);
+}
+
+/** Updates the models' workflows accepted between `from` and `to` (ms since the epoch), over all their executions. */
+async function updatesBetween(
+  stack: Stack,
+  models: readonly string[],
+  from: number,
+  to: number,
+): Promise<number> {
+  let n = 0;
+  for (const model of models) {
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId = '${modelWorkflowId(model)}'` })) {
+      const history = await stack.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      for (const e of history.events ?? []) {
+        const at = Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+        if (e.workflowExecutionUpdateAcceptedEventAttributes && at >= from && at <= to) n += 1;
+      }
+    }
+  }
+  return n;
 }
 
 /** Executions of the models' workflows so far (each continue-as-new adds one). */

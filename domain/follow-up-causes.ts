@@ -31,37 +31,57 @@ interface CauseLike {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
-export interface BoundedCauses<C extends CauseLike> {
-  readonly causes: C[];
-  /** Causes dropped so far (this call's and earlier ones'). */
-  readonly omittedCauses: number;
-}
-
 /**
- * `causes` plus `added`, within the limits: drops the oldest causes that are
- * not kept on purpose (see above) until both limits hold.
+ * A follow-up run's causes within the limits. Remembers each cause's size, so
+ * that a trigger joining the run costs the size of that one cause (and of any
+ * it pushes out), not of all 200: under a storm every trigger joins.
  *
  * @example
- * addCause({ causes: [first, ...199 more], omittedCauses: 0 }, next)
- * // → { causes: [first, ...198 of the newest, next], omittedCauses: 1 }
+ * const causes = new FollowUpCauses([first, ...199 more]);
+ * causes.add(next);
+ * causes.list; // [first, ...198 of the newest, next]
+ * causes.omitted; // 1
  */
-export function addCause<C extends CauseLike>(
-  run: { readonly causes: readonly C[]; readonly omittedCauses?: number },
-  added: C,
-): BoundedCauses<C> {
-  const causes = [...run.causes, added];
-  let omitted = run.omittedCauses ?? 0;
-  const sizes = causes.map(jsonBytes);
-  let bytes = sizes.reduce((a, b) => a + b, 2);
-  while (causes.length > MAX_RUN_CAUSES || bytes > MAX_RUN_CAUSES_BYTES) {
-    const i = oldestDroppable(causes);
-    if (i < 0) break; // only kept causes are left: each is at most a trigger's details in size
-    bytes -= sizes[i]!;
-    causes.splice(i, 1);
-    sizes.splice(i, 1);
-    omitted += 1;
+export class FollowUpCauses<C extends CauseLike> {
+  private readonly causes: C[];
+  /** Each cause's jsonBytes, index for index. */
+  private readonly sizes: number[];
+  private bytes: number;
+  private omittedCauses: number;
+
+  /** `causes`: a run's causes as carried (already within the limits, which the next `add` restores if not). */
+  constructor(causes: readonly C[], omitted = 0) {
+    this.causes = [...causes];
+    this.sizes = this.causes.map(jsonBytes);
+    this.bytes = this.sizes.reduce((a, b) => a + b, 2);
+    this.omittedCauses = omitted;
   }
-  return { causes, omittedCauses: omitted };
+
+  /** The causes kept, oldest first; the list is live: read it, do not change it. */
+  get list(): readonly C[] {
+    return this.causes;
+  }
+
+  /** Causes dropped so far. */
+  get omitted(): number {
+    return this.omittedCauses;
+  }
+
+  /** Adds `cause`, then drops the oldest causes not kept on purpose (see above) until both limits hold. */
+  add(cause: C): void {
+    const { causes, sizes } = this;
+    causes.push(cause);
+    sizes.push(jsonBytes(cause));
+    this.bytes += sizes.at(-1)!;
+    while (causes.length > MAX_RUN_CAUSES || this.bytes > MAX_RUN_CAUSES_BYTES) {
+      const i = oldestDroppable(causes);
+      if (i < 0) break; // only kept causes are left: each is at most a trigger's details in size
+      this.bytes -= sizes[i]!;
+      causes.splice(i, 1);
+      sizes.splice(i, 1);
+      this.omittedCauses += 1;
+    }
+  }
 }
 
 /** The index of the oldest cause that may go, or -1. */

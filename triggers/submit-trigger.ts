@@ -100,7 +100,7 @@ export async function submitTrigger(
 ): Promise<TriggerSubmission> {
   const { triggerId, accepted } = await batcherFor(deps.temporal, model).submit(
     request,
-    (requests, recorded) => deliverBatch(deps, model, requests, recorded),
+    deliveryOf(deps, model),
   );
   return {
     status: ACCEPTED_FATES.has(accepted.fate) ? 202 : 200,
@@ -116,30 +116,50 @@ interface Delivered {
 /** Each request's own outcome: one bad trigger does not fail the others of its batch. */
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
+/** Triggers stored for one model, with the registry row they were stored against. */
+interface Stored {
+  readonly registered: ModelRow;
+  readonly rows: Outcome<StoredTrigger>[];
+}
+
 /**
- * Stores a batch of one model's triggers, hands them to its workflow in one
- * update and stores their fates. Throws (for the whole batch) when the model
- * is not registered or the workflow cannot be reached.
+ * The three steps of a batch, which the batcher overlaps: `store` records the
+ * triggers (throws, for the whole batch, when the model is not registered),
+ * `send` hands stored triggers to the model's workflow in one update (throws
+ * when the workflow cannot be reached; their fates are then stored as
+ * `failed_to_deliver`), `settle` stores the fates it answered.
  */
-async function deliverBatch(
-  deps: TriggerDeps,
-  model: string,
-  requests: readonly TriggerRequest[],
-  recorded: readonly string[],
-): Promise<Outcome<Delivered>[]> {
-  const registered = await findModel(deps.db, model);
-  if (!registered) throw new TriggerRefused(404, 'not_found', `model ${model} not found`, { model });
-  const stored = await insertTriggers(deps.db, model, requests);
-  const rows: StoredTrigger[] = [];
-  stored.forEach((row, i) => {
-    if (row.ok) rows.push({ ...row.value, request: requests[i]! });
-  });
-  if (rows.length === 0) return stored as Outcome<never>[];
-  const accepted = await deliverStored(deps, registered, rows, { onFailure: 'record', recorded });
-  let next = 0;
-  return stored.map((row) =>
-    row.ok ? { ok: true, value: { triggerId: row.value.id, accepted: accepted[next++]! } } : row,
-  );
+interface ModelDelivery {
+  store(requests: readonly TriggerRequest[]): Promise<Stored>;
+  send(
+    registered: ModelRow,
+    rows: readonly StoredTrigger[],
+    recorded: readonly string[],
+  ): Promise<TriggerAccepted[]>;
+  settle(
+    model: string,
+    rows: readonly StoredTrigger[],
+    accepted: TriggerAccepted[],
+  ): Promise<TriggerAccepted[]>;
+}
+
+function deliveryOf(deps: TriggerDeps, model: string): ModelDelivery {
+  return {
+    async store(requests) {
+      const registered = await findModel(deps.db, model);
+      if (!registered) throw new TriggerRefused(404, 'not_found', `model ${model} not found`, { model });
+      const inserted = await insertTriggers(deps.db, model, requests);
+      return {
+        registered,
+        rows: inserted.map((row, i) =>
+          row.ok ? { ok: true, value: { ...row.value, request: requests[i]! } } : row,
+        ),
+      };
+    },
+    send: (registered, rows, recorded) =>
+      sendStored(deps, registered, rows, { onFailure: 'record', recorded }),
+    settle: (name, rows, accepted) => settleStored(deps, name, rows, accepted),
+  };
 }
 
 /** A trigger row as stored, before or after its delivery. */
@@ -165,8 +185,18 @@ export async function deliverStored(
   rows: readonly StoredTrigger[],
   opts: { onFailure: 'record' | 'leave'; recorded?: readonly string[] },
 ): Promise<TriggerAccepted[]> {
+  const accepted = await sendStored(deps, registered, rows, opts);
+  return settleStored(deps, registered.name, rows, accepted);
+}
+
+/** The update half of deliverStored: the workflow's answers, not yet stored. */
+async function sendStored(
+  deps: TriggerDeps,
+  registered: ModelRow,
+  rows: readonly StoredTrigger[],
+  opts: { onFailure: 'record' | 'leave'; recorded?: readonly string[] },
+): Promise<TriggerAccepted[]> {
   const policy = parseTriggerPolicy(registered.policy);
-  const ids = rows.map((r) => r.id);
   const items: TriggerBatchItem[] = rows.map(({ id, receivedAt, request }) => ({
     cause: {
       triggerId: id,
@@ -177,18 +207,31 @@ export async function deliverStored(
     },
     context: { dedupKey: request.dedupKey ?? null, policy },
   }));
-  let accepted: TriggerAccepted[];
   try {
-    accepted = await sendToModelWorkflow(deps, registered, items, opts.recorded ?? []);
+    return await sendToModelWorkflow(deps, registered, items, opts.recorded ?? []);
   } catch (err) {
     if (opts.onFailure === 'record') {
+      const ids = rows.map((r) => r.id);
       await deps.db.update(triggers).set({ fate: 'failed_to_deliver' }).where(inArray(triggers.id, ids));
     }
     throw err;
   }
-  accepted = await withDuplicateOf(deps.db, registered.name, rows, accepted);
-  await recordFates(deps.db, ids, accepted);
-  return accepted;
+}
+
+/** The store half of deliverStored: fills in `duplicateOf` and stores the fates. */
+async function settleStored(
+  deps: TriggerDeps,
+  model: string,
+  rows: readonly StoredTrigger[],
+  accepted: TriggerAccepted[],
+): Promise<TriggerAccepted[]> {
+  const settled = await withDuplicateOf(deps.db, model, rows, accepted);
+  await recordFates(
+    deps.db,
+    rows.map((r) => r.id),
+    settled,
+  );
+  return settled;
 }
 
 /**
@@ -323,15 +366,21 @@ function describeFate(accepted: TriggerAccepted): string | null {
  * server's `history.maxInFlightUpdates`, 10 by default) and accepts at most
  * 2,000 per execution, after which the model workflow must continue as
  * new (which holds up the triggers meanwhile). So each process sends a
- * model's triggers as batches, one batch in flight at a time, and whatever
+ * model's triggers as batches, one update in flight at a time, and whatever
  * arrives meanwhile goes, in arrival order, into the next one. A quiet model
  * sends each trigger at once, alone; under a storm a batch carries
- * everything that arrived during the previous one. One at a time rather than two: at 100 triggers/s (bench/trigger-load.ts)
- * the batches grow from about 3 to about 5 triggers, and the API, the worker and
- * the Temporal server together spend about a third less CPU per trigger, which
- * is what keeps the latency low on a busy machine.
+ * everything that arrived during the previous update. One update at a time
+ * rather than two: at 100 triggers/s (bench/trigger-load.ts) the batches grow
+ * from about 3 to about 5 triggers, and the API, the worker and the Temporal
+ * server together spend about a third less CPU per trigger, which is what
+ * keeps the latency low on a busy machine.
+ *
+ * The Postgres steps of a batch stay off that one lane: triggers that arrive
+ * during an update are stored meanwhile (one insert for all of them, one
+ * store at a time), so that the next update can go as soon as the previous
+ * one answers; and each batch's fates are stored after its update has
+ * answered, while the next update is under way.
  */
-const MAX_IN_FLIGHT_PER_MODEL = 1;
 const MAX_BATCH = 200;
 /**
  * A batch's triggers take at most this many bytes as JSON (one larger trigger goes alone).
@@ -339,9 +388,6 @@ const MAX_BATCH = 200;
  * limit would be refused, failing every trigger of the batch.
  */
 const MAX_BATCH_BYTES = 512 * 1024;
-
-/** `recorded`: ids of triggers this process delivered before and whose fates it has stored since. */
-type SendBatch = (requests: TriggerRequest[], recorded: readonly string[]) => Promise<Outcome<Delivered>[]>;
 
 /** The most recorded ids one update passes on (a batch's worth and then some); older ones are dropped. */
 const MAX_RECORDED = 1_000;
@@ -379,14 +425,30 @@ interface Waiting {
   readonly request: TriggerRequest;
   /** The request's size as JSON (UTF-8, at worst). */
   readonly bytes: number;
-  readonly send: SendBatch;
+  readonly delivery: ModelDelivery;
   resolve(delivered: Delivered): void;
   reject(err: unknown): void;
 }
 
+/** A trigger stored, waiting for its update. */
+interface Ready {
+  readonly waiting: Waiting;
+  readonly row: StoredTrigger;
+  readonly registered: ModelRow;
+}
+
+/**
+ * One model's triggers in this process: a lane of stores (one at a time) and
+ * a lane of updates (one at a time), each taking everything waiting for it,
+ * in arrival order, within the batch limits.
+ */
 class TriggerBatcher {
-  private active = 0;
-  private readonly queue: Waiting[] = [];
+  private readonly toStore: Waiting[] = [];
+  private readonly toSend: Ready[] = [];
+  private storing = false;
+  private sending = false;
+  /** Batches whose fates are being stored. */
+  private settling = 0;
 
   constructor(
     private readonly model: string,
@@ -394,60 +456,103 @@ class TriggerBatcher {
     private readonly onIdle: () => void,
   ) {}
 
-  submit(request: TriggerRequest, send: SendBatch): Promise<Delivered> {
+  submit(request: TriggerRequest, delivery: ModelDelivery): Promise<Delivered> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, bytes: jsonBytes(request), send, resolve, reject });
-      this.flush();
+      this.toStore.push({ request, bytes: jsonBytes(request), delivery, resolve, reject });
+      this.pump();
     });
   }
 
-  private flush(): void {
-    while (this.active < MAX_IN_FLIGHT_PER_MODEL && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.nextBatchLength());
-      const recorded = this.recordedFates.take(this.model);
-      this.active += 1;
-      // Every request of a batch carries the same sender (the model's delivery); the first one's is used.
-      batch[0]!
-        .send(
-          batch.map((w) => w.request),
-          recorded,
-        )
-        .then(
-          (outcomes) => {
-            const stored: string[] = [];
-            for (const [i, w] of batch.entries()) {
-              const outcome = outcomes[i]!;
-              if (outcome.ok) {
-                stored.push(outcome.value.triggerId);
-                w.resolve(outcome.value);
-              } else w.reject(outcome.error);
-            }
-            this.recordedFates.add(this.model, stored);
-          },
-          (err) => {
-            // The workflow may not have heard of these; the next batch tells it.
-            this.recordedFates.add(this.model, recorded);
-            for (const w of batch) w.reject(err);
-          },
-        )
-        .finally(() => {
-          this.active -= 1;
-          if (this.queue.length > 0) this.flush();
-          else if (this.active === 0) this.onIdle();
-        });
-    }
+  private pump(): void {
+    if (!this.storing && this.toStore.length > 0) this.store();
+    if (!this.sending && this.toSend.length > 0) this.send();
+    if (!this.storing && !this.sending && this.settling === 0 && this.toStore.length === 0) this.onIdle();
   }
 
-  /** How many of the queued triggers go in the next batch: at least one, within both limits. */
-  private nextBatchLength(): number {
-    let bytes = this.queue[0]!.bytes;
-    let n = 1;
-    while (n < this.queue.length && n < MAX_BATCH && bytes + this.queue[n]!.bytes <= MAX_BATCH_BYTES) {
-      bytes += this.queue[n]!.bytes;
-      n += 1;
-    }
-    return n;
+  private store(): void {
+    const batch = this.toStore.splice(
+      0,
+      batchLength(this.toStore, (w) => w.bytes),
+    );
+    this.storing = true;
+    // Every request of a batch carries the same delivery (the model's); the first one's is used.
+    batch[0]!.delivery
+      .store(batch.map((w) => w.request))
+      .then(
+        ({ registered, rows }) => {
+          for (const [i, waiting] of batch.entries()) {
+            const row = rows[i]!;
+            if (row.ok) this.toSend.push({ waiting, row: row.value, registered });
+            else waiting.reject(row.error);
+          }
+        },
+        (err) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.storing = false;
+        this.pump();
+      });
   }
+
+  private send(): void {
+    const batch = this.toSend.splice(
+      0,
+      batchLength(this.toSend, (r) => r.waiting.bytes),
+    );
+    const rows = batch.map((r) => r.row);
+    const recorded = this.recordedFates.take(this.model);
+    // The newest registry row of the batch: its freeze state starts the workflow, should there be none.
+    const { registered, waiting } = batch.at(-1)!;
+    this.sending = true;
+    waiting.delivery
+      .send(registered, rows, recorded)
+      .then(
+        (accepted) => {
+          this.settling += 1;
+          waiting.delivery
+            .settle(this.model, rows, accepted)
+            .then(
+              (settled) => {
+                for (const [i, r] of batch.entries())
+                  r.waiting.resolve({ triggerId: r.row.id, accepted: settled[i]! });
+                this.recordedFates.add(
+                  this.model,
+                  rows.map((r) => r.id),
+                );
+              },
+              (err) => {
+                for (const r of batch) r.waiting.reject(err);
+              },
+            )
+            .finally(() => {
+              this.settling -= 1;
+              this.pump();
+            });
+        },
+        (err) => {
+          // The workflow may not have heard of these; the next batch tells it.
+          this.recordedFates.add(this.model, recorded);
+          for (const r of batch) r.waiting.reject(err);
+        },
+      )
+      .finally(() => {
+        this.sending = false;
+        this.pump();
+      });
+  }
+}
+
+/** How many of the queued triggers go in the next batch: at least one, within both limits. */
+function batchLength<T>(queue: readonly T[], bytesOf: (t: T) => number): number {
+  let bytes = bytesOf(queue[0]!);
+  let n = 1;
+  while (n < queue.length && n < MAX_BATCH && bytes + bytesOf(queue[n]!) <= MAX_BATCH_BYTES) {
+    bytes += bytesOf(queue[n]!);
+    n += 1;
+  }
+  return n;
 }
 
 const batchers = new WeakMap<Client, { byModel: Map<string, TriggerBatcher>; recorded: RecordedFates }>();

@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addCause } from '../domain/follow-up-causes';
+import { FollowUpCauses } from '../domain/follow-up-causes';
 import {
   type Cooldown,
   cooldownAfterRun,
@@ -102,7 +102,8 @@ class ModelEntity {
   child: Pick<ChildWorkflowHandle<typeof runWorkflow>, 'signal'> | null = null;
   /** The current run was started by an earlier execution, which continued as new while it ran. */
   carriedRun: boolean;
-  pending: PendingRun | null;
+  /** The follow-up run, if one is open: its causes bounded (domain/follow-up-causes.ts). */
+  private followUp: { readonly runId: string; readonly causes: FollowUpCauses<TriggerCause> } | null;
   completedRuns: number;
   lastOutcome: RunOutcomeSummary | null;
   policy: TriggerPolicy | null;
@@ -119,7 +120,10 @@ class ModelEntity {
 
   constructor(readonly input: ModelWorkflowInput) {
     const carried = input.carried;
-    this.pending = carried?.pending ?? null;
+    const pending = carried?.pending;
+    this.followUp = pending
+      ? { runId: pending.runId, causes: new FollowUpCauses(pending.causes, pending.omittedCauses) }
+      : null;
     this.current = carried?.current?.run ?? null;
     this.currentStage = carried?.current?.stage ?? null;
     this.carriedRun = this.current !== null;
@@ -132,6 +136,17 @@ class ModelEntity {
     this.runStarts = [...(g?.runStarts ?? [])];
     this.dedup = new DedupIndex(g?.dedup);
     this.answered = new TriggerLedger(g?.answered);
+  }
+
+  /** The follow-up run as carried and shown: its causes are the live list, not a copy. */
+  get pending(): PendingRun | null {
+    if (this.followUp === null) return null;
+    const { runId, causes } = this.followUp;
+    return {
+      runId,
+      causes: causes.list as TriggerCause[],
+      ...(causes.omitted ? { omittedCauses: causes.omitted } : {}),
+    };
   }
 
   governance(): GovernanceState {
@@ -184,16 +199,16 @@ class ModelEntity {
         this.startRun({ runId: uuid4(), causes: [cause] }, now);
         return this.current!.runId;
       case 'start-follow-up':
-        this.pending = { ...this.pending!, ...addCause(this.pending!, cause) };
+        this.followUp!.causes.add(cause);
         this.startFollowUp(now);
         return this.current!.runId;
       case 'open-follow-up':
-        this.pending = { runId: uuid4(), causes: [cause] };
-        return this.pending.runId;
+        this.followUp = { runId: uuid4(), causes: new FollowUpCauses([cause]) };
+        return this.followUp.runId;
       case 'join-follow-up':
         // Bounded (domain/follow-up-causes.ts): a storm of alerts must not outgrow Temporal's payload limit.
-        this.pending = { ...this.pending!, ...addCause(this.pending!, cause) };
-        return this.pending.runId;
+        this.followUp!.causes.add(cause);
+        return this.followUp!.runId;
       case 'none':
         return null;
     }
@@ -201,7 +216,7 @@ class ModelEntity {
 
   startFollowUp(now: number): void {
     const run = this.pending!;
-    this.pending = null;
+    this.followUp = null;
     this.startRun(run, now);
   }
 

@@ -1,4 +1,6 @@
-import { eq } from 'drizzle-orm';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { inProcessApi } from '../../api/client';
 import { triggers } from '../../db/schema';
@@ -13,7 +15,7 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { submitTrigger } from '../../triggers/submit-trigger';
-import { modelStateQuery, modelWorkflowId } from '../../workflows/messages';
+import { modelStateQuery, modelWorkflowId, type TriggerBatchItem } from '../../workflows/messages';
 import { startModelWorkflow } from '../helpers/model-workflow';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -129,7 +131,7 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     const model = 'batch-poison';
     await registerModel(api, model, data, fastPolicy());
     const deps = { db: stack.database.db, temporal: stack.client, taskQueues: stack.taskQueues };
-    // Sent together: the first two go at once, the other four wait and travel as one batch.
+    // Sent together: the first goes at once, the other five are stored as one batch and travel as one.
     const sent = Array.from({ length: 6 }, (_, i) =>
       submitTrigger(deps, model, {
         reason: 'drift',
@@ -166,4 +168,77 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
       [...state.current!.causes, ...state.pending!.causes].map((c) => alertOf(c.details)).sort(),
     ).toEqual(['alert-0', 'alert-1', 'alert-2', 'alert-3', 'alert-5']);
   });
+
+  it('stores the triggers that arrive while an update waits, then hands them over together', async () => {
+    const model = 'stalled-update';
+    await registerModel(api, model, data, fastPolicy());
+    const deps = { db: stack.database.db, temporal: stack.client, taskQueues: stack.taskQueues };
+    const submit = (alert: string) =>
+      submitTrigger(deps, model, {
+        reason: 'drift',
+        requestedBy: 'monitor',
+        details: { alert },
+        dedupKey: alert,
+      });
+    const first = await submit('first');
+    expect(first.body.fate).toBe('started');
+
+    // No control worker: the next update waits for one.
+    await stack.stopWorkers();
+    const waiting = submit('waits');
+    let waited = false;
+    void waiting.then(() => {
+      waited = true;
+    });
+    await waitForRows(model, 2);
+    const during = [submit('during-1'), submit('during-2')];
+    // Recorded (as received) while the update before them is still unanswered.
+    const rows = await waitForRows(model, 4);
+    expect(
+      rows
+        .filter((r) => r.fate === 'received')
+        .map((r) => (r.details as { alert: string }).alert)
+        .sort(),
+    ).toEqual(['during-1', 'during-2', 'waits']);
+    expect(waited).toBe(false);
+
+    await stack.startWorkers();
+    const answers = await Promise.all([waiting, ...during]);
+    expect(answers.map((a) => a.body.fate)).toEqual(['queued', 'joined', 'joined']);
+    const stored = await stack.database.db
+      .select({ id: triggers.id, fate: triggers.fate })
+      .from(triggers)
+      .where(
+        inArray(
+          triggers.id,
+          answers.map((a) => a.body.triggerId),
+        ),
+      );
+    expect(stored.map((r) => r.fate).sort()).toEqual(['joined', 'joined', 'queued']);
+
+    // One update for the trigger that waited, one for the two that came meanwhile.
+    const history = await stack.client.workflow.getHandle(modelWorkflowId(model)).fetchHistory();
+    const batches = (history.events ?? []).flatMap((e) => {
+      const args = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads;
+      if (
+        e.eventType !== temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED ||
+        !args
+      )
+        return [];
+      const items = defaultPayloadConverter.fromPayload<TriggerBatchItem[]>(args[0]!);
+      return [items.map((i) => (i.cause.details as { alert: string }).alert)];
+    });
+    expect(batches).toEqual([['first'], ['waits'], ['during-1', 'during-2']]);
+  });
+
+  /** Polls the model's trigger rows until there are `n`. */
+  async function waitForRows(model: string, n: number) {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const rows = await stack.database.db.select().from(triggers).where(eq(triggers.model, model));
+      if (rows.length >= n) return rows;
+      if (Date.now() > deadline) throw new Error(`${rows.length} trigger rows of ${model}, expected ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 });
