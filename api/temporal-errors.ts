@@ -22,11 +22,25 @@ export function temporalCallError(err: unknown, what: string): ApiError {
   if (err instanceof WorkflowNotFoundError) {
     return new ApiError(409, 'not_running', `${what}: the workflow is not running`);
   }
-  const message = (err as Error)?.message ?? String(err);
+  const message = withGrpcCause(err);
   if (/already completed|not found|workflow execution already/i.test(message)) {
     return new ApiError(409, 'not_running', `${what}: the workflow is not running (${message})`);
   }
   return new ApiError(503, 'temporal_unavailable', `${what}: Temporal did not answer: ${message}`);
+}
+
+/**
+ * The error's message and, for the client's wrapper of a failed call
+ * (`ServiceError`, "Workflow Update failed"), what the server said: its gRPC
+ * status and details, which is what an operator needs to tell an outage from a
+ * refusal.
+ */
+function withGrpcCause(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const cause = (err as { cause?: { code?: unknown; details?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code !== 'number') return message;
+  const details = typeof cause.details === 'string' && cause.details !== '' ? `: ${cause.details}` : '';
+  return `${message} (gRPC status ${cause.code}${details})`;
 }
 
 /** Whether the workflow judged and audited this refusal itself (an update handler's, not its validator's). */

@@ -23,6 +23,7 @@ const BENCHES = [
   'gateway',
   'gateway-v2',
   'temporal-round-trip',
+  'update-cost',
   'fuzz',
   'chaos',
   'vs-prefect',

@@ -1,4 +1,9 @@
-import { type Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  type Client,
+  ServiceError,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Config } from '../config/env';
 import type { Db } from '../db/client';
@@ -320,8 +325,46 @@ async function insertTriggers(
  * A plain update of the running model workflow; only when there is none
  * (the model's first trigger, or its workflow was terminated) an
  * update-with-start, which costs the server more.
+ *
+ * Retried, a few times within a second, when the server aborted the update
+ * because the workflow task carrying it failed: the task that takes the last
+ * update of an execution also continues as new, and a signal from the run
+ * arriving meanwhile fails that task (Temporal's "unhandled command") and with
+ * it the update. The workflow applied nothing, and a trigger it has answered
+ * before gets the same answer again, so sending the batch again is safe.
  */
 async function sendToModelWorkflow(
+  deps: TriggerDeps,
+  model: ModelRow,
+  items: TriggerBatchItem[],
+  recorded: readonly string[],
+): Promise<TriggerAccepted[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await updateModelWorkflow(deps, model, items, recorded);
+    } catch (err) {
+      if (attempt >= UPDATE_ATTEMPTS || !abortedByTaskFailure(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, UPDATE_RETRY_MS * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/** Tries of an update the server aborted with its workflow task (waits 50, 100, 200 ms between). */
+const UPDATE_ATTEMPTS = 4;
+const UPDATE_RETRY_MS = 50;
+/** gRPC FAILED_PRECONDITION: Temporal's WorkflowNotReady. */
+const FAILED_PRECONDITION = 9;
+
+/** The server's answer when the workflow task that carried an update failed (not the workflow refusing it). */
+export function abortedByTaskFailure(err: unknown): boolean {
+  if (!(err instanceof ServiceError)) return false;
+  const cause = err.cause as { code?: unknown; details?: unknown } | undefined;
+  return (
+    cause?.code === FAILED_PRECONDITION && /unexpected workflow task failure/i.test(String(cause.details))
+  );
+}
+
+async function updateModelWorkflow(
   deps: TriggerDeps,
   model: ModelRow,
   items: TriggerBatchItem[],

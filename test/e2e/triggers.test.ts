@@ -1,3 +1,4 @@
+import { type Client, ServiceError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { eq, inArray } from 'drizzle-orm';
@@ -230,6 +231,81 @@ describe('triggers: one run at a time, one follow-up run, deduplicated alerts', 
     });
     expect(batches).toEqual([['first'], ['waits'], ['during-1', 'during-2']]);
   });
+
+  it('sends a batch again when the server aborted its update with the workflow task, and nothing else', async () => {
+    // What the server answers when the task carrying an update failed (a signal arrived while
+    // the task that continues as new completed): the update was not applied.
+    const abortedWithTask = () =>
+      new ServiceError('Workflow Update failed', {
+        cause: Object.assign(new Error('9 FAILED_PRECONDITION'), {
+          code: 9,
+          details: 'Unable to perform workflow execution update due to unexpected workflow task failure.',
+        }),
+      });
+    const otherPrecondition = () =>
+      new ServiceError('Workflow Update failed', {
+        cause: Object.assign(new Error('9 FAILED_PRECONDITION'), {
+          code: 9,
+          details: 'namespace is not active',
+        }),
+      });
+    const submit = async (model: string, failures: (() => Error)[]) => {
+      await registerModel(api, model, data, fastPolicy());
+      await startModelWorkflow(stack, model, {});
+      const deps = {
+        db: stack.database.db,
+        temporal: failingUpdates(stack.client, failures),
+        taskQueues: stack.taskQueues,
+      };
+      return submitTrigger(deps, model, { reason: 'drift', requestedBy: 'monitor', details: {} });
+    };
+
+    const failures = [abortedWithTask, abortedWithTask];
+    const answer = await submit('task-aborted', failures);
+    expect(failures).toHaveLength(0);
+    expect(answer.body.fate).toBe('started');
+    const [row] = await stack.database.db
+      .select()
+      .from(triggers)
+      .where(eq(triggers.id, answer.body.triggerId));
+    expect(row).toMatchObject({ fate: 'started', runId: answer.body.runId });
+
+    const once = [otherPrecondition, abortedWithTask];
+    await expect(submit('not-retried', once)).rejects.toThrow('Workflow Update failed');
+    expect(once).toHaveLength(1);
+    const rows = await stack.database.db.select().from(triggers).where(eq(triggers.model, 'not-retried'));
+    expect(rows.map((r) => r.fate)).toEqual(['failed_to_deliver']);
+  });
+
+  /**
+   * The stack's client, whose model-workflow updates throw the next of `failures` (taking it
+   * off the list) before any reaches the server, then go through.
+   */
+  function failingUpdates(client: Client, failures: (() => Error)[]): Client {
+    const handleOf = (handle: object) =>
+      new Proxy(handle, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop);
+          if (prop === 'executeUpdate' && failures.length > 0) {
+            return async () => {
+              throw failures.shift()!();
+            };
+          }
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const workflow = new Proxy(client.workflow, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop);
+        if (prop === 'getHandle')
+          return (...args: Parameters<typeof target.getHandle>) => handleOf(target.getHandle(...args));
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    return new Proxy(client, {
+      get: (target, prop) => (prop === 'workflow' ? workflow : Reflect.get(target, prop)),
+    });
+  }
 
   /** Polls the model's trigger rows until there are `n`. */
   async function waitForRows(model: string, n: number) {
