@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parseTriggerPolicy } from '../domain/policy';
 import { fastPolicy, registerModel, trigger, writeDataset } from '../scripts/lib/scenario';
-import { modelStateQuery, modelWorkflowId, triggerBatchUpdate } from '../workflows/messages';
+import { modelStateQuery, modelWorkflowId } from '../workflows/messages';
 import { startControlStack } from './lib/control-stack';
+import { oneTriggerUpdates } from './lib/one-trigger';
 
 /**
  * `npm run bench -- temporal-round-trip`: the floor under the trigger
@@ -46,29 +46,10 @@ async function main() {
     );
     await trigger(api, model, { reason: 'manual' });
     const handle = stack.client.workflow.getHandle(modelWorkflowId(model));
-    const policy = parseTriggerPolicy({});
-    let n = 0;
     const calls = {
       describe: () => handle.describe(),
       query: () => handle.query(modelStateQuery),
-      update: () =>
-        handle.executeUpdate(triggerBatchUpdate, {
-          args: [
-            [
-              {
-                cause: {
-                  triggerId: `bench-${n++}`,
-                  reason: 'drift',
-                  requestedBy: 'bench',
-                  details: {},
-                  receivedAt: new Date().toISOString(),
-                },
-                context: { dedupKey: null, policy },
-              },
-            ],
-            [],
-          ],
-        }),
+      update: oneTriggerUpdates(handle),
     };
     const ms: Record<keyof typeof calls, number[]> = { describe: [], query: [], update: [] };
     // Interleaved, one at a time, with a pause: the calls see the same machine and an idle server.

@@ -1,11 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parseTriggerPolicy } from '../domain/policy';
 import { fastPolicy, registerModel, writeDataset } from '../scripts/lib/scenario';
 import { startModelWorkflow } from '../test/helpers/model-workflow';
 import { submitTrigger } from '../triggers/submit-trigger';
-import { modelWorkflowId, triggerBatchUpdate } from '../workflows/messages';
+import { modelWorkflowId } from '../workflows/messages';
 import { startControlStack } from './lib/control-stack';
+import { oneTriggerUpdates } from './lib/one-trigger';
 import { cpuMs } from './lib/processes';
 
 /**
@@ -65,27 +65,8 @@ async function main() {
     // The first trigger starts the run (no training worker: it stays in training).
     await submitTrigger(deps, model, { reason: 'manual', details: {}, requestedBy: 'bench' });
     const handle = stack.client.workflow.getHandle(modelWorkflowId(model));
-    const policy = parseTriggerPolicy({});
     const runId = (await handle.describe()).runId;
-    let n = 0;
-    const update = () =>
-      handle.executeUpdate(triggerBatchUpdate, {
-        args: [
-          [
-            {
-              cause: {
-                triggerId: `bench-${n++}`,
-                reason: 'drift',
-                requestedBy: 'bench',
-                details: { alert: `alert-${n}` },
-                receivedAt: new Date().toISOString(),
-              },
-              context: { dedupKey: null, policy },
-            },
-          ],
-          [],
-        ],
-      });
+    const update = oneTriggerUpdates(handle);
     const server = control.temporal.pid;
     const worker = control.worker.pid;
     const blocks: {
