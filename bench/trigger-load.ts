@@ -12,7 +12,13 @@ import { stackProcessEnv } from '../test/helpers/worker-process';
 import { modelWorkflowId } from '../workflows/messages';
 import { startControlStack } from './lib/control-stack';
 import { runPacedLoad } from './lib/paced-load';
-import { cpuMs, type ServerProcess, startServerProcess } from './lib/processes';
+import {
+  cpuMs,
+  machineCpuTicks,
+  type ServerProcess,
+  startServerProcess,
+  stolenPercent,
+} from './lib/processes';
 
 /**
  * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
@@ -223,11 +229,13 @@ async function main() {
     // Idle: one trigger at a time to the loaded model (a run in progress: joined, or deduplicated),
     // then the first trigger of each fresh model (started).
     await new Promise((r) => setTimeout(r, 2_000));
+    const idleTicks = machineCpuTicks();
     const idle = await oneAtATime(
       server.url,
       Array.from({ length: IDLE_TRIGGERS }, () => triggerRequest(sent++, models)),
       LOAD_TOKEN,
     );
+    const idleStolen = stolenPercent(idleTicks, machineCpuTicks());
     const started =
       fresh.length === 0
         ? null
@@ -244,10 +252,12 @@ async function main() {
     const executionsBefore = await executionsOf(stack, models);
     const loadStartedAt = Date.now();
     const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
+    const loadTicks = machineCpuTicks();
     const fates: Record<string, number> = {};
     const refusals: Record<string, string> = {};
     const result = await load(DURATION_S, fates, refusals);
     const loadEndedAt = Date.now();
+    const loadStolen = stolenPercent(loadTicks, machineCpuTicks());
     const answered = Object.values(fates).reduce((a, b) => a + b, 0);
     const cpuMsPerRequest = Object.fromEntries(
       Object.entries(processes).map(([k, pid]) => {
@@ -334,6 +344,11 @@ async function main() {
       fates,
       refusals,
       cpuMsPerRequest,
+      stolenCpuPercent: {
+        idle: idleStolen,
+        load: loadStolen,
+        note: "the share of the machine's CPU time the hypervisor gave to other guests during each measured phase (/proc/stat steal): time this VM's processes wanted and did not get; a phase that lost more ran slower, so compare runs with this in view",
+      },
       triggersStored: stored?.n ?? 0,
       autocannonQuota: {
         note: `autocannon overallRate ${RATE} over ${CONNECTIONS} connections: each connection sends its share of a second as fast as it can, then waits for the next second (bursts); after the measured load, not counted in triggersStored`,

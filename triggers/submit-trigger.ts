@@ -174,21 +174,29 @@ export interface StoredTrigger {
   readonly request: TriggerRequest;
 }
 
+/** How a delivery of stored triggers goes. */
+export interface DeliveryOptions {
+  /**
+   * When the workflow cannot be reached: `record` stores `failed_to_deliver`
+   * (the caller is told so); `leave` keeps the rows `received`, for the
+   * reconciler to try again.
+   */
+  readonly onFailure: 'record' | 'leave';
+  /** Triggers delivered before whose fates are stored, for the workflow's ledger. */
+  readonly recorded?: readonly string[];
+}
+
 /**
  * Hands stored triggers to their model's workflow in one update and stores
  * the fates it answers. A trigger the workflow has answered before (the
  * same id) gets the same answer again (domain/trigger-ledger.ts), so
- * delivering a stored trigger twice is safe. When the workflow cannot be
- * reached, `record` stores `failed_to_deliver` (the caller is told so);
- * `leave` keeps the rows `received`, for the reconciler to try again.
- * `recorded`: triggers delivered before whose fates are stored, for the
- * workflow's ledger.
+ * delivering a stored trigger twice is safe.
  */
 export async function deliverStored(
   deps: TriggerDeps,
   registered: ModelRow,
   rows: readonly StoredTrigger[],
-  opts: { onFailure: 'record' | 'leave'; recorded?: readonly string[] },
+  opts: DeliveryOptions,
 ): Promise<TriggerAccepted[]> {
   const accepted = await sendStored(deps, registered, rows, opts);
   return settleStored(deps, registered.name, rows, accepted);
@@ -199,7 +207,7 @@ async function sendStored(
   deps: TriggerDeps,
   registered: ModelRow,
   rows: readonly StoredTrigger[],
-  opts: { onFailure: 'record' | 'leave'; recorded?: readonly string[] },
+  opts: DeliveryOptions,
 ): Promise<TriggerAccepted[]> {
   const policy = parseTriggerPolicy(registered.policy);
   const items: TriggerBatchItem[] = rows.map(({ id, receivedAt, request }) => ({

@@ -12,6 +12,36 @@ export function cpuMs(pid: number): number | null {
   }
 }
 
+/** The machine's CPU time so far, from /proc/stat's `cpu` line, in clock ticks; null off Linux. */
+export function machineCpuTicks(): { total: number; steal: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { total, steal: fields[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The share of the machine's CPU time (in percent) the hypervisor gave to other
+ * guests between two readings of `machineCpuTicks` (steal): on a shared VM,
+ * time the benchmark's processes wanted to run and could not.
+ */
+export function stolenPercent(
+  before: ReturnType<typeof machineCpuTicks>,
+  after: ReturnType<typeof machineCpuTicks>,
+): number | null {
+  if (!before || !after || after.total <= before.total) return null;
+  return Math.round(((after.steal - before.steal) / (after.total - before.total)) * 1000) / 10;
+}
+
 export interface ServerProcess {
   readonly url: string;
   readonly pid: number;
