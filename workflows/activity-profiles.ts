@@ -45,11 +45,7 @@ export const control = proxyActivities<Activities>({ startToCloseTimeout: '1 min
  */
 export const bookkeeping = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  // Above every backoff of quickRetry (at most 30 s), so a retry always waits inside the worker
-  // (which keeps its workflow task alive meanwhile) and never on a backoff timer. In the chaos
-  // soak a run's write failed into such a timer around the loss of its worker, and the history
-  // left behind could not be replayed from the start ("[TMPRL1100] No command scheduled for
-  // event TimerStarted"): every worker that took the run over next failed its every task.
-  localRetryThreshold: '1 minute',
+  // Beyond this backoff the retry waits on a timer instead of inside the workflow task.
+  localRetryThreshold: '10 seconds',
   retry: quickRetry,
 });
