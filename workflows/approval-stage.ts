@@ -223,12 +223,19 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
     let reminded = resumed ? resume.reminded : false;
     const interrupted = spec.interrupted ?? (() => false);
     const heavy = spec.checkpoint?.heavy ?? (() => false);
+    // The moment the last wait's timer stood for, once it fired: that moment has come, whatever
+    // the clock of this workflow task says. The SDK can hand the activation that delivers a fired
+    // timer an earlier task's time when it runs live (seen after a worker loss timed out the task
+    // that should have delivered it) and the later task's time when it replays; deciding by the
+    // clock alone then started a second timer live and expired the round on replay, a history no
+    // worker could replay (the chaos soak).
+    let firedAt = Number.NEGATIVE_INFINITY;
     for (;;) {
       await recordVotes(run);
       const result = tallyVotes(run.approval.votes, level);
       if (result !== null) return finishRound(run, spec, result, notify);
       if (interrupted()) return 'interrupted';
-      const now = Date.now();
+      const now = Math.max(Date.now(), firedAt);
       if (now >= deadlineMs) break;
       if (reminderMs !== null && !reminded && now >= reminderMs) {
         reminded = true;
@@ -240,7 +247,11 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
         continue; // a message changed the round meanwhile: record it first
       }
       const wakeAt = reminderMs !== null && !reminded ? reminderMs : deadlineMs;
-      await waitUntil(() => run.unrecorded.length > 0 || interrupted() || heavy(), wakeAt - now);
+      const woken = await waitUntil(
+        () => run.unrecorded.length > 0 || interrupted() || heavy(),
+        wakeAt - now,
+      );
+      if (!woken) firedAt = wakeAt;
     }
   }
   return finishRound(run, spec, 'expired', notify);
