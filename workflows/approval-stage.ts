@@ -1,4 +1,4 @@
-import { ParentClosePolicy, startChild, condition as waitUntil } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild } from '@temporalio/workflow';
 import {
   type ApprovalLevel,
   approvalLevels,
@@ -19,6 +19,7 @@ import {
   type RunWorkflowInput,
 } from './messages';
 import { notifyWorkflow } from './notify-workflow';
+import { WorkflowClock } from './workflow-clock';
 
 export const initialApprovalState: ApprovalState = {
   required: false,
@@ -196,10 +197,13 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
   };
 
   const { levels } = spec;
+  // Deadlines and reminders are decided against it, so a round ends on its fired timer whatever
+  // the clock of the task delivering it says (workflows/workflow-clock.ts).
+  const clock = new WorkflowClock();
   for (const [index, level] of levels.entries()) {
     if (resume && index < resume.levelIndex) continue;
     const resumed = resume?.levelIndex === index;
-    const deadlineMs = resumed ? resume.deadlineMs : Date.now() + level.timeoutSeconds * 1000;
+    const deadlineMs = resumed ? resume.deadlineMs : clock.now() + level.timeoutSeconds * 1000;
     const reminderMs =
       level.reminderBeforeSeconds === null ? null : deadlineMs - level.reminderBeforeSeconds * 1000;
     run.approval = {
@@ -223,19 +227,12 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
     let reminded = resumed ? resume.reminded : false;
     const interrupted = spec.interrupted ?? (() => false);
     const heavy = spec.checkpoint?.heavy ?? (() => false);
-    // The moment the last wait's timer stood for, once it fired: that moment has come, whatever
-    // the clock of this workflow task says. The SDK can hand the activation that delivers a fired
-    // timer an earlier task's time when it runs live (seen after a worker loss timed out the task
-    // that should have delivered it) and the later task's time when it replays; deciding by the
-    // clock alone then started a second timer live and expired the round on replay, a history no
-    // worker could replay (the chaos soak).
-    let firedAt = Number.NEGATIVE_INFINITY;
     for (;;) {
       await recordVotes(run);
       const result = tallyVotes(run.approval.votes, level);
       if (result !== null) return finishRound(run, spec, result, notify);
       if (interrupted()) return 'interrupted';
-      const now = Math.max(Date.now(), firedAt);
+      const now = clock.now();
       if (now >= deadlineMs) break;
       if (reminderMs !== null && !reminded && now >= reminderMs) {
         reminded = true;
@@ -247,11 +244,7 @@ async function collectDecisions(run: ApprovalRun, spec: DecisionRound): Promise<
         continue; // a message changed the round meanwhile: record it first
       }
       const wakeAt = reminderMs !== null && !reminded ? reminderMs : deadlineMs;
-      const woken = await waitUntil(
-        () => run.unrecorded.length > 0 || interrupted() || heavy(),
-        wakeAt - now,
-      );
-      if (!woken) firedAt = wakeAt;
+      await clock.waitUntil(() => run.unrecorded.length > 0 || interrupted() || heavy(), wakeAt);
     }
   }
   return finishRound(run, spec, 'expired', notify);

@@ -56,6 +56,7 @@ import {
   watchTaskQueue,
 } from './messages';
 import { runWorkflow } from './run-workflow';
+import { WorkflowClock } from './workflow-clock';
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 /**
@@ -117,6 +118,8 @@ class ModelEntity {
   freezeVersion = 0;
   /** Updates this execution has taken (Temporal caps them per execution). */
   updates = 0;
+  /** The model's decisions are taken against it: a fired cooldown timer counts whatever the task's clock says. */
+  readonly clock = new WorkflowClock();
 
   constructor(readonly input: ModelWorkflowInput) {
     const carried = input.carried;
@@ -162,7 +165,7 @@ class ModelEntity {
   }
 
   accept(cause: TriggerCause, context: TriggerContext | undefined): TriggerAccepted {
-    const now = Date.now();
+    const now = this.clock.now();
     // Delivered again (its first delivery's fate was never stored): the same answer, no second run.
     const earlier = this.answered.answerFor(cause.triggerId);
     if (earlier !== undefined) {
@@ -236,7 +239,7 @@ class ModelEntity {
   }
 
   setFreeze(request: FreezeRequest): void {
-    this.freeze = { ...request, at: new Date(Date.now()).toISOString() };
+    this.freeze = { ...request, at: new Date(this.clock.now()).toISOString() };
     this.freezeVersion += 1;
   }
 
@@ -258,7 +261,7 @@ class ModelEntity {
    * (domain/trigger-governance.ts `DedupCarry`, domain/trigger-ledger.ts).
    */
   carry(): GovernanceCarry {
-    const now = Date.now();
+    const now = this.clock.now();
     return {
       policy: this.policy,
       freeze: this.freeze,
@@ -270,7 +273,7 @@ class ModelEntity {
   }
 
   state(): ModelState {
-    const now = Date.now();
+    const now = this.clock.now();
     const cooldown = this.cooldown !== null && this.cooldown.until > now ? this.cooldown : null;
     return {
       model: this.input.model,
@@ -368,7 +371,7 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
       }
       // Only the follow-up is there. Kept free of extra awaits when it may start at once: the
       // order of commands in a workflow task must stay what recorded histories have.
-      const now = Date.now();
+      const now = entity.clock.now();
       const startsAt = followUpStartsAt(entity.governance(), now);
       if (startsAt === null || startsAt > now) {
         await waitForFollowUp(entity, startsAt);
@@ -384,7 +387,7 @@ export async function modelWorkflow(input: ModelWorkflowInput): Promise<void> {
       await continueAsNewDuringRun(input, entity);
       continue;
     }
-    entity.runEnded(outcome, Date.now());
+    entity.runEnded(outcome, entity.clock.now());
 
     if (
       historyIsHeavy(entity) ||
@@ -507,7 +510,7 @@ async function waitForFollowUp(entity: ModelEntity, startsAt: number | null): Pr
   const seen = entity.freezeVersion;
   const woken = () => entity.current !== null || entity.freezeVersion !== seen || historyIsHeavy(entity);
   if (startsAt === null) await condition(woken);
-  else await condition(woken, startsAt - Date.now());
+  else await entity.clock.waitUntil(woken, startsAt);
 }
 
 async function executeRun(

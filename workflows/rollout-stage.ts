@@ -22,6 +22,7 @@ import {
   watchTaskQueue,
 } from './messages';
 import { type PromotionSaga, rollBackPromotion } from './promotion-saga';
+import { WorkflowClock } from './workflow-clock';
 
 type Ending = { outcome: Outcome; reason: string };
 
@@ -215,7 +216,10 @@ export async function bake(
 ): Promise<Ending> {
   const { model } = run.input;
   const resume = checkpoint?.resume;
-  const endsAt = resume?.endsAt ?? Date.now() + policy.bake.seconds * 1000;
+  // The window ends on its fired timer, or on a watch that saw it pass, whatever the clock of the
+  // task delivering it says (workflows/workflow-clock.ts).
+  const clock = new WorkflowClock();
+  const endsAt = resume?.endsAt ?? clock.now() + policy.bake.seconds * 1000;
   run.bakeEndsAt = new Date(endsAt).toISOString();
   const since = resume?.since ?? new Date().toISOString();
   const check = policy.bake.regressionCheck && run.baseline !== null;
@@ -224,7 +228,7 @@ export async function bake(
   let why: { actor: string; reason: string } | null = null;
   const heavy = checkpoint?.heavy ?? (() => false);
   try {
-    while (why === null && Date.now() < endsAt) {
+    while (why === null && clock.now() < endsAt) {
       if (run.rollback) {
         why = { actor: run.rollback.by, reason: `rollback during bake: ${run.rollback.reason}` };
         break;
@@ -235,7 +239,7 @@ export async function bake(
       }
       if (!check) {
         // One durable timer for the whole window: nothing to poll.
-        await condition(() => run.rollback !== null || heavy(), endsAt - Date.now());
+        await clock.waitUntil(() => run.rollback !== null || heavy(), endsAt);
         continue;
       }
       const watched = await watchUntil(
@@ -259,6 +263,7 @@ export async function bake(
         () => run.rollback !== null || heavy(),
       );
       if (watched === null) continue;
+      if (watched.ended) clock.reached(endsAt);
       sequential = watched.sequential;
       if (watched.verdict === 'fail') {
         why = { actor: 'ctloop', reason: `regression during bake: ${watched.reasons.join('; ')}` };

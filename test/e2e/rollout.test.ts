@@ -16,6 +16,7 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { canaryControlSignal, runWorkflowId } from '../../workflows/messages';
+import { recordRunHistory } from '../helpers/histories';
 import { type Stack, startStack } from '../helpers/stack';
 
 /**
@@ -176,6 +177,8 @@ describe('rollout: canary analysis, operator control, asking a human, bake regre
     expect(run.reports.canary.at(-1)).toMatchObject({ verdict: 'promoted_by_operator' });
     const promotion = run.audit.find((e: { kind: string }) => e.kind === 'promotion');
     expect(promotion).toMatchObject({ actor: 'olga', reason: expect.stringMatching(/promoted now by olga/) });
+    // No canary look measured the champion, so the bake is one timer (replayed on a late clock in replay.test.ts).
+    await recordRunHistory(stack, 'run-promoted-now', runWorkflowId(model, runId));
   });
 
   it('holds the canary while the model is frozen, and goes on once an operator lifts the freeze', async () => {

@@ -224,6 +224,9 @@ describe('trigger governance: storms, dedup TTL, cooldowns, budget, canary holds
     const settled = await waitForRun(api, model, followUp, (r) => hasEnded(r) || r.stage === 'approve');
     if (!hasEnded(settled)) await decide(bob, model, followUp, 'reject', 'drill over');
     await waitForRun(api, model, followUp, hasEnded);
+    // The follow-up waited on the cooldown's timer (replayed on a late clock in replay.test.ts).
+    if (recordingHistories)
+      await recordHistory(stack, 'model-follow-up-after-cooldown', modelWorkflowId(model));
   });
 
   it('records triggers for a frozen model but starts nothing, the follow-up included, until it is unfrozen', async () => {
