@@ -19,6 +19,7 @@ import {
   startServerProcess,
   stolenPercent,
 } from './lib/processes';
+import { histogramDelta, scrapeHistogram, summarizeHistogram } from './lib/sdk-metrics';
 
 /**
  * `npm run bench:triggers`: the trigger endpoint under load, on loopback.
@@ -46,6 +47,10 @@ import {
  *
  *   npx tsx bench/trigger-load.ts [--rate 100] [--duration 60] [--warmup 5] [--connections 10] [--models 1]
  *                                 [--idle 1000] [--started 50]
+ *
+ * The control worker serves its Temporal SDK metrics (CTLOOP_WORKER_METRICS),
+ * read before and after each phase: how much of an update is the worker's own
+ * workflow task (`controlWorkerTasks`) and how much is everything else.
  *
  * DATABASE_URL names the Postgres server (default: scripts/ensure-postgres);
  * Every request carries `Authorization: Bearer <token>`: CTLOOP_BENCH_TOKEN
@@ -153,9 +158,35 @@ async function oneAtATime(url: string, requests: readonly { path: string; body: 
   return { latencyMs: quantiles(latencies), errors, fates };
 }
 
+/** The control worker's own time per model-workflow task and the tasks' wait for it, from its SDK metrics. */
+async function workerTaskReading(metricsUrl: string, taskQueue: string) {
+  return {
+    execution: await scrapeHistogram(metricsUrl, 'temporal_workflow_task_execution_latency', {
+      task_queue: taskQueue,
+      workflow_type: 'modelWorkflow',
+    }),
+    scheduleToStart: await scrapeHistogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency', {
+      task_queue: taskQueue,
+    }),
+  };
+}
+type WorkerTaskReading = Awaited<ReturnType<typeof workerTaskReading>>;
+
+function workerTaskPhase(before: WorkerTaskReading, after: WorkerTaskReading) {
+  return {
+    executionMs: summarizeHistogram(histogramDelta(before.execution, after.execution)),
+    scheduleToStartMs: summarizeHistogram(histogramDelta(before.scheduleToStart, after.scheduleToStart)),
+  };
+}
+
 async function main() {
-  const control = await startControlStack();
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const control = await startControlStack({
+    workerEnv: { CTLOOP_WORKER_METRICS: `127.0.0.1:${metricsPort}` },
+  });
   const { temporal, stack, worker } = control;
+  const workerTasks = () => workerTaskReading(metricsUrl, stack.taskQueues.control);
   const server = await startApiProcess(stack, await freePort());
   try {
     const api = httpApi(server.url, ADMIN_TOKEN);
@@ -229,6 +260,7 @@ async function main() {
     // Idle: one trigger at a time to the loaded model (a run in progress: joined, or deduplicated),
     // then the first trigger of each fresh model (started).
     await new Promise((r) => setTimeout(r, 2_000));
+    const idleTasks = await workerTasks();
     const idleTicks = machineCpuTicks();
     const idle = await oneAtATime(
       server.url,
@@ -236,6 +268,7 @@ async function main() {
       LOAD_TOKEN,
     );
     const idleStolen = stolenPercent(idleTicks, machineCpuTicks());
+    const idleTasksAfter = await workerTasks();
     const started =
       fresh.length === 0
         ? null
@@ -252,12 +285,14 @@ async function main() {
     const executionsBefore = await executionsOf(stack, models);
     const loadStartedAt = Date.now();
     const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
+    const loadTasks = await workerTasks();
     const loadTicks = machineCpuTicks();
     const fates: Record<string, number> = {};
     const refusals: Record<string, string> = {};
     const result = await load(DURATION_S, fates, refusals);
     const loadEndedAt = Date.now();
     const loadStolen = stolenPercent(loadTicks, machineCpuTicks());
+    const loadTasksAfter = await workerTasks();
     const answered = Object.values(fates).reduce((a, b) => a + b, 0);
     const cpuMsPerRequest = Object.fromEntries(
       Object.entries(processes).map(([k, pid]) => {
@@ -344,6 +379,11 @@ async function main() {
       fates,
       refusals,
       cpuMsPerRequest,
+      controlWorkerTasks: {
+        idle: workerTaskPhase(idleTasks, idleTasksAfter),
+        load: workerTaskPhase(loadTasks, loadTasksAfter),
+        note: "the control worker's own share of each trigger's update, from its Temporal SDK metrics (CTLOOP_WORKER_METRICS): executionMs is the model workflow's tasks from reaching the worker to their completion being sent (temporal_workflow_task_execution_latency), scheduleToStartMs the workflow tasks' wait for the worker; quantiles are the upper bounds of the buckets holding them; the rest of an update's time is the API, loopback and the Temporal server",
+      },
       stolenCpuPercent: {
         idle: idleStolen,
         load: loadStolen,

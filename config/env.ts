@@ -43,6 +43,8 @@ export const configVariables = {
     "At least 32 characters signing the approval pages' session cookies; give every API replica the same one (default: random per process, so sessions end on restart)",
   CTLOOP_WORKFLOW_CACHE:
     "Workflows a control worker keeps in memory between their tasks (Temporal's maxCachedWorkflows; default 250); others are replayed from history when they next have work",
+  CTLOOP_WORKER_METRICS:
+    "host:port on which each worker process serves the Temporal SDK's Prometheus metrics at /metrics (workflow-task schedule-to-start and execution latency, task slots, sticky cache); unset: none",
   PORT: 'HTTP port of the API and serving gateway (default 3000)',
   LOG_LEVEL: 'pino log level (default info)',
 } as const;
@@ -108,6 +110,14 @@ const envSchema = z.object({
   CTLOOP_MLFLOW_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   CTLOOP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   CTLOOP_WORKFLOW_CACHE: z.coerce.number().int().min(2).max(100_000).default(DEFAULT_WORKFLOW_CACHE),
+  CTLOOP_WORKER_METRICS: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .refine((a) => {
+      const port = Number(a.slice(a.lastIndexOf(':') + 1));
+      return port >= 1 && port <= 65_535;
+    }, 'port must be 1-65535')
+    .optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -115,6 +125,8 @@ const envSchema = z.object({
 export interface Config {
   /** maxCachedWorkflows of a control worker. */
   workflowCache: number;
+  /** Where a worker process serves the Temporal SDK's Prometheus metrics; undefined: nowhere. */
+  workerMetricsAddress: string | undefined;
   temporal: { address: string; namespace: string; uiPort: number };
   databaseUrl: string | undefined;
   dataDir: string;
@@ -174,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.CTLOOP_MLFLOW_POLL_SECONDS ?? (e.CTLOOP_MLFLOW_URI && !e.CTLOOP_MLFLOW_WEBHOOK_SECRET ? 60 : 0),
     sessionSecret: e.CTLOOP_SESSION_SECRET,
     workflowCache: e.CTLOOP_WORKFLOW_CACHE,
+    workerMetricsAddress: e.CTLOOP_WORKER_METRICS,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

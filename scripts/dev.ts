@@ -13,7 +13,7 @@ import {
   createApiApp,
   createCtWorkers,
   createLogger,
-  installSdkLogging,
+  installSdkRuntime,
   keepRunningOnUnhandledRejection,
   openRuntime,
   withTriggers,
@@ -31,7 +31,7 @@ import { startDevServer, waitForTemporal } from './temporal-dev-server';
  */
 async function main() {
   const config = loadConfig();
-  installSdkLogging(config);
+  installSdkRuntime(config);
   const log = createLogger(config, 'ctloop-dev');
   mkdirSync(config.dataDir, { recursive: true });
 

@@ -220,7 +220,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("runs Prometheus with the shipped alert rules, scraping the API's /metrics", () => {
+  it("runs Prometheus with the shipped alert rules, scraping the API's /metrics and the workers'", () => {
     const prometheus = service('prometheus');
     const args = words(prometheus.command);
     const configPath = args.find((a) => a.startsWith('--config.file='))?.split('=')[1];
@@ -245,6 +245,13 @@ describe('docker-compose.yml', () => {
       (c.static_configs ?? []).flatMap((s) => s.targets ?? []),
     );
     expect(targets).toContain(`ctloop-api:${env(service('ctloop-api')).PORT}`);
+    // Every worker that serves the SDK's metrics is scraped, on the port it serves them on.
+    const workers = Object.keys(compose.services).filter((n) => env(service(n)).CTLOOP_WORKER_METRICS);
+    expect(workers).toEqual(expect.arrayContaining(['ctloop-worker-control', 'ctloop-worker-train']));
+    for (const name of workers) {
+      const port = env(service(name)).CTLOOP_WORKER_METRICS!.split(':').at(-1);
+      expect(targets).toContain(`${name}:${port}`);
+    }
   });
 
   it('runs the Temporal server on Postgres with the dev server dynamic config', () => {

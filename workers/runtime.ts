@@ -58,13 +58,43 @@ const sdkLevels: Record<string, LogLevel> = {
   silent: 'ERROR',
 };
 
-let sdkLoggingInstalled = false;
+let sdkRuntimeInstalled = false;
 
-/** The Temporal SDK (workers, workflow `log`) logs at the same level as ctloop; before any worker, once per process. */
-export function installSdkLogging(config: Pick<Config, 'logLevel'>): void {
-  if (sdkLoggingInstalled) return;
-  Runtime.install({ logger: new DefaultLogger(sdkLevels[config.logLevel] ?? 'INFO') });
-  sdkLoggingInstalled = true;
+/**
+ * Workflow-task latencies are milliseconds where ctloop is healthy (a trigger
+ * waits for one), so their histograms get finer buckets than the SDK's.
+ */
+const WORKFLOW_TASK_BUCKETS_MS = [1, 2, 5, 10, 15, 20, 30, 50, 75, 100, 150, 250, 500, 1_000, 2_500, 10_000];
+
+/**
+ * The Temporal SDK's runtime, before any worker, once per process: it logs at
+ * ctloop's level, and with `CTLOOP_WORKER_METRICS` serves its Prometheus
+ * metrics (docs/metrics.md) at http://<address>/metrics.
+ */
+export function installSdkRuntime(
+  config: Pick<Config, 'logLevel'> & { workerMetricsAddress?: string },
+): void {
+  if (sdkRuntimeInstalled) return;
+  const logger = new DefaultLogger(sdkLevels[config.logLevel] ?? 'INFO');
+  const address = config.workerMetricsAddress;
+  if (address === undefined) {
+    Runtime.install({ logger });
+  } else {
+    const prometheus = {
+      bindAddress: address,
+      histogramBucketOverrides: {
+        workflow_task_schedule_to_start_latency: WORKFLOW_TASK_BUCKETS_MS,
+        workflow_task_execution_latency: WORKFLOW_TASK_BUCKETS_MS,
+      },
+    };
+    try {
+      Runtime.install({ logger, telemetryOptions: { metrics: { prometheus } } });
+    } catch (err) {
+      // A port in use, an address not of this host: say which setting to change.
+      throw new Error(`ctloop: CTLOOP_WORKER_METRICS ${address}: ${(err as Error).message}`);
+    }
+  }
+  sdkRuntimeInstalled = true;
 }
 
 /** The git commit of this checkout, recorded in every model version's lineage. */
@@ -220,7 +250,7 @@ export function withTriggers(
 
 /** Entry point body shared by workers/control.ts, workers/train.ts and workers/all.ts. */
 export async function runWorkerProcess(config: Config, roles: readonly WorkerRole[]): Promise<void> {
-  installSdkLogging(config);
+  installSdkRuntime(config);
   const log = createLogger(config, `ctloop-worker-${roles.join('+')}`);
   let device: ActivityDeps['device'] = 'cpu';
   if (roles.includes('train-gpu')) {

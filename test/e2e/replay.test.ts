@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
-import { installSdkLogging } from '../../workers/runtime';
+import { installSdkRuntime } from '../../workers/runtime';
 import { withDeliveriesOnEarlierClocks } from '../helpers/histories';
 
 /**
@@ -22,7 +22,7 @@ describe('recorded workflow histories replay with the current workflow code', ()
   });
 
   it.each(histories)('%s', async (file) => {
-    installSdkLogging({ logLevel: 'warn' });
+    installSdkRuntime({ logLevel: 'warn' });
     // The SDK reads the CLI's JSON export itself.
     const history: unknown = read(file);
     await expect(
@@ -59,7 +59,7 @@ describe('recorded histories replay when what a run waited on arrives on an earl
   });
 
   it.each(moved)('%s', async (file) => {
-    installSdkLogging({ logLevel: 'warn' });
+    installSdkRuntime({ logLevel: 'warn' });
     const { history } = withDeliveriesOnEarlierClocks(read(file));
     await expect(
       Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, file),

@@ -24,7 +24,7 @@ import type { V2Server } from '../../serving/v2-server';
 import { createLocalArtifactStore } from '../../storage/artifact-store';
 import { createTrainerRegistry } from '../../trainers/registry';
 import type { Trainer } from '../../trainers/trainer';
-import { createCtWorkers, installSdkLogging, type WorkerRole, withTriggers } from '../../workers/runtime';
+import { createCtWorkers, installSdkRuntime, type WorkerRole, withTriggers } from '../../workers/runtime';
 
 /**
  * Everything a test file needs, real: its own database (a fresh Postgres
@@ -131,7 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
 export async function startStackWith(services: Services, opts: StackOptions = {}): Promise<Stack> {
   // Keep the SDK's core logs out of the test output except for real problems.
-  installSdkLogging({ logLevel: 'warn' });
+  installSdkRuntime({ logLevel: 'warn' });
   const { temporalAddress, postgresUrl } = services;
   const suffix = randomUUID().slice(0, 8);
   let dropDatabase: (() => Promise<void>) | null = null;

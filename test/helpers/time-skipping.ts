@@ -2,7 +2,7 @@ import { Client, type ConnectionPlugin } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../../scripts/temporal-dev-server';
-import { installSdkLogging } from '../../workers/runtime';
+import { installSdkRuntime } from '../../workers/runtime';
 import { modelWorkflowId } from '../../workflows/messages';
 import { ClockGate, ServerClock } from './server-clock';
 import { type Stack, type StackOptions, startStackWith } from './stack';
@@ -79,7 +79,7 @@ async function releaseAbandonedChildLocks(env: TestWorkflowEnvironment, workflow
 export async function startTimeSkippingStack(opts: StackOptions = {}): Promise<TimeSkippingStack> {
   const { inject } = await import('vitest');
   // Before the environment, whose connections create the SDK's runtime.
-  installSdkLogging({ logLevel: 'warn' });
+  installSdkRuntime({ logLevel: 'warn' });
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     // The binary comes from scripts/ensure-temporal-test-server: nothing is downloaded here.
     server: {
