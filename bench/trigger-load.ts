@@ -312,6 +312,14 @@ async function main() {
     const continuedAsNew = (await executionStarts(stack, models)).filter((e) => e.startedAt > loadStartedAt);
     const updates = await updatesBetween(stack, models, loadStartedAt, loadEndedAt);
     const round = (x: number) => Math.round(x * 100) / 100;
+    // Of the slowest 1 %, those due in the second of a hand-over or the one either side of it.
+    const handOverSeconds = new Set(
+      continuedAsNew.flatMap((e) => {
+        const at = Math.floor((e.startedAt - loadStartedAt) / 1000);
+        return [at - 1, at, at + 1];
+      }),
+    );
+    const tailNearHandOvers = result.slowestHundredth.filter((r) => handOverSeconds.has(r.second)).length;
     const ratio = idle.latencyMs.p99 > 0 ? round(result.latencyMs.p99 / idle.latencyMs.p99) : null;
     const synchronous = Object.keys(fates).every((f) => ANSWERED_FATES.has(f));
 
@@ -368,6 +376,12 @@ async function main() {
         note: 'trigger batches the model workflows accepted during the measured load (each one update, one workflow task)',
       },
       modelWorkflowExecutionsDuringLoad: executions,
+      slowestHundredthNearHandOvers: {
+        n: tailNearHandOvers,
+        of: result.slowestHundredth.length,
+        secondsNear: [...handOverSeconds].filter((s) => s >= 0 && s < DURATION_S).length,
+        note: "how many of the slowest 1 % of the measured triggers were due within a second of a hand-over (continue-as-new), against how many of the load's seconds are that close to one",
+      },
       continuedAsNewAtS: {
         seconds: continuedAsNew.map((e) => Math.round((e.startedAt - loadStartedAt) / 100) / 10),
         carriedBytes: continuedAsNew.map((e) => e.inputBytes),

@@ -50,6 +50,8 @@ export interface PacedLoadFigures {
    * or spread over the run.
    */
   readonly slowestSeconds: readonly { second: number; maxMs: number; p90Ms: number }[];
+  /** The slowest 1 % of the counted answers (those at or above p99), each with the second it was due in: where the tail sits. */
+  readonly slowestHundredth: readonly { second: number; ms: number }[];
   readonly sent: number;
   readonly answered: number;
   readonly ok: number;
@@ -156,6 +158,10 @@ export async function runPacedLoad(opts: PacedLoadOptions): Promise<PacedLoadFig
       })
       .sort((a, b) => b.maxMs - a.maxMs)
       .slice(0, 5),
+    slowestHundredth: bySecond
+      .flatMap((ls, second) => ls.map((ms) => ({ second, ms: round(ms) })))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, Math.ceil(latencies.length / 100)),
     sent: total - settle,
     ...counts,
   };
