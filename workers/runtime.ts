@@ -72,7 +72,7 @@ const WORKFLOW_TASK_BUCKETS_MS = [1, 2, 5, 10, 15, 20, 30, 50, 75, 100, 150, 250
  * metrics (docs/metrics.md) at http://<address>/metrics.
  */
 export function installSdkRuntime(
-  config: Pick<Config, 'logLevel'> & { workerMetricsAddress?: string },
+  config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'workerMetricsAddress'>>,
 ): void {
   if (sdkRuntimeInstalled) return;
   const logger = new DefaultLogger(sdkLevels[config.logLevel] ?? 'INFO');

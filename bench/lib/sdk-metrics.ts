@@ -1,3 +1,5 @@
+import { parseExposition, select, sum } from '../../test/helpers/exposition';
+
 /**
  * A worker's Temporal SDK histograms, read from its Prometheus endpoint
  * (CTLOOP_WORKER_METRICS, docs/metrics.md): what a benchmark phase cost the
@@ -17,24 +19,19 @@ export async function scrapeHistogram(
   name: string,
   labels: Record<string, string>,
 ): Promise<Histogram> {
-  const text = await (await fetch(url)).text();
-  const matches = (line: string) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
-  const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1));
-  let count = 0;
-  let sumMs = 0;
+  const metrics = parseExposition(await (await fetch(url)).text());
   const buckets = new Map<number, number>();
-  for (const line of text.split('\n')) {
-    if (!matches(line)) continue;
-    if (line.startsWith(`${name}_count{`)) count += value(line);
-    else if (line.startsWith(`${name}_sum{`)) sumMs += value(line);
-    else if (line.startsWith(`${name}_bucket{`)) {
-      const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le === undefined) continue;
-      const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-      buckets.set(bound, (buckets.get(bound) ?? 0) + value(line));
-    }
+  for (const s of select(metrics, `${name}_bucket`, labels)) {
+    const le = s.labels.le;
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + s.value);
   }
-  return { count, sumMs, buckets };
+  return {
+    count: sum(select(metrics, `${name}_count`, labels)),
+    sumMs: sum(select(metrics, `${name}_sum`, labels)),
+    buckets,
+  };
 }
 
 /** What was added between two readings of the same histogram. */

@@ -11,18 +11,9 @@ import {
   writeDataset,
 } from '../../scripts/lib/scenario';
 import { freePort } from '../../scripts/temporal-dev-server';
+import { parseExposition, select, sum } from '../helpers/exposition';
 import { type Stack, startStack } from '../helpers/stack';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
-
-/** One sample's value: `name{labels…} value`, labels matched as given (each `key="value"`). */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
 
 /**
  * An operator watching a worker pool's health needs the Temporal SDK's own
@@ -52,27 +43,29 @@ describe('worker metrics (CTLOOP_WORKER_METRICS)', () => {
 
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);
-    const text = await res.text();
+    const metrics = parseExposition(await res.text());
+    const total = (name: string, labels: Record<string, string> = {}) => sum(select(metrics, name, labels));
     const queue = stack.taskQueues.control;
     for (const workflowType of ['modelWorkflow', 'runWorkflow']) {
-      const ran = sample(text, 'temporal_workflow_task_execution_latency_count', {
+      const ran = total('temporal_workflow_task_execution_latency_count', {
         task_queue: queue,
         workflow_type: workflowType,
       });
       expect(ran, `${workflowType} workflow tasks`).toBeGreaterThanOrEqual(1);
       // ctloop's buckets (workers/runtime.ts), finer than the SDK's 1/10/20/50 ms.
-      const under15ms = sample(text, 'temporal_workflow_task_execution_latency_bucket', {
+      const under15ms = select(metrics, 'temporal_workflow_task_execution_latency_bucket', {
+        task_queue: queue,
         workflow_type: workflowType,
         le: '15',
       });
-      expect(under15ms).toBeTypeOf('number');
-      expect(under15ms).toBeLessThanOrEqual(ran!);
+      expect(under15ms).toHaveLength(1);
+      expect(under15ms[0]!.value).toBeLessThanOrEqual(ran);
     }
     expect(
-      sample(text, 'temporal_workflow_task_schedule_to_start_latency_count', { task_queue: queue }),
+      total('temporal_workflow_task_schedule_to_start_latency_count', { task_queue: queue }),
     ).toBeGreaterThanOrEqual(2);
     // Validation, training and evaluation ran here too.
-    expect(sample(text, 'temporal_activity_execution_latency_count', {})).toBeGreaterThanOrEqual(1);
+    expect(total('temporal_activity_execution_latency_count')).toBeGreaterThanOrEqual(1);
 
     await decide(stack.api('alice'), model, runId, 'reject', 'metrics seen');
     await waitForRun(api, model, runId, hasEnded);
